@@ -1,0 +1,105 @@
+//! `App`: the shared state every request sees (configuration, database, token keys, limiter), its
+//! start-up sequence, and the router that serves it.
+
+use std::ops::Deref;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::Router;
+
+use crate::auth::jwt::TokenKeys;
+use crate::config::Config;
+use crate::error::{AppError, AppResult};
+use crate::limit::{MemoryRateLimiter, RateLimiter};
+use crate::store::Db;
+
+/// Everything a request handler or service function may use.
+pub struct App {
+    pub config: Config,
+    pub db: Db,
+    pub keys: TokenKeys,
+    pub signin_limiter: Arc<dyn RateLimiter>,
+}
+
+/// A cheap handle to `App`, used as axum state.
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}
+
+impl App {
+    /// Connects, migrates, seeds configuration and the optional bootstrap admin.
+    pub async fn init(config: Config) -> AppResult<App> {
+        let db = Db::connect(&config.database_url, config.database_pool_size, config.database_pool_timeout)
+            .await?;
+        Self::with_db(config, db).await
+    }
+
+    /// Like `init`, on an already connected database.
+    pub async fn with_db(config: Config, db: Db) -> AppResult<App> {
+        db.migrate().await?;
+        crate::service::settings::init(&db, &config).await?;
+        let secret = match &config.secret_key {
+            Some(key) => key.clone(),
+            None => load_or_create_secret(&config.data_dir)?,
+        };
+        let signin_limiter: Arc<dyn RateLimiter> =
+            Arc::new(MemoryRateLimiter::new(config.signin_rate_limit, config.signin_rate_window));
+        let app = App { keys: TokenKeys::new(&secret), config, db, signin_limiter };
+        crate::service::auths::bootstrap_admin(&app).await?;
+        Ok(app)
+    }
+
+    /// Replaces the sign-in limiter (tests, alternative backends).
+    pub fn with_signin_limiter(mut self, limiter: Arc<dyn RateLimiter>) -> Self {
+        self.signin_limiter = limiter;
+        self
+    }
+
+    pub fn into_state(self) -> AppState {
+        AppState(Arc::new(self))
+    }
+}
+
+/// The key in `DATA_DIR/.webui_secret_key`, generated (24 random bytes, base64) on first use.
+fn load_or_create_secret(data_dir: &Path) -> AppResult<String> {
+    use base64::Engine;
+    let path = data_dir.join(".webui_secret_key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => return Ok(text.trim().to_string()),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(AppError::internal(format!("cannot read {}: {e}", path.display()))),
+    }
+    std::fs::create_dir_all(data_dir)
+        .map_err(|e| AppError::internal(format!("cannot create {}: {e}", data_dir.display())))?;
+    let bytes: [u8; 24] = rand::random();
+    let key = base64::engine::general_purpose::STANDARD.encode(bytes);
+    write_private(&path, &key)
+        .map_err(|e| AppError::internal(format!("cannot write {}: {e}", path.display())))?;
+    tracing::info!(path = %path.display(), "generated a new secret key");
+    Ok(key)
+}
+
+#[cfg(unix)]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path)?;
+    file.write_all(text.as_bytes())
+}
+
+#[cfg(not(unix))]
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    std::fs::write(path, text)
+}
+
+/// The whole HTTP surface.
+pub fn build_router(state: AppState) -> Router {
+    crate::http::layers(crate::rest::router().with_state(state.clone()), &state)
+}

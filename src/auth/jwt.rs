@@ -1,0 +1,144 @@
+//! Session tokens: HS256 JWTs with the reference's claims (`id`, `typ`, `auth_method`,
+//! `auth_time`, `session_stamp`, `mfa_verified`, `exp`, `jti`, `iat`), so tokens minted by Open WebUI
+//! with the same secret are accepted and ours are accepted by it.
+
+use std::time::Duration;
+
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+/// Token types the reference accepts; `session` is assumed when absent.
+pub const ACCEPTED_TYPES: &[&str] = &["session", "automation", "subagent"];
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Claims {
+    pub id: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub typ: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_method: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_stamp: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mfa_verified: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+}
+
+impl Claims {
+    pub fn typ(&self) -> &str {
+        self.typ.as_deref().unwrap_or("session")
+    }
+}
+
+/// Signs and verifies tokens with one secret.
+#[derive(Clone)]
+pub struct TokenKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl TokenKeys {
+    pub fn new(secret: &str) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        // `exp` is checked when present; tokens without it are valid when expiry is disabled.
+        validation.required_spec_claims.clear();
+        validation.validate_exp = true;
+        validation.leeway = 0;
+        validation.validate_aud = false;
+        Self {
+            encoding: EncodingKey::from_secret(secret.as_bytes()),
+            decoding: DecodingKey::from_secret(secret.as_bytes()),
+            validation,
+        }
+    }
+
+    /// A session token for `user_id`; `lifetime` `None` means no `exp` claim.
+    pub fn issue_session(
+        &self,
+        user_id: &str,
+        session_stamp: &str,
+        auth_method: Option<&str>,
+        lifetime: Option<Duration>,
+        now: i64,
+    ) -> Result<(String, Claims), jsonwebtoken::errors::Error> {
+        let claims = Claims {
+            id: user_id.to_string(),
+            typ: Some("session".to_string()),
+            auth_method: auth_method.map(str::to_string),
+            auth_time: auth_method.map(|_| now),
+            session_stamp: Some(session_stamp.to_string()),
+            mfa_verified: auth_method.map(|_| false),
+            exp: lifetime.map(|d| now + d.as_secs() as i64),
+            jti: Some(uuid::Uuid::new_v4().to_string()),
+            iat: Some(now),
+        };
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?;
+        Ok((token, claims))
+    }
+
+    /// Verified claims, or `None` for anything undecodable, forged, expired or not HS256
+    /// (including `alg: none`).
+    pub fn decode(&self, token: &str) -> Option<Claims> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|data| data.claims)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use base64::Engine;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+    fn now() -> i64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0)
+    }
+
+    #[test]
+    fn issued_tokens_round_trip_with_reference_claims() {
+        let keys = TokenKeys::new("secret");
+        let (token, claims) = keys
+            .issue_session("u1", "stamp", Some("password"), Some(Duration::from_secs(60)), now())
+            .expect("issue");
+        let back = keys.decode(&token).expect("decode");
+        assert_eq!(back, claims);
+        assert_eq!(back.typ(), "session");
+        assert_eq!(back.mfa_verified, Some(false));
+        assert!(back.jti.is_some());
+    }
+
+    #[test]
+    fn forged_expired_and_unsigned_tokens_are_refused() {
+        let keys = TokenKeys::new("secret");
+        let other = TokenKeys::new("other");
+        let (token, _) = other.issue_session("u1", "s", None, None, now()).expect("issue");
+        assert!(keys.decode(&token).is_none());
+
+        let (expired, _) =
+            keys.issue_session("u1", "s", None, Some(Duration::from_secs(10)), now() - 100).expect("issue");
+        assert!(keys.decode(&expired).is_none());
+
+        let header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let body = URL_SAFE_NO_PAD.encode(br#"{"id":"u1"}"#);
+        assert!(keys.decode(&format!("{header}.{body}.")).is_none());
+        assert!(keys.decode("not-a-jwt").is_none());
+    }
+
+    #[test]
+    fn tokens_without_exp_are_valid_when_expiry_is_disabled() {
+        let keys = TokenKeys::new("secret");
+        let (token, claims) = keys.issue_session("u1", "s", None, None, now()).expect("issue");
+        assert_eq!(claims.exp, None);
+        assert!(keys.decode(&token).is_some());
+    }
+}

@@ -1,0 +1,507 @@
+//! Every environment variable duet reads, parsed once into a typed `Config`.
+//!
+//! Names follow Open WebUI's so an existing deployment's environment carries over. A bad value is
+//! a `ConfigError` naming the variable; `main` prints it as one line and exits.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::auth::Role;
+use crate::service::permissions::PermissionTree;
+
+/// A start-up configuration problem, shown to the operator as one line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {var}: {message}")]
+pub struct ConfigError {
+    pub var: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(var: &str, message: impl Into<String>) -> Self {
+        Self { var: var.to_string(), message: message.into() }
+    }
+}
+
+/// `SameSite` attribute of the `token` cookie.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SameSite {
+    Lax,
+    Strict,
+    None,
+}
+
+impl SameSite {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SameSite::Lax => "lax",
+            SameSite::Strict => "strict",
+            SameSite::None => "none",
+        }
+    }
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Values that seed the persisted admin configuration (table `config`) on first start.
+#[derive(Debug, Clone)]
+pub struct SettingSeeds {
+    pub enable_signup: bool,
+    pub enable_login_form: bool,
+    pub default_user_role: Role,
+    pub enable_api_keys: bool,
+    pub api_key_endpoint_restrictions: bool,
+    pub api_keys_allowed_endpoints: String,
+    /// The `JWT_EXPIRES_IN` text as given (validated).
+    pub jwt_expires_in: String,
+    pub show_admin_details: bool,
+    pub admin_email: Option<String>,
+    pub webui_url: String,
+    pub enable_community_sharing: bool,
+    pub enable_message_rating: bool,
+    pub enable_folders: bool,
+    pub enable_channels: bool,
+    pub enable_notes: bool,
+    pub enable_memories: bool,
+    pub enable_calendar: bool,
+    pub enable_automations: bool,
+    pub enable_user_webhooks: bool,
+    pub enable_user_status: bool,
+    pub pending_user_overlay_title: String,
+    pub pending_user_overlay_content: String,
+    pub response_watermark: String,
+    pub permissions: PermissionTree,
+}
+
+/// An admin account created at start-up when the database has no users.
+#[derive(Clone)]
+pub struct BootstrapAdmin {
+    pub email: String,
+    pub password: String,
+    pub name: String,
+}
+
+impl std::fmt::Debug for BootstrapAdmin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BootstrapAdmin")
+            .field("email", &self.email)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The whole runtime configuration.
+#[derive(Clone)]
+pub struct Config {
+    pub host: String,
+    pub port: u16,
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`, resolved (never empty).
+    pub database_url: String,
+    pub database_pool_size: u32,
+    pub database_pool_timeout: Duration,
+    pub redis_url: Option<String>,
+    /// `None` ⇒ generated once and kept in `DATA_DIR/.webui_secret_key`.
+    pub secret_key: Option<String>,
+    pub cookie_same_site: SameSite,
+    pub cookie_secure: bool,
+    pub webui_name: String,
+    pub deployment_id: String,
+    pub enable_password_auth: bool,
+    pub enable_persistent_config: bool,
+    pub password_validation: Option<PasswordPolicy>,
+    pub signin_rate_limit: u32,
+    pub signin_rate_window: Duration,
+    pub request_body_limit: usize,
+    pub log_format: LogFormat,
+    pub bootstrap_admin: Option<BootstrapAdmin>,
+    pub seeds: SettingSeeds,
+}
+
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Config")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("data_dir", &self.data_dir)
+            .field("database", &redact_url(&self.database_url))
+            .field("redis", &self.redis_url.as_deref().map(redact_url))
+            .field("secret_key", &self.secret_key.as_ref().map(|_| "<set>"))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The policy applied to new passwords when `ENABLE_PASSWORD_VALIDATION` is on: at least 8
+/// characters with a lower-case letter, an upper-case letter, a digit and a symbol.
+#[derive(Debug, Clone)]
+pub struct PasswordPolicy {
+    pub hint: Option<String>,
+}
+
+/// Removes the password from a connection URL for logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}://{}:***@{}", &url[..scheme_end], user, &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Reads variables from a lookup function (the process environment, or a map in tests).
+struct Env<'a> {
+    get: &'a dyn Fn(&str) -> Option<String>,
+}
+
+impl Env<'_> {
+    /// A set, non-empty value.
+    fn raw(&self, var: &str) -> Option<String> {
+        (self.get)(var).filter(|v| !v.trim().is_empty())
+    }
+
+    fn first(&self, vars: &[&str]) -> Option<(String, String)> {
+        vars.iter().find_map(|v| self.raw(v).map(|value| (v.to_string(), value)))
+    }
+
+    fn string(&self, var: &str, default: &str) -> String {
+        self.raw(var).unwrap_or_else(|| default.to_string())
+    }
+
+    fn bool(&self, var: &str, default: bool) -> Result<bool, ConfigError> {
+        match self.raw(var) {
+            None => Ok(default),
+            Some(v) => parse_bool(&v)
+                .ok_or_else(|| ConfigError::new(var, format!("expected true or false, got {v:?}"))),
+        }
+    }
+
+    fn bool_any(&self, vars: &[&str], default: bool) -> Result<bool, ConfigError> {
+        match self.first(vars) {
+            None => Ok(default),
+            Some((var, v)) => parse_bool(&v)
+                .ok_or_else(|| ConfigError::new(&var, format!("expected true or false, got {v:?}"))),
+        }
+    }
+
+    fn number<T: std::str::FromStr>(&self, var: &str, default: T) -> Result<T, ConfigError> {
+        match self.raw(var) {
+            None => Ok(default),
+            Some(v) => v.trim().parse().map_err(|_| {
+                ConfigError::new(var, format!("expected a non-negative whole number, got {v:?}"))
+            }),
+        }
+    }
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+/// Open WebUI's duration syntax: `-1` or `0` disable expiry (`Ok(None)`); otherwise a sum of
+/// `<number><unit>` terms with units `ms`, `s`, `m`, `h`, `d`, `w` (e.g. `4w`, `1h30m`, `1.5d`).
+pub fn parse_duration(text: &str) -> Result<Option<Duration>, String> {
+    let text = text.trim();
+    if text == "-1" || text == "0" {
+        return Ok(None);
+    }
+    let mut total = 0f64;
+    let mut rest = text;
+    let mut terms = 0;
+    while !rest.is_empty() {
+        let num_len = rest
+            .char_indices()
+            .take_while(|(i, c)| c.is_ascii_digit() || *c == '.' || (*i == 0 && *c == '-'))
+            .count();
+        let (num, tail) = rest.split_at(num_len);
+        let number: f64 =
+            num.parse().map_err(|_| format!("expected a duration like 4w, 12h or -1, got {text:?}"))?;
+        let unit_len = tail.chars().take_while(|c| c.is_ascii_alphabetic()).count();
+        let (unit, tail) = tail.split_at(unit_len);
+        let factor = match unit {
+            "ms" => 0.001,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            "d" => 86400.0,
+            "w" => 604800.0,
+            _ => return Err(format!("unknown duration unit {unit:?} in {text:?} (use ms, s, m, h, d or w)")),
+        };
+        total += number * factor;
+        terms += 1;
+        rest = tail;
+    }
+    if terms == 0 {
+        return Err(format!("expected a duration like 4w, 12h or -1, got {text:?}"));
+    }
+    if total <= 0.0 {
+        return Err(format!("the duration {text:?} is not positive (use -1 to disable expiry)"));
+    }
+    Ok(Some(Duration::from_secs_f64(total)))
+}
+
+/// Whether `text` is a single `<number><unit>` term or `-1`/`0`, the only forms the admin-config
+/// endpoint stores (as the reference does).
+pub fn is_single_term_duration(text: &str) -> bool {
+    let t = text.trim();
+    if t == "-1" || t == "0" {
+        return true;
+    }
+    let digits = t
+        .char_indices()
+        .take_while(|(i, c)| c.is_ascii_digit() || *c == '.' || (*i == 0 && *c == '-'))
+        .count();
+    let (num, unit) = t.split_at(digits);
+    !num.is_empty() && num.parse::<f64>().is_ok() && matches!(unit, "ms" | "s" | "m" | "h" | "d" | "w")
+}
+
+impl Config {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(&|k| std::env::var(k).ok())
+    }
+
+    /// Reads from a map (tests, embedding).
+    pub fn from_map(map: &HashMap<String, String>) -> Result<Self, ConfigError> {
+        Self::from_lookup(&|k| map.get(k).cloned())
+    }
+
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let env = Env { get };
+        let host = env.string("HOST", "127.0.0.1");
+        let port = env.number::<u16>("PORT", 8080)?;
+        let data_dir = PathBuf::from(env.string("DATA_DIR", "./data"));
+
+        let database_url = match env.raw("DATABASE_URL") {
+            None => format!("sqlite://{}/webui.db", data_dir.display()),
+            Some(url) => {
+                let url = url.trim().to_string();
+                if url.starts_with("postgresql://") {
+                    url.replacen("postgresql://", "postgres://", 1)
+                } else if url.starts_with("postgres://") || url.starts_with("sqlite:") {
+                    url
+                } else {
+                    return Err(ConfigError::new(
+                        "DATABASE_URL",
+                        format!(
+                            "unsupported database URL {:?} (use sqlite://<path> or postgres://…)",
+                            redact_url(&url)
+                        ),
+                    ));
+                }
+            }
+        };
+        let database_pool_size = env.number::<u32>("DATABASE_POOL_SIZE", 10)?;
+        if database_pool_size == 0 {
+            return Err(ConfigError::new("DATABASE_POOL_SIZE", "must be at least 1"));
+        }
+        let database_pool_timeout = Duration::from_secs(env.number::<u64>("DATABASE_POOL_TIMEOUT", 30)?);
+
+        let redis_url = env.raw("REDIS_URL");
+        if let Some(url) = &redis_url
+            && !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://"))
+        {
+            return Err(ConfigError::new("REDIS_URL", "expected a redis:// or rediss:// URL"));
+        }
+
+        let secret_key = env.first(&["WEBUI_SECRET_KEY", "WEBUI_JWT_SECRET_KEY"]).map(|(_, v)| v);
+
+        let jwt_expires_in = env.string("JWT_EXPIRES_IN", "4w");
+        parse_duration(&jwt_expires_in).map_err(|m| ConfigError::new("JWT_EXPIRES_IN", m))?;
+
+        let default_user_role = match env.raw("DEFAULT_USER_ROLE") {
+            None => Role::Pending,
+            Some(v) => Role::parse(v.trim()).ok_or_else(|| {
+                ConfigError::new("DEFAULT_USER_ROLE", format!("expected pending, user or admin, got {v:?}"))
+            })?,
+        };
+
+        let cookie_same_site = match env
+            .first(&["WEBUI_AUTH_COOKIE_SAME_SITE", "WEBUI_SESSION_COOKIE_SAME_SITE"])
+        {
+            None => SameSite::Lax,
+            Some((var, v)) => match v.trim().to_ascii_lowercase().as_str() {
+                "lax" => SameSite::Lax,
+                "strict" => SameSite::Strict,
+                "none" => SameSite::None,
+                _ => return Err(ConfigError::new(&var, format!("expected lax, strict or none, got {v:?}"))),
+            },
+        };
+        let cookie_secure =
+            env.bool_any(&["WEBUI_AUTH_COOKIE_SECURE", "WEBUI_SESSION_COOKIE_SECURE"], false)?;
+
+        let password_validation = if env.bool("ENABLE_PASSWORD_VALIDATION", false)? {
+            if env.raw("PASSWORD_VALIDATION_REGEX_PATTERN").is_some() {
+                return Err(ConfigError::new(
+                    "PASSWORD_VALIDATION_REGEX_PATTERN",
+                    "custom patterns are not supported; unset it to use the built-in policy (8+ characters with lower, upper, digit and symbol)",
+                ));
+            }
+            Some(PasswordPolicy { hint: env.raw("PASSWORD_VALIDATION_HINT") })
+        } else {
+            None
+        };
+
+        let signin_rate_limit = env.number::<u32>("SIGNIN_RATE_LIMIT", 15)?;
+        let signin_rate_window = Duration::from_secs(env.number::<u64>("SIGNIN_RATE_LIMIT_WINDOW", 180)?);
+        if signin_rate_window.is_zero() {
+            return Err(ConfigError::new("SIGNIN_RATE_LIMIT_WINDOW", "must be at least 1 second"));
+        }
+
+        let request_body_limit = env.number::<usize>("REQUEST_BODY_LIMIT", 16 * 1024 * 1024)?;
+        let log_format = match env.string("LOG_FORMAT", "text").to_ascii_lowercase().as_str() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            other => {
+                return Err(ConfigError::new("LOG_FORMAT", format!("expected text or json, got {other:?}")));
+            }
+        };
+
+        let bootstrap_admin = match (env.raw("WEBUI_ADMIN_EMAIL"), env.raw("WEBUI_ADMIN_PASSWORD")) {
+            (Some(email), Some(password)) => Some(BootstrapAdmin {
+                email: email.trim().to_lowercase(),
+                password,
+                name: env.string("WEBUI_ADMIN_NAME", "Admin"),
+            }),
+            (Some(_), None) => {
+                return Err(ConfigError::new(
+                    "WEBUI_ADMIN_PASSWORD",
+                    "must be set when WEBUI_ADMIN_EMAIL is set",
+                ));
+            }
+            _ => None,
+        };
+
+        let seeds = SettingSeeds {
+            enable_signup: env.bool("ENABLE_SIGNUP", true)?,
+            enable_login_form: env.bool("ENABLE_LOGIN_FORM", true)?,
+            default_user_role,
+            enable_api_keys: env.bool("ENABLE_API_KEYS", false)?,
+            api_key_endpoint_restrictions: env.bool_any(
+                &["ENABLE_API_KEYS_ENDPOINT_RESTRICTIONS", "ENABLE_API_KEY_ENDPOINT_RESTRICTIONS"],
+                false,
+            )?,
+            api_keys_allowed_endpoints: env
+                .first(&["API_KEYS_ALLOWED_ENDPOINTS", "API_KEY_ALLOWED_ENDPOINTS"])
+                .map(|(_, v)| v)
+                .unwrap_or_default(),
+            jwt_expires_in,
+            show_admin_details: env.bool("SHOW_ADMIN_DETAILS", true)?,
+            admin_email: env.raw("ADMIN_EMAIL"),
+            webui_url: env.string("WEBUI_URL", ""),
+            enable_community_sharing: env.bool("ENABLE_COMMUNITY_SHARING", true)?,
+            enable_message_rating: env.bool("ENABLE_MESSAGE_RATING", true)?,
+            enable_folders: env.bool("ENABLE_FOLDERS", true)?,
+            enable_channels: env.bool("ENABLE_CHANNELS", false)?,
+            enable_notes: env.bool("ENABLE_NOTES", true)?,
+            enable_memories: env.bool("ENABLE_MEMORIES", true)?,
+            enable_calendar: env.bool("ENABLE_CALENDAR", true)?,
+            enable_automations: env.bool("ENABLE_AUTOMATIONS", true)?,
+            enable_user_webhooks: env.bool("ENABLE_USER_WEBHOOKS", false)?,
+            enable_user_status: env.bool("ENABLE_USER_STATUS", true)?,
+            pending_user_overlay_title: env.string("PENDING_USER_OVERLAY_TITLE", ""),
+            pending_user_overlay_content: env.string("PENDING_USER_OVERLAY_CONTENT", ""),
+            response_watermark: env.string("RESPONSE_WATERMARK", ""),
+            permissions: PermissionTree::from_env(&|var, default| env.bool(var, default))?,
+        };
+
+        Ok(Config {
+            host,
+            port,
+            data_dir,
+            database_url,
+            database_pool_size,
+            database_pool_timeout,
+            redis_url,
+            secret_key,
+            cookie_same_site,
+            cookie_secure,
+            webui_name: env.string("WEBUI_NAME", "Open WebUI"),
+            deployment_id: env.string("DEPLOYMENT_ID", ""),
+            enable_password_auth: env.bool("ENABLE_PASSWORD_AUTH", true)?,
+            enable_persistent_config: env.bool("ENABLE_PERSISTENT_CONFIG", true)?,
+            password_validation,
+            signin_rate_limit,
+            signin_rate_window,
+            request_body_limit,
+            log_format,
+            bootstrap_admin,
+            seeds,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::from_map(&map)
+    }
+
+    #[test]
+    fn defaults_are_sqlite_in_data_dir_on_loopback_8080() {
+        let c = cfg(&[]).expect("defaults");
+        assert_eq!(c.host, "127.0.0.1");
+        assert_eq!(c.port, 8080);
+        assert_eq!(c.database_url, "sqlite://./data/webui.db");
+        assert_eq!(c.seeds.jwt_expires_in, "4w");
+        assert_eq!(c.seeds.default_user_role, Role::Pending);
+        assert!(c.seeds.enable_signup);
+        assert!(!c.seeds.enable_api_keys);
+        assert_eq!(c.cookie_same_site, SameSite::Lax);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let e = cfg(&[("ENABLE_SIGNUP", "maybe")]).expect_err("error");
+        assert_eq!(e.var, "ENABLE_SIGNUP");
+        let e = cfg(&[("PORT", "eighty")]).expect_err("error");
+        assert_eq!(e.var, "PORT");
+        let e = cfg(&[("JWT_EXPIRES_IN", "4 weeks")]).expect_err("error");
+        assert_eq!(e.var, "JWT_EXPIRES_IN");
+        let e = cfg(&[("DEFAULT_USER_ROLE", "root")]).expect_err("error");
+        assert_eq!(e.var, "DEFAULT_USER_ROLE");
+        let e = cfg(&[("DATABASE_URL", "mysql://x")]).expect_err("error");
+        assert_eq!(e.var, "DATABASE_URL");
+        assert_eq!(
+            e.to_string(),
+            "invalid configuration: DATABASE_URL: unsupported database URL \"mysql://x\" (use sqlite://<path> or postgres://…)"
+        );
+    }
+
+    #[test]
+    fn durations_follow_the_reference_syntax() {
+        assert_eq!(parse_duration("-1"), Ok(None));
+        assert_eq!(parse_duration("0"), Ok(None));
+        assert_eq!(parse_duration("4w"), Ok(Some(Duration::from_secs(28 * 86400))));
+        assert_eq!(parse_duration("1h30m"), Ok(Some(Duration::from_secs(5400))));
+        assert_eq!(parse_duration("500ms"), Ok(Some(Duration::from_millis(500))));
+        assert!(parse_duration("abc").is_err());
+        assert!(parse_duration("4x").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(is_single_term_duration("12h"));
+        assert!(!is_single_term_duration("1h30m"));
+    }
+
+    #[test]
+    fn postgresql_scheme_is_normalised_and_password_redacted() {
+        let c = cfg(&[("DATABASE_URL", "postgresql://u:hunter2@h/db")]).expect("config");
+        assert_eq!(c.database_url, "postgres://u:hunter2@h/db");
+        assert_eq!(redact_url(&c.database_url), "postgres://u:***@h/db");
+        assert!(!format!("{c:?}").contains("hunter2"));
+    }
+}

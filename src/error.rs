@@ -1,0 +1,331 @@
+//! Error codes with their exact client-facing texts, and the one `AppError` every layer returns.
+//!
+//! REST renders an `AppError` as `{"detail": …}` with its status; GraphQL renders the same text as
+//! `message` and `ErrorCode::name()` as `extensions.code`.
+
+use std::borrow::Cow;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// Every error a client can see. Texts of the reference's `ERROR_MESSAGES` are kept verbatim.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    /// `Something went wrong :/` (the reference's `DEFAULT()`).
+    Default,
+    CreateUserError,
+    DeleteUserError,
+    EmailTaken,
+    PasswordTooLong,
+    InvalidToken,
+    InvalidCred,
+    InvalidEmailFormat,
+    IncorrectPassword,
+    Unauthorized,
+    AccessProhibited,
+    ActionProhibited,
+    NotFound,
+    ApiKeyNotFound,
+    ApiKeyNotAllowed,
+    ApiKeyCreationNotAllowed,
+    CreateApiKeyError,
+    RateLimitExceeded,
+    InvalidPassword,
+    /// No credential at all.
+    NotAuthenticated,
+    /// A decodable token that fails the session-stamp, type or revocation checks.
+    TokenRevoked,
+    /// The token's account is gone or inactive; also the `/auths` validation text.
+    InvalidAuthRequest,
+    HumanSessionRequired,
+    AuthUnavailable,
+    DatabaseUnavailable,
+    /// Request-body or query validation failure (FastAPI's list shape outside `/auths`).
+    ValidationError,
+    PayloadTooLarge,
+    MfaNotSupported,
+    /// A write collided with existing data (unique constraint).
+    Conflict,
+}
+
+impl ErrorCode {
+    /// The stable name clients branch on (`extensions.code` in GraphQL).
+    pub fn name(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            Default => "DEFAULT",
+            CreateUserError => "CREATE_USER_ERROR",
+            DeleteUserError => "DELETE_USER_ERROR",
+            EmailTaken => "EMAIL_TAKEN",
+            PasswordTooLong => "PASSWORD_TOO_LONG",
+            InvalidToken => "INVALID_TOKEN",
+            InvalidCred => "INVALID_CRED",
+            InvalidEmailFormat => "INVALID_EMAIL_FORMAT",
+            IncorrectPassword => "INCORRECT_PASSWORD",
+            Unauthorized => "UNAUTHORIZED",
+            AccessProhibited => "ACCESS_PROHIBITED",
+            ActionProhibited => "ACTION_PROHIBITED",
+            NotFound => "NOT_FOUND",
+            ApiKeyNotFound => "API_KEY_NOT_FOUND",
+            ApiKeyNotAllowed => "API_KEY_NOT_ALLOWED",
+            ApiKeyCreationNotAllowed => "API_KEY_CREATION_NOT_ALLOWED",
+            CreateApiKeyError => "CREATE_API_KEY_ERROR",
+            RateLimitExceeded => "RATE_LIMIT_EXCEEDED",
+            InvalidPassword => "INVALID_PASSWORD",
+            NotAuthenticated => "NOT_AUTHENTICATED",
+            TokenRevoked => "TOKEN_REVOKED",
+            InvalidAuthRequest => "INVALID_AUTH_REQUEST",
+            HumanSessionRequired => "HUMAN_SESSION_REQUIRED",
+            AuthUnavailable => "AUTH_UNAVAILABLE",
+            DatabaseUnavailable => "DATABASE_UNAVAILABLE",
+            ValidationError => "VALIDATION_ERROR",
+            PayloadTooLarge => "PAYLOAD_TOO_LARGE",
+            MfaNotSupported => "MFA_NOT_SUPPORTED",
+            Conflict => "CONFLICT",
+        }
+    }
+
+    /// The exact `detail` text.
+    pub fn message(self) -> &'static str {
+        use ErrorCode::*;
+        match self {
+            Default => "Something went wrong :/",
+            CreateUserError => {
+                "Oops! Something went wrong while creating your account. Please try again later. If the issue persists, contact support for assistance."
+            }
+            DeleteUserError => {
+                "Oops! Something went wrong. We encountered an issue while trying to delete the user. Please give it another shot."
+            }
+            EmailTaken => {
+                "Uh-oh! This email is already registered. Sign in with your existing account or choose another email to start anew."
+            }
+            PasswordTooLong => {
+                "Uh-oh! The password you entered is too long. Please make sure your password is less than 72 bytes long."
+            }
+            InvalidToken => "Your session has expired or the token is invalid. Please sign in again.",
+            InvalidCred => {
+                "The email or password provided is incorrect. Please check for typos and try logging in again."
+            }
+            InvalidEmailFormat => {
+                "The email format you entered is invalid. Please double-check and make sure you're using a valid email address (e.g., yourname@example.com)."
+            }
+            IncorrectPassword => "The password provided is incorrect. Please check for typos and try again.",
+            Unauthorized => "401 Unauthorized",
+            AccessProhibited => {
+                "You do not have permission to access this resource. Please contact your administrator for assistance."
+            }
+            ActionProhibited => "The requested action has been restricted as a security measure.",
+            NotFound => "We could not find what you're looking for :/",
+            ApiKeyNotFound => {
+                "Oops! It looks like there's a hiccup. The API key is missing. Please make sure to provide a valid API key to access this feature."
+            }
+            ApiKeyNotAllowed => "Use of API key is not enabled in the environment.",
+            ApiKeyCreationNotAllowed => "API key creation is not allowed in the environment.",
+            CreateApiKeyError => {
+                "Oops! Something went wrong while creating your API key. Please try again later. If the issue persists, contact support for assistance."
+            }
+            RateLimitExceeded => "API rate limit exceeded",
+            InvalidPassword => "The password does not meet the required validation criteria.",
+            NotAuthenticated => "Not authenticated",
+            TokenRevoked => "Invalid token",
+            InvalidAuthRequest => "Invalid authentication request.",
+            HumanSessionRequired => "A human session is required.",
+            AuthUnavailable => "Authentication is temporarily unavailable.",
+            DatabaseUnavailable => "The database is temporarily unavailable. Please try again later.",
+            ValidationError => "The request is invalid.",
+            PayloadTooLarge => "The request body is too large.",
+            MfaNotSupported => "Multi-factor authentication is not supported by this server.",
+            Conflict => "The request conflicts with data that already exists.",
+        }
+    }
+}
+
+/// One validation failure in FastAPI/pydantic's shape.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FieldError {
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    pub loc: Vec<Value>,
+    pub msg: String,
+    pub input: Value,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ctx: Option<Value>,
+}
+
+/// What the client is told.
+#[derive(Debug, Clone)]
+pub enum Detail {
+    Text(Cow<'static, str>),
+    Fields(Vec<FieldError>),
+}
+
+/// The error type of every service, store and handler function.
+#[derive(Debug, Clone)]
+pub struct AppError {
+    pub status: StatusCode,
+    pub code: ErrorCode,
+    pub detail: Detail,
+    /// Seconds for a `Retry-After` header.
+    pub retry_after: Option<u64>,
+}
+
+pub type AppResult<T> = Result<T, AppError>;
+
+impl AppError {
+    pub fn new(status: StatusCode, code: ErrorCode) -> Self {
+        Self { status, code, detail: Detail::Text(Cow::Borrowed(code.message())), retry_after: None }
+    }
+
+    /// An error whose text is not the code's own (e.g. a configured password hint).
+    pub fn with_text(status: StatusCode, code: ErrorCode, text: impl Into<Cow<'static, str>>) -> Self {
+        Self { status, code, detail: Detail::Text(text.into()), retry_after: None }
+    }
+
+    pub fn bad_request(code: ErrorCode) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, code)
+    }
+    pub fn unauthorized(code: ErrorCode) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code)
+    }
+    pub fn forbidden(code: ErrorCode) -> Self {
+        Self::new(StatusCode::FORBIDDEN, code)
+    }
+    pub fn not_found(code: ErrorCode) -> Self {
+        Self::new(StatusCode::NOT_FOUND, code)
+    }
+
+    /// 422 with FastAPI's list of field errors.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        Self {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: ErrorCode::ValidationError,
+            detail: Detail::Fields(errors),
+            retry_after: None,
+        }
+    }
+
+    /// A failure the client cannot fix; the cause is logged, never sent.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Default)
+    }
+
+    pub fn rate_limited(retry_after: u64) -> Self {
+        Self {
+            retry_after: Some(retry_after),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimitExceeded)
+        }
+    }
+
+    /// The text as one string (GraphQL `message`, logs).
+    pub fn message(&self) -> String {
+        match &self.detail {
+            Detail::Text(t) => t.to_string(),
+            Detail::Fields(fields) => fields
+                .iter()
+                .map(|f| {
+                    let loc: Vec<String> = f
+                        .loc
+                        .iter()
+                        .map(|v| match v {
+                            Value::String(s) => s.clone(),
+                            other => other.to_string(),
+                        })
+                        .collect();
+                    format!("{}: {}", loc.join("."), f.msg)
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+        }
+    }
+
+    /// Whether this error came from the database being unreachable.
+    pub fn is_unavailable(&self) -> bool {
+        self.status == StatusCode::SERVICE_UNAVAILABLE
+    }
+
+    pub fn body(&self) -> Value {
+        match &self.detail {
+            Detail::Text(t) => json!({ "detail": t }),
+            Detail::Fields(f) => json!({ "detail": f }),
+        }
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code.name(), self.message())
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let mut response = (self.status, axum::Json(self.body())).into_response();
+        if let Some(secs) = self.retry_after {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        response
+    }
+}
+
+impl From<sqlx::Error> for AppError {
+    fn from(err: sqlx::Error) -> Self {
+        match &err {
+            sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
+            | sqlx::Error::WorkerCrashed => {
+                tracing::warn!(error = %err, "database unavailable");
+                AppError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::DatabaseUnavailable)
+            }
+            sqlx::Error::Database(db) if is_connection_error(db.code().as_deref()) => {
+                tracing::warn!(error = %err, "database unavailable");
+                AppError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::DatabaseUnavailable)
+            }
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                AppError::new(StatusCode::CONFLICT, ErrorCode::Conflict)
+            }
+            _ => AppError::internal(err),
+        }
+    }
+}
+
+/// PostgreSQL SQLSTATE classes 08 (connection) and 57P (operator intervention: shutdown, restart).
+fn is_connection_error(code: Option<&str>) -> bool {
+    code.is_some_and(|c| c.starts_with("08") || c.starts_with("57P"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_render_detail_and_status() {
+        let err = AppError::unauthorized(ErrorCode::AccessProhibited);
+        assert_eq!(err.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            err.body(),
+            json!({"detail": "You do not have permission to access this resource. Please contact your administrator for assistance."})
+        );
+        assert_eq!(err.code.name(), "ACCESS_PROHIBITED");
+    }
+
+    #[test]
+    fn field_errors_join_into_one_message() {
+        let err = AppError::validation(vec![FieldError {
+            kind: "missing",
+            loc: vec![json!("body"), json!("chat")],
+            msg: "Field required".into(),
+            input: json!({}),
+            ctx: None,
+        }]);
+        assert_eq!(err.message(), "body.chat: Field required");
+        assert_eq!(err.body()["detail"][0]["type"], "missing");
+    }
+}

@@ -1,0 +1,15 @@
+//! duet: an Open WebUI-compatible API server. REST (`rest`) and GraphQL share one service layer
+//! (`service`) over one store (`store`).
+
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod http;
+pub mod limit;
+pub mod rest;
+pub mod service;
+pub mod store;
+
+pub use app::{App, AppState, build_router};
+pub use config::Config;

@@ -1,0 +1,148 @@
+//! Rate limiting behind the `RateLimiter` trait. `MemoryRateLimiter` keeps an exact sliding-window
+//! log per key in this process; a Redis implementation shares the window between instances.
+//!
+//! Semantics (all implementations): at most `limit` accepted attempts per key within any
+//! `window`; a refused attempt is not counted, and its `retry_after` is the exact number of
+//! seconds (rounded up) until the oldest counted attempt leaves the window.
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// The answer for one attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Decision {
+    Allowed { remaining: u32 },
+    Limited { retry_after: u64 },
+}
+
+pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// Counts an attempt for `key` and decides whether it may proceed.
+pub trait RateLimiter: Send + Sync {
+    fn hit<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Decision>;
+}
+
+/// A monotonic time source (injectable in tests).
+pub trait Clock: Send + Sync {
+    fn now(&self) -> Instant;
+}
+
+/// The system's monotonic clock.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+/// A clock moved by hand.
+pub struct ManualClock {
+    now: Mutex<Instant>,
+}
+
+impl ManualClock {
+    pub fn new() -> Self {
+        ManualClock { now: Mutex::new(Instant::now()) }
+    }
+
+    pub fn advance(&self, by: Duration) {
+        let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
+        *now += by;
+    }
+}
+
+impl Default for ManualClock {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Instant {
+        *self.now.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// An exact sliding-window limiter held in this process's memory.
+pub struct MemoryRateLimiter {
+    limit: u32,
+    window: Duration,
+    clock: Arc<dyn Clock>,
+    state: Mutex<State>,
+}
+
+#[derive(Default)]
+struct State {
+    log: HashMap<String, VecDeque<Instant>>,
+    hits_since_sweep: u32,
+}
+
+impl MemoryRateLimiter {
+    pub fn new(limit: u32, window: Duration) -> Self {
+        Self::with_clock(limit, window, Arc::new(SystemClock))
+    }
+
+    pub fn with_clock(limit: u32, window: Duration, clock: Arc<dyn Clock>) -> Self {
+        MemoryRateLimiter { limit, window, clock, state: Mutex::new(State::default()) }
+    }
+
+    /// Decides synchronously (the trait wraps this).
+    pub fn check(&self, key: &str) -> Decision {
+        let now = self.clock.now();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.hits_since_sweep += 1;
+        if state.hits_since_sweep >= 1024 {
+            state.hits_since_sweep = 0;
+            let window = self.window;
+            state.log.retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < window));
+        }
+        let times = state.log.entry(key.to_string()).or_default();
+        while times.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
+            times.pop_front();
+        }
+        if (times.len() as u32) < self.limit {
+            times.push_back(now);
+            Decision::Allowed { remaining: self.limit - times.len() as u32 }
+        } else {
+            let oldest = times.front().copied().unwrap_or(now);
+            let wait = self.window.saturating_sub(now.duration_since(oldest));
+            Decision::Limited { retry_after: wait.as_secs() + u64::from(wait.subsec_nanos() > 0) }
+        }
+    }
+}
+
+impl RateLimiter for MemoryRateLimiter {
+    fn hit<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Decision> {
+        let decision = self.check(key);
+        Box::pin(async move { decision })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sixteenth_attempt_in_the_window_is_limited_and_the_edge_is_exact() {
+        let clock = Arc::new(ManualClock::new());
+        let limiter = MemoryRateLimiter::with_clock(15, Duration::from_secs(180), clock.clone());
+        for i in 0..15 {
+            assert_eq!(limiter.check("a@x.io"), Decision::Allowed { remaining: 14 - i });
+            clock.advance(Duration::from_secs(1));
+        }
+        // 15 s have passed since the first attempt.
+        assert_eq!(limiter.check("a@x.io"), Decision::Limited { retry_after: 165 });
+        assert!(matches!(limiter.check("b@x.io"), Decision::Allowed { .. }));
+        // One second before the first attempt leaves the window: still limited.
+        clock.advance(Duration::from_secs(164));
+        assert_eq!(limiter.check("a@x.io"), Decision::Limited { retry_after: 1 });
+        // Exactly at the edge the first attempt has left; one slot opens, then closes again.
+        clock.advance(Duration::from_secs(1));
+        assert_eq!(limiter.check("a@x.io"), Decision::Allowed { remaining: 0 });
+        assert_eq!(limiter.check("a@x.io"), Decision::Limited { retry_after: 1 });
+    }
+}

@@ -1,0 +1,299 @@
+//! `/api/v1/auths`: routes of the reference's auths router. Every answer carries
+//! `Cache-Control: no-store`, and any validation failure is 422 with the plain text
+//! `"Invalid authentication request."`, as there.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde_json::{Map, Value, json};
+
+use super::cookies;
+use super::extract::{Body, Form, FormReader};
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{AppError, ErrorCode};
+use crate::service::auths::{
+    self as svc, AddUserInput, ProfileInput, Session, SignupInput, profile_image_path,
+};
+use crate::service::settings;
+
+/// An error on an auths route: 422 becomes the plain string, database trouble the reference's 503.
+pub struct AuthsError(AppError);
+
+impl From<AppError> for AuthsError {
+    fn from(e: AppError) -> Self {
+        AuthsError(e)
+    }
+}
+
+impl IntoResponse for AuthsError {
+    fn into_response(self) -> Response {
+        match self.0.code {
+            ErrorCode::ValidationError => {
+                AppError::new(StatusCode::UNPROCESSABLE_ENTITY, ErrorCode::InvalidAuthRequest).into_response()
+            }
+            ErrorCode::DatabaseUnavailable => {
+                AppError::new(StatusCode::SERVICE_UNAVAILABLE, ErrorCode::AuthUnavailable).into_response()
+            }
+            _ => self.0.into_response(),
+        }
+    }
+}
+
+type Result<T> = std::result::Result<T, AuthsError>;
+
+pub fn router() -> Router<AppState> {
+    const P: &str = "/api/v1/auths";
+    Router::new()
+        .route(P, get(session_user))
+        .route(&format!("{P}/"), get(session_user))
+        .route(&format!("{P}/signin"), post(signin))
+        .route(&format!("{P}/signup"), post(signup))
+        .route(&format!("{P}/signout"), post(signout))
+        .route(&format!("{P}/update/profile"), post(update_profile))
+        .route(&format!("{P}/update/timezone"), post(update_timezone))
+        .route(&format!("{P}/update/password"), post(update_password))
+        .route(&format!("{P}/add"), post(add_user))
+        .route(&format!("{P}/admin/details"), get(admin_details))
+        .route(&format!("{P}/admin/config"), get(get_admin_config).post(set_admin_config))
+        .route(&format!("{P}/api_key"), get(get_api_key).post(create_api_key).delete(delete_api_key))
+}
+
+/// The session answer of sign-in and sign-up, with the `token` cookie.
+fn session_response(state: &AppState, session: Session) -> Response {
+    let body = json!({
+        "id": session.user.id,
+        "name": session.user.name,
+        "role": session.user.role,
+        "email": session.user.email,
+        "profile_image_url": profile_image_path(&session.user.id),
+        "token": session.token,
+        "token_type": "Bearer",
+        "expires_at": session.expires_at(),
+        "permissions": session.permissions,
+    });
+    let cookie =
+        cookies::token_cookie(&state.config, &session.token, session.lifetime.map(|d| d.as_secs()), None);
+    with_cookies(Json(body).into_response(), &[cookie])
+}
+
+fn with_cookies(mut response: Response, cookies: &[String]) -> Response {
+    for c in cookies {
+        if let Ok(v) = HeaderValue::from_str(c) {
+            response.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
+    response
+}
+
+struct SigninForm {
+    email: String,
+    password: String,
+}
+
+impl Form for SigninForm {
+    fn read(r: &mut FormReader<'_>) -> Self {
+        SigninForm { email: r.string("email"), password: r.string("password") }
+    }
+}
+
+async fn signin(
+    State(state): State<AppState>,
+    body: std::result::Result<Body<SigninForm>, AppError>,
+) -> Result<Response> {
+    let Body(form) = body?;
+    let session = svc::signin(&state, &form.email, &form.password).await?;
+    Ok(session_response(&state, session))
+}
+
+impl Form for SignupInput {
+    fn read(r: &mut FormReader<'_>) -> Self {
+        SignupInput {
+            name: r.string("name"),
+            email: r.string("email"),
+            password: r.string("password"),
+            profile_image_url: r.opt_string("profile_image_url"),
+        }
+    }
+}
+
+async fn signup(
+    State(state): State<AppState>,
+    body: std::result::Result<Body<SignupInput>, AppError>,
+) -> Result<Response> {
+    let Body(form) = body?;
+    let session = svc::signup(&state, form).await?;
+    Ok(session_response(&state, session))
+}
+
+async fn signout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
+    let token = crate::auth::caller::credential_from_headers(&headers).map(|c| c.0);
+    svc::signout(&state, token.as_deref()).await?;
+    let expired: Vec<String> = ["token", "owui-session", "oui-session", "oauth_id_token"]
+        .iter()
+        .map(|name| cookies::expired_cookie(&state.config, name))
+        .collect();
+    Ok(with_cookies(Json(json!({"status": true})).into_response(), &expired))
+}
+
+async fn session_user(State(state): State<AppState>, caller: Caller) -> Result<Response> {
+    let info = svc::session_user(&state, &caller).await?;
+    let u = &info.user;
+    let body = json!({
+        "status_emoji": u.status_emoji,
+        "status_message": u.status_message,
+        "status_expires_at": u.status_expires_at,
+        "id": u.id,
+        "name": u.name,
+        "role": u.role,
+        "email": u.email,
+        "profile_image_url": if u.profile_image_url.is_empty() { profile_image_path(&u.id) } else { u.profile_image_url.clone() },
+        "token": info.token,
+        "token_type": "Bearer",
+        "expires_at": info.expires_at,
+        "permissions": info.permissions,
+        "bio": u.bio,
+        "gender": u.gender,
+        "date_of_birth": u.date_of_birth,
+    });
+    let response = Json(body).into_response();
+    Ok(match info.expires_at {
+        Some(exp) => {
+            let remaining = (exp - crate::store::now()).max(0) as u64;
+            let cookie = cookies::token_cookie(&state.config, &info.token, Some(remaining), Some(exp));
+            with_cookies(response, &[cookie])
+        }
+        None => response,
+    })
+}
+
+impl Form for ProfileInput {
+    fn read(r: &mut FormReader<'_>) -> Self {
+        ProfileInput {
+            profile_image_url: r.string("profile_image_url"),
+            name: r.string("name"),
+            bio: r.opt_string("bio"),
+            gender: r.opt_string("gender"),
+            date_of_birth: r.opt_string("date_of_birth"),
+        }
+    }
+}
+
+async fn update_profile(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: std::result::Result<Body<ProfileInput>, AppError>,
+) -> Result<Response> {
+    caller.require_verified()?;
+    let Body(form) = body?;
+    Ok(Json(svc::update_profile(&state, &caller, form).await?).into_response())
+}
+
+struct TimezoneForm(String);
+
+impl Form for TimezoneForm {
+    fn read(r: &mut FormReader<'_>) -> Self {
+        TimezoneForm(r.string("timezone"))
+    }
+}
+
+async fn update_timezone(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: std::result::Result<Body<TimezoneForm>, AppError>,
+) -> Result<Response> {
+    caller.require_user()?;
+    let Body(TimezoneForm(tz)) = body?;
+    svc::update_timezone(&state, &caller, &tz).await?;
+    Ok(Json(json!({"status": true})).into_response())
+}
+
+struct PasswordForm {
+    password: String,
+    new_password: String,
+}
+
+impl Form for PasswordForm {
+    fn read(r: &mut FormReader<'_>) -> Self {
+        PasswordForm { password: r.string("password"), new_password: r.string("new_password") }
+    }
+}
+
+async fn update_password(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: std::result::Result<Body<PasswordForm>, AppError>,
+) -> Result<Response> {
+    caller.require_user()?;
+    let Body(form) = body?;
+    svc::update_password(&state, &caller, &form.password, &form.new_password).await?;
+    Ok(Json(true).into_response())
+}
+
+impl Form for AddUserInput {
+    fn read(r: &mut FormReader<'_>) -> Self {
+        AddUserInput {
+            name: r.string("name"),
+            email: r.string("email"),
+            password: r.string("password"),
+            profile_image_url: r.opt_string("profile_image_url"),
+            role: r.opt_string("role"),
+        }
+    }
+}
+
+async fn add_user(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: std::result::Result<Body<AddUserInput>, AppError>,
+) -> Result<Response> {
+    caller.require_admin()?;
+    let Body(form) = body?;
+    let added = svc::add_user(&state, &caller, form).await?;
+    Ok(Json(json!({
+        "token": added.token,
+        "token_type": "Bearer",
+        "id": added.user.id,
+        "email": added.user.email,
+        "name": added.user.name,
+        "role": added.user.role,
+        "profile_image_url": profile_image_path(&added.user.id),
+    }))
+    .into_response())
+}
+
+async fn admin_details(State(state): State<AppState>, caller: Caller) -> Result<Response> {
+    let (name, email) = svc::admin_details(&state, &caller).await?;
+    Ok(Json(json!({"name": name, "email": email})).into_response())
+}
+
+async fn get_admin_config(State(state): State<AppState>, caller: Caller) -> Result<Json<Map<String, Value>>> {
+    Ok(Json(settings::admin_config(&state.db, &caller).await?))
+}
+
+async fn set_admin_config(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: std::result::Result<Body<Value>, AppError>,
+) -> Result<Json<Map<String, Value>>> {
+    caller.require_admin()?;
+    let Body(form) = body?;
+    Ok(Json(settings::update_admin_config(&state.db, &caller, &form).await?))
+}
+
+async fn create_api_key(State(state): State<AppState>, caller: Caller) -> Result<Response> {
+    let key = svc::create_api_key(&state, &caller).await?;
+    Ok(Json(json!({"api_key": key})).into_response())
+}
+
+async fn get_api_key(State(state): State<AppState>, caller: Caller) -> Result<Response> {
+    let key = svc::get_api_key(&state, &caller).await?;
+    Ok(Json(json!({"api_key": key})).into_response())
+}
+
+async fn delete_api_key(State(state): State<AppState>, caller: Caller) -> Result<Response> {
+    svc::delete_api_key(&state, &caller).await?;
+    Ok(Json(true).into_response())
+}

@@ -1,0 +1,36 @@
+//! Service routes: `/health`, `/health/db`, `/api/version`, `/api/config`.
+
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::error::AppResult;
+use crate::service::system;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/health/db", get(health_db))
+        .route("/api/version", get(version))
+        .route("/api/config", get(config))
+}
+
+async fn health() -> Json<Value> {
+    Json(json!({"status": true}))
+}
+
+async fn health_db(State(state): State<AppState>) -> AppResult<Json<Value>> {
+    system::health_db(&state).await?;
+    Ok(Json(json!({"status": true})))
+}
+
+async fn version(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({"version": system::API_VERSION, "deployment_id": state.config.deployment_id}))
+}
+
+async fn config(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Json<Value>> {
+    Ok(Json(system::app_config(&state, &headers).await?))
+}

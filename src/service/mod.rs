@@ -1,0 +1,9 @@
+//! The service layer: every rule (permission, validation, limit) lives here once and is called by
+//! both the REST routes and the GraphQL resolvers.
+
+pub mod auths;
+pub mod permissions;
+pub mod settings;
+pub mod system;
+pub mod users;
+pub mod validate;

@@ -1,0 +1,473 @@
+//! The persisted admin configuration (`GET/POST /auths/admin/config`, `user.permissions`):
+//! which keys exist, how a posted form is validated, and typed reads of a snapshot.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+
+use crate::auth::{Caller, Role};
+use crate::config::{Config, SettingSeeds, is_single_term_duration, parse_duration};
+use crate::error::{AppError, AppResult, ErrorCode, FieldError};
+use crate::service::permissions::PermissionTree;
+use crate::store::{self, Db};
+
+/// How a field of the admin-config form is validated and written.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    /// Required boolean.
+    Bool,
+    /// Optional boolean, written only when sent.
+    OptBool,
+    /// Required string.
+    Str,
+    /// Optional string or null, written as null when absent.
+    OptStr,
+    /// Optional object, always written (absent or null ⇒ `{}`).
+    Dict,
+    /// Optional object of objects of strings, written only when sent.
+    I18n,
+    /// Optional integer or numeric string, always written (absent, 0 or "" ⇒ "").
+    Count,
+    /// Optional integer > 0 or null, written only when sent.
+    OptPositiveInt,
+    /// Required string; written only when it is one of the choices.
+    Choice(&'static [&'static str]),
+    /// Optional string (default given); written only when it is one of the choices.
+    OptChoice(&'static [&'static str], &'static str),
+    /// Required string; written only when it is a single-term duration.
+    Duration,
+    /// Optional boolean; MFA is not supported, so only `false` is accepted.
+    Mfa,
+}
+
+struct Field {
+    name: &'static str,
+    key: &'static str,
+    kind: Kind,
+}
+
+const ROLES: &[&str] = &["pending", "user", "admin"];
+
+const FIELDS: &[Field] = &[
+    Field { name: "ENABLE_MFA", key: "auth.mfa.enable", kind: Kind::Mfa },
+    Field { name: "MFA_ALLOW_OAUTH_BYPASS", key: "auth.mfa.allow_oauth_bypass", kind: Kind::Mfa },
+    Field {
+        name: "MFA_ALLOW_TRUSTED_HEADER_BYPASS",
+        key: "auth.mfa.allow_trusted_header_bypass",
+        kind: Kind::Mfa,
+    },
+    Field { name: "SHOW_ADMIN_DETAILS", key: "auth.admin.show", kind: Kind::Bool },
+    Field { name: "ADMIN_EMAIL", key: "auth.admin.email", kind: Kind::OptStr },
+    Field { name: "WEBUI_URL", key: "webui.url", kind: Kind::Str },
+    Field { name: "ENABLE_LOGIN_FORM", key: "ui.enable_login_form", kind: Kind::OptBool },
+    Field { name: "ENABLE_SIGNUP", key: "ui.enable_signup", kind: Kind::Bool },
+    Field { name: "ENABLE_API_KEYS", key: "auth.enable_api_keys", kind: Kind::Bool },
+    Field {
+        name: "ENABLE_API_KEYS_ENDPOINT_RESTRICTIONS",
+        key: "auth.api_key.endpoint_restrictions",
+        kind: Kind::Bool,
+    },
+    Field { name: "API_KEYS_ALLOWED_ENDPOINTS", key: "auth.api_key.allowed_endpoints", kind: Kind::Str },
+    Field { name: "DEFAULT_USER_ROLE", key: "ui.default_user_role", kind: Kind::Choice(ROLES) },
+    Field { name: "DEFAULT_GROUP_ID", key: "ui.default_group_id", kind: Kind::Str },
+    Field { name: "DEFAULT_INTERFACE_SETTINGS", key: "ui.default_interface_settings", kind: Kind::Dict },
+    Field { name: "I18N", key: "ui.i18n", kind: Kind::I18n },
+    Field { name: "JWT_EXPIRES_IN", key: "auth.jwt_expiry", kind: Kind::Duration },
+    Field { name: "ENABLE_COMMUNITY_SHARING", key: "ui.enable_community_sharing", kind: Kind::Bool },
+    Field { name: "ENABLE_MESSAGE_RATING", key: "ui.enable_message_rating", kind: Kind::Bool },
+    Field { name: "ENABLE_FOLDERS", key: "folders.enable", kind: Kind::Bool },
+    Field { name: "FOLDER_MAX_FILE_COUNT", key: "folders.max_file_count", kind: Kind::Count },
+    Field { name: "AUTOMATION_MAX_COUNT", key: "automations.max_count", kind: Kind::Count },
+    Field { name: "AUTOMATION_MIN_INTERVAL", key: "automations.min_interval", kind: Kind::Count },
+    Field { name: "ENABLE_AUTOMATIONS", key: "automations.enable", kind: Kind::Bool },
+    Field { name: "ENABLE_CHANNELS", key: "channels.enable", kind: Kind::Bool },
+    Field { name: "ENABLE_ENCRYPTED_CHANNELS", key: "channels.encryption.enable", kind: Kind::OptBool },
+    Field { name: "ENABLE_APPS", key: "apps.enable", kind: Kind::OptBool },
+    Field {
+        name: "CHANNEL_MODEL_RESPONSE_MODE",
+        key: "channels.model_response_mode",
+        kind: Kind::OptChoice(&["thread", "channel"], "thread"),
+    },
+    Field { name: "ENABLE_CALENDAR", key: "calendar.enable", kind: Kind::Bool },
+    Field { name: "ENABLE_MEMORIES", key: "memories.enable", kind: Kind::Bool },
+    Field { name: "ENABLE_MEMORY_SYSTEM_CONTEXT", key: "memories.system_context.enable", kind: Kind::Bool },
+    Field { name: "ENABLE_SKILL_LAZY_LOADING", key: "skills.lazy_loading.enable", kind: Kind::OptBool },
+    Field { name: "SKILL_CONTENT_MAX_CHARS", key: "skills.content_max_chars", kind: Kind::OptPositiveInt },
+    Field { name: "SKILL_PREVIEW_MAX_CHARS", key: "skills.preview_max_chars", kind: Kind::OptPositiveInt },
+    Field { name: "ENABLE_NOTES", key: "notes.enable", kind: Kind::Bool },
+    Field { name: "ENABLE_USER_WEBHOOKS", key: "ui.enable_user_webhooks", kind: Kind::Bool },
+    Field { name: "ENABLE_USER_STATUS", key: "users.enable_status", kind: Kind::Bool },
+    Field { name: "PENDING_USER_OVERLAY_TITLE", key: "ui.pending_user_overlay_title", kind: Kind::OptStr },
+    Field {
+        name: "PENDING_USER_OVERLAY_CONTENT",
+        key: "ui.pending_user_overlay_content",
+        kind: Kind::OptStr,
+    },
+    Field { name: "RESPONSE_WATERMARK", key: "ui.watermark", kind: Kind::OptStr },
+];
+
+/// Config key of the stored default permission tree.
+pub const PERMISSIONS_KEY: &str = "user.permissions";
+
+/// The values every key starts with, from the environment.
+fn seed_values(s: &SettingSeeds) -> Vec<(&'static str, Value)> {
+    vec![
+        ("auth.mfa.enable", json!(false)),
+        ("auth.mfa.allow_oauth_bypass", json!(false)),
+        ("auth.mfa.allow_trusted_header_bypass", json!(false)),
+        ("auth.admin.show", json!(s.show_admin_details)),
+        ("auth.admin.email", json!(s.admin_email)),
+        ("webui.url", json!(s.webui_url)),
+        ("ui.enable_login_form", json!(s.enable_login_form)),
+        ("ui.enable_signup", json!(s.enable_signup)),
+        ("auth.enable_api_keys", json!(s.enable_api_keys)),
+        ("auth.api_key.endpoint_restrictions", json!(s.api_key_endpoint_restrictions)),
+        ("auth.api_key.allowed_endpoints", json!(s.api_keys_allowed_endpoints)),
+        ("ui.default_user_role", json!(s.default_user_role.as_str())),
+        ("ui.default_group_id", json!("")),
+        ("ui.default_interface_settings", json!({})),
+        ("ui.i18n", json!({})),
+        ("auth.jwt_expiry", json!(s.jwt_expires_in)),
+        ("ui.enable_community_sharing", json!(s.enable_community_sharing)),
+        ("ui.enable_message_rating", json!(s.enable_message_rating)),
+        ("folders.enable", json!(s.enable_folders)),
+        ("folders.max_file_count", json!("")),
+        ("automations.max_count", json!("")),
+        ("automations.min_interval", json!("")),
+        ("automations.enable", json!(s.enable_automations)),
+        ("channels.enable", json!(s.enable_channels)),
+        ("channels.encryption.enable", json!(false)),
+        ("apps.enable", json!(false)),
+        ("channels.model_response_mode", json!("thread")),
+        ("calendar.enable", json!(s.enable_calendar)),
+        ("memories.enable", json!(s.enable_memories)),
+        ("memories.system_context.enable", json!(true)),
+        ("skills.lazy_loading.enable", json!(false)),
+        ("skills.content_max_chars", Value::Null),
+        ("skills.preview_max_chars", Value::Null),
+        ("notes.enable", json!(s.enable_notes)),
+        ("ui.enable_user_webhooks", json!(s.enable_user_webhooks)),
+        ("users.enable_status", json!(s.enable_user_status)),
+        ("ui.pending_user_overlay_title", json!(s.pending_user_overlay_title)),
+        ("ui.pending_user_overlay_content", json!(s.pending_user_overlay_content)),
+        ("ui.watermark", json!(s.response_watermark)),
+        (PERMISSIONS_KEY, s.permissions.to_value()),
+    ]
+}
+
+/// Writes the environment's values for keys that have none yet; with
+/// `ENABLE_PERSISTENT_CONFIG=false`, the environment overwrites stored values.
+pub async fn init(db: &Db, config: &Config) -> AppResult<()> {
+    let now = store::now();
+    for (key, value) in seed_values(&config.seeds) {
+        if config.enable_persistent_config {
+            store::settings::seed(db, key, &value, now).await?;
+        } else {
+            store::settings::set(db, key, &value, now).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A snapshot of the stored configuration with typed reads.
+#[derive(Debug, Clone, Default)]
+pub struct Settings {
+    values: HashMap<String, Value>,
+}
+
+impl Settings {
+    pub async fn load(db: &Db) -> AppResult<Settings> {
+        Ok(Settings { values: store::settings::all(db).await? })
+    }
+
+    pub fn from_values(values: HashMap<String, Value>) -> Self {
+        Settings { values }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.values.get(key)
+    }
+
+    fn bool(&self, key: &str, default: bool) -> bool {
+        self.values.get(key).and_then(Value::as_bool).unwrap_or(default)
+    }
+
+    fn str(&self, key: &str) -> &str {
+        self.values.get(key).and_then(Value::as_str).unwrap_or("")
+    }
+
+    pub fn enable_signup(&self) -> bool {
+        self.bool("ui.enable_signup", true)
+    }
+    pub fn enable_login_form(&self) -> bool {
+        self.bool("ui.enable_login_form", true)
+    }
+    pub fn enable_api_keys(&self) -> bool {
+        self.bool("auth.enable_api_keys", false)
+    }
+    pub fn show_admin_details(&self) -> bool {
+        self.bool("auth.admin.show", true)
+    }
+    pub fn admin_email(&self) -> Option<&str> {
+        Some(self.str("auth.admin.email")).filter(|s| !s.is_empty())
+    }
+    pub fn api_key_endpoint_restrictions(&self) -> bool {
+        self.bool("auth.api_key.endpoint_restrictions", false)
+    }
+    /// The comma-separated allow-list of paths for API keys.
+    pub fn api_keys_allowed_endpoints(&self) -> Vec<String> {
+        self.str("auth.api_key.allowed_endpoints")
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+    pub fn default_user_role(&self) -> Role {
+        Role::parse(self.str("ui.default_user_role")).unwrap_or(Role::Pending)
+    }
+    /// Token lifetime; `None` = tokens never expire.
+    pub fn jwt_lifetime(&self) -> Option<Duration> {
+        parse_duration(self.str("auth.jwt_expiry")).unwrap_or(Some(Duration::from_secs(28 * 86400)))
+    }
+    pub fn flag(&self, key: &str, default: bool) -> bool {
+        self.bool(key, default)
+    }
+    pub fn text(&self, key: &str) -> &str {
+        self.str(key)
+    }
+    /// The default permission tree (stored values over the built-in defaults).
+    pub fn permissions(&self) -> PermissionTree {
+        PermissionTree::filled(self.values.get(PERMISSIONS_KEY), &PermissionTree::builtin())
+    }
+
+    /// The admin-config object (`GET /auths/admin/config`).
+    pub fn admin_view(&self) -> Map<String, Value> {
+        let mut out = Map::new();
+        for f in FIELDS {
+            let value = self.values.get(f.key).cloned().unwrap_or(Value::Null);
+            out.insert(f.name.to_string(), value);
+        }
+        out
+    }
+}
+
+/// `GET /auths/admin/config`.
+pub async fn admin_config(db: &Db, caller: &Caller) -> AppResult<Map<String, Value>> {
+    caller.require_admin()?;
+    Ok(Settings::load(db).await?.admin_view())
+}
+
+/// `POST /auths/admin/config`: validates the whole form, writes it in one transaction, and
+/// returns the stored object plus `sessions_revoked`.
+pub async fn update_admin_config(db: &Db, caller: &Caller, body: &Value) -> AppResult<Map<String, Value>> {
+    caller.require_admin()?;
+    let updates = validate_admin_form(body).map_err(AppError::validation)?;
+    let mut tx = db.begin().await?;
+    store::settings::set_many(&mut tx, &updates, store::now()).await?;
+    tx.commit().await?;
+    let mut view = Settings::load(db).await?.admin_view();
+    view.insert("sessions_revoked".into(), Value::Bool(false));
+    Ok(view)
+}
+
+fn field_error(kind: &'static str, name: &str, msg: &str, input: Value) -> FieldError {
+    FieldError { kind, loc: vec![json!("body"), json!(name)], msg: msg.to_string(), input, ctx: None }
+}
+
+/// The keys and values a posted admin config writes, or its field errors.
+fn validate_admin_form(body: &Value) -> Result<Vec<(String, Value)>, Vec<FieldError>> {
+    let Value::Object(form) = body else {
+        return Err(vec![FieldError {
+            kind: "model_attributes_type",
+            loc: vec![json!("body")],
+            msg: "Input should be a valid dictionary or object to extract fields from".into(),
+            input: body.clone(),
+            ctx: None,
+        }]);
+    };
+    let mut errors = Vec::new();
+    let mut updates = Vec::new();
+    let missing = |name: &str| field_error("missing", name, "Field required", Value::Object(form.clone()));
+    for f in FIELDS {
+        let given = form.get(f.name);
+        let key = f.key.to_string();
+        match (f.kind, given) {
+            (Kind::Bool, None) | (Kind::Str, None) | (Kind::Choice(_), None) | (Kind::Duration, None) => {
+                errors.push(missing(f.name))
+            }
+            (Kind::Bool, Some(Value::Bool(b))) | (Kind::OptBool, Some(Value::Bool(b))) => {
+                updates.push((key, Value::Bool(*b)))
+            }
+            (Kind::Bool | Kind::OptBool | Kind::Mfa, Some(v)) if !v.is_boolean() => {
+                errors.push(field_error("bool_type", f.name, "Input should be a valid boolean", v.clone()))
+            }
+            (Kind::OptBool | Kind::Mfa, None) => {}
+            (Kind::Mfa, Some(v)) if v.as_bool() == Some(true) => {
+                return Err(vec![field_error(
+                    "value_error",
+                    f.name,
+                    ErrorCode::MfaNotSupported.message(),
+                    v.clone(),
+                )]);
+            }
+            (Kind::Str | Kind::Choice(_) | Kind::Duration, Some(v)) if !v.is_string() => {
+                errors.push(field_error("string_type", f.name, "Input should be a valid string", v.clone()))
+            }
+            (Kind::Str, Some(v)) => updates.push((key, v.clone())),
+            (Kind::Choice(choices), Some(Value::String(s))) if choices.contains(&s.as_str()) => {
+                updates.push((key, Value::String(s.clone())))
+            }
+            (Kind::Duration, Some(Value::String(s))) if is_single_term_duration(s) => {
+                updates.push((key, Value::String(s.clone())))
+            }
+            (Kind::OptStr, None | Some(Value::Null)) => updates.push((key, Value::Null)),
+            (Kind::OptStr, Some(Value::String(s))) => updates.push((key, Value::String(s.clone()))),
+            (Kind::OptStr, Some(v)) => {
+                errors.push(field_error("string_type", f.name, "Input should be a valid string", v.clone()))
+            }
+            (Kind::OptChoice(_, default), None) => updates.push((key, json!(default))),
+            (Kind::OptChoice(choices, _), Some(Value::String(s))) if choices.contains(&s.as_str()) => {
+                updates.push((key, Value::String(s.clone())))
+            }
+            (Kind::OptChoice(..), Some(Value::String(_))) => {}
+            (Kind::OptChoice(..), Some(v)) => {
+                errors.push(field_error("string_type", f.name, "Input should be a valid string", v.clone()))
+            }
+            (Kind::Dict, None | Some(Value::Null)) => updates.push((key, json!({}))),
+            (Kind::Dict, Some(Value::Object(m))) => updates.push((key, Value::Object(m.clone()))),
+            (Kind::Dict, Some(v)) => {
+                errors.push(field_error("dict_type", f.name, "Input should be a valid dictionary", v.clone()))
+            }
+            (Kind::I18n, None) => {}
+            (Kind::I18n, Some(v)) => match validate_i18n(v) {
+                Ok(clean) => updates.push((key, clean)),
+                Err(msg) => errors.push(field_error("value_error", f.name, &msg, v.clone())),
+            },
+            (Kind::Count, None | Some(Value::Null)) => updates.push((key, json!(""))),
+            (Kind::Count, Some(v)) => match count_value(v) {
+                Some(n) => updates.push((key, n)),
+                None => errors.push(field_error(
+                    "int_parsing",
+                    f.name,
+                    "Input should be a valid integer, unable to parse string as an integer",
+                    v.clone(),
+                )),
+            },
+            (Kind::OptPositiveInt, None) => {}
+            (Kind::OptPositiveInt, Some(Value::Null)) => updates.push((key, Value::Null)),
+            (Kind::OptPositiveInt, Some(v)) => match v.as_i64() {
+                Some(n) if n > 0 && v.is_i64() => updates.push((key, json!(n))),
+                Some(_) => errors.push(field_error(
+                    "greater_than",
+                    f.name,
+                    "Input should be greater than 0",
+                    v.clone(),
+                )),
+                None => {
+                    errors.push(field_error("int_type", f.name, "Input should be a valid integer", v.clone()))
+                }
+            },
+            // Left: a valid boolean/MFA `false`, or a choice or duration outside the accepted set, which
+            // the reference silently does not save.
+            _ => {}
+        }
+    }
+    if errors.is_empty() { Ok(updates) } else { Err(errors) }
+}
+
+/// `int | str | None`, written as an integer, or `""` when falsy.
+fn count_value(v: &Value) -> Option<Value> {
+    match v {
+        Value::Number(n) => match n.as_i64() {
+            Some(0) => Some(json!("")),
+            Some(i) => Some(json!(i)),
+            None => None,
+        },
+        Value::String(s) if s.is_empty() => Some(json!("")),
+        Value::String(s) => s.trim().parse::<i64>().ok().map(|i| if i == 0 { json!("") } else { json!(i) }),
+        Value::Bool(false) => Some(json!("")),
+        _ => None,
+    }
+}
+
+/// `{locale: {key: text}}` with non-empty names and no prototype-pollution keys.
+fn validate_i18n(v: &Value) -> Result<Value, String> {
+    const UNSAFE: &[&str] = &["__proto__", "prototype", "constructor"];
+    let Value::Object(locales) = v else {
+        return Err("I18N must be a dictionary".into());
+    };
+    for (locale, entries) in locales {
+        if locale.trim().is_empty() || UNSAFE.contains(&locale.as_str()) {
+            return Err(format!("Invalid locale: {locale:?}"));
+        }
+        let Value::Object(entries) = entries else {
+            return Err(format!("Translations for {locale:?} must be a dictionary"));
+        };
+        for (key, text) in entries {
+            if key.trim().is_empty() || UNSAFE.contains(&key.as_str()) {
+                return Err(format!("Invalid translation key: {key:?}"));
+            }
+            if !text.is_string() {
+                return Err(format!("Translation {key:?} must be a string"));
+            }
+        }
+    }
+    Ok(v.clone())
+}
+
+/// `GET /users/default/permissions`.
+pub async fn default_permissions(db: &Db, caller: &Caller) -> AppResult<PermissionTree> {
+    caller.require_admin()?;
+    Ok(Settings::load(db).await?.permissions())
+}
+
+/// `POST /users/default/permissions`: validates and stores the whole tree.
+pub async fn set_default_permissions(db: &Db, caller: &Caller, body: &Value) -> AppResult<PermissionTree> {
+    caller.require_admin()?;
+    let tree = PermissionTree::from_form(body).map_err(AppError::validation)?;
+    store::settings::set(db, PERMISSIONS_KEY, &tree.to_value(), store::now()).await?;
+    Ok(tree)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full_form() -> Value {
+        let seeds = crate::config::Config::from_map(&HashMap::new()).expect("config").seeds;
+        let settings =
+            Settings::from_values(seed_values(&seeds).into_iter().map(|(k, v)| (k.to_string(), v)).collect());
+        Value::Object(settings.admin_view())
+    }
+
+    #[test]
+    fn the_admin_view_round_trips_through_the_form() {
+        let form = full_form();
+        let updates = validate_admin_form(&form).expect("valid");
+        assert!(updates.iter().any(|(k, v)| k == "ui.enable_signup" && v == &json!(true)));
+        assert!(updates.iter().any(|(k, v)| k == "auth.jwt_expiry" && v == &json!("4w")));
+    }
+
+    #[test]
+    fn required_fields_and_types_are_checked() {
+        let mut form = full_form();
+        form.as_object_mut().expect("object").remove("ENABLE_SIGNUP");
+        form["WEBUI_URL"] = json!(5);
+        let errs = validate_admin_form(&form).expect_err("errors");
+        let kinds: Vec<_> = errs.iter().map(|e| (e.kind, e.loc[1].clone())).collect();
+        assert!(kinds.contains(&("missing", json!("ENABLE_SIGNUP"))));
+        assert!(kinds.contains(&("string_type", json!("WEBUI_URL"))));
+    }
+
+    #[test]
+    fn invalid_role_and_duration_are_ignored_not_saved() {
+        let mut form = full_form();
+        form["DEFAULT_USER_ROLE"] = json!("root");
+        form["JWT_EXPIRES_IN"] = json!("1h30m");
+        let updates = validate_admin_form(&form).expect("valid");
+        assert!(!updates.iter().any(|(k, _)| k == "ui.default_user_role"));
+        assert!(!updates.iter().any(|(k, _)| k == "auth.jwt_expiry"));
+    }
+}

@@ -1,0 +1,191 @@
+//! User administration: the admin list, one user, admin updates and deletion, with the
+//! primary-admin guards.
+
+use serde::Serialize;
+
+use crate::app::App;
+use crate::auth::Caller;
+use crate::auth::password;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::service::validate;
+use crate::store::{self, users::AdminUpdate, users::User, users::UserOrder};
+
+/// Users per page of the admin list.
+pub const PAGE_SIZE: i64 = 30;
+
+/// Seconds since the last request within which a user counts as active.
+const ACTIVE_WINDOW: i64 = 180;
+
+/// A user with their group ids (always empty: duet has no groups yet).
+#[derive(Debug, Clone, Serialize)]
+pub struct UserWithGroups {
+    #[serde(flatten)]
+    pub user: User,
+    pub group_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UserPage {
+    pub users: Vec<UserWithGroups>,
+    pub total: i64,
+}
+
+/// One user with group memberships and whether they were active in the last three minutes.
+#[derive(Debug, Clone, Serialize)]
+pub struct UserDetail {
+    #[serde(flatten)]
+    pub user: User,
+    pub groups: Vec<serde_json::Value>,
+    pub is_active: bool,
+}
+
+/// Admin list filters.
+#[derive(Debug, Clone, Default)]
+pub struct ListParams {
+    pub query: Option<String>,
+    pub order_by: Option<String>,
+    pub direction: Option<String>,
+    pub page: Option<i64>,
+}
+
+pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<UserPage> {
+    caller.require_admin()?;
+    let page = params.page.unwrap_or(1).max(1);
+    let (order, ascending) = match params.order_by.as_deref().and_then(UserOrder::parse) {
+        Some(order) => (order, params.direction.as_deref() == Some("asc")),
+        None => (UserOrder::CreatedAt, false),
+    };
+    let query = params.query.as_deref().filter(|q| !q.is_empty());
+    let (users, total) =
+        store::users::list(&app.db, query, order, ascending, PAGE_SIZE, (page - 1).saturating_mul(PAGE_SIZE))
+            .await?;
+    Ok(UserPage {
+        users: users.into_iter().map(|user| UserWithGroups { user, group_ids: Vec::new() }).collect(),
+        total,
+    })
+}
+
+/// A user by id: the admin, or the caller themself.
+pub async fn get(app: &App, caller: &Caller, id: &str) -> AppResult<UserDetail> {
+    let p = caller.require_verified()?;
+    if !p.role.is_admin() && p.id() != id {
+        return Err(AppError::unauthorized(ErrorCode::AccessProhibited));
+    }
+    let user =
+        store::users::get(&app.db, id).await?.ok_or_else(|| AppError::bad_request(ErrorCode::NotFound))?;
+    Ok(UserDetail {
+        is_active: store::now() - user.last_active_at <= ACTIVE_WINDOW,
+        user,
+        groups: Vec::new(),
+    })
+}
+
+/// `UserUpdateForm`: only given fields change.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateInput {
+    pub role: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub profile_image_url: Option<String>,
+    pub password: Option<String>,
+}
+
+/// Admin update. The primary admin may only be changed by themself and always stays admin; a new
+/// password ends every session of the target. All changes are one transaction.
+pub async fn update(app: &App, caller: &Caller, id: &str, input: UpdateInput) -> AppResult<User> {
+    let p = caller.require_admin()?;
+    if let Some(first) = store::users::first(&app.db).await?
+        && first.id == id
+    {
+        if p.id() != id {
+            return Err(AppError::forbidden(ErrorCode::ActionProhibited));
+        }
+        if input.role.as_deref().is_some_and(|r| r != "admin") {
+            return Err(AppError::forbidden(ErrorCode::ActionProhibited));
+        }
+    }
+    let role = match &input.role {
+        Some(r) => Some(validate::parse_role(r)?.as_str().to_string()),
+        None => None,
+    };
+    if let Some(url) = &input.profile_image_url {
+        validate::check_image_url(url)?;
+    }
+    let current =
+        store::users::get(&app.db, id).await?.ok_or_else(|| AppError::bad_request(ErrorCode::NotFound))?;
+    let email = match &input.email {
+        Some(e) => {
+            let email = validate::normalize_email(e)?;
+            if email != current.email && store::users::get_by_email(&app.db, &email).await?.is_some() {
+                return Err(AppError::bad_request(ErrorCode::EmailTaken));
+            }
+            Some(email)
+        }
+        None => None,
+    };
+    let new_hash = match input.password.as_deref().filter(|p| !p.is_empty()) {
+        Some(pw) => {
+            validate::check_password(pw, app.config.password_validation.as_ref())?;
+            Some(password::hash_async(pw.to_string()).await?)
+        }
+        None => None,
+    };
+    let changes = AdminUpdate {
+        role,
+        name: input.name,
+        email: email.clone(),
+        profile_image_url: input.profile_image_url,
+    };
+    let nothing_to_write = changes.role.is_none()
+        && changes.name.is_none()
+        && changes.email.is_none()
+        && changes.profile_image_url.is_none();
+    let mut tx = app.db.begin().await?;
+    if let Some(hash) = &new_hash {
+        let stamp = uuid::Uuid::new_v4().to_string();
+        store::auths::set_password(&mut tx, id, hash, Some(&stamp)).await?;
+    }
+    if let Some(email) = &email {
+        store::auths::set_email(&mut tx, id, email).await?;
+    }
+    let updated = if nothing_to_write {
+        Some(current)
+    } else {
+        store::users::update_admin(&mut tx, id, &changes, store::now()).await.map_err(|e| {
+            if e.code == ErrorCode::Conflict { AppError::bad_request(ErrorCode::EmailTaken) } else { e }
+        })?
+    };
+    tx.commit().await?;
+    if new_hash.is_some() {
+        tracing::info!(user_id = %id, "password reset by an admin; all sessions ended");
+    }
+    updated.ok_or_else(|| AppError::bad_request(ErrorCode::Default))
+}
+
+/// Deletes a user with their credentials, API keys and revoked-token rows in one transaction.
+/// The primary admin and the caller themself cannot be deleted. An unknown id is `true`.
+pub async fn delete(app: &App, caller: &Caller, id: &str) -> AppResult<bool> {
+    let p = caller.require_admin()?;
+    if let Some(first) = store::users::first(&app.db).await?
+        && first.id == id
+    {
+        return Err(AppError::forbidden(ErrorCode::ActionProhibited));
+    }
+    if p.id() == id {
+        return Err(AppError::forbidden(ErrorCode::ActionProhibited));
+    }
+    let mut tx = app.db.begin().await?;
+    delete_owned_rows(&mut tx, id).await?;
+    store::users::delete(&mut tx, id).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %id, "user deleted");
+    Ok(true)
+}
+
+/// Everything a user owns, removed inside the caller's transaction.
+async fn delete_owned_rows(tx: &mut store::Tx, id: &str) -> AppResult<()> {
+    store::api_keys::delete_for_user(&mut *tx, id).await?;
+    store::revoked::delete_for_user(tx, id).await?;
+    store::auths::delete(tx, id).await?;
+    Ok(())
+}

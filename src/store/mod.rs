@@ -1,0 +1,234 @@
+//! The database: one `Db` handle over a native SQLite or PostgreSQL pool, migrations, and one
+//! module per table with plain functions.
+//!
+//! Each query's SQL is written once (lower-case, `$n` placeholders, which both drivers accept) and
+//! dispatched to the live backend by the `run!` macro, which type-checks the same body against
+//! each driver. Where the dialects differ, a function matches on the backend itself.
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
+
+use crate::error::{AppError, AppResult};
+
+pub mod api_keys;
+pub mod auths;
+pub mod revoked;
+pub mod settings;
+pub mod users;
+
+/// Which database is live.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone)]
+enum Pool {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// A cloneable handle to the pool, plus a statement counter (used by tests and diagnostics).
+#[derive(Clone)]
+pub struct Db {
+    pool: Pool,
+    statements: Arc<AtomicU64>,
+}
+
+/// An open transaction on either backend.
+pub enum Tx {
+    Sqlite(Transaction<'static, Sqlite>, Arc<AtomicU64>),
+    Postgres(Transaction<'static, Postgres>, Arc<AtomicU64>),
+}
+
+/// Where a query runs: the pool or an open transaction.
+pub enum Exec<'a> {
+    SqlitePool(&'a SqlitePool),
+    PgPool(&'a PgPool),
+    Sqlite(&'a mut SqliteConnection),
+    Pg(&'a mut PgConnection),
+}
+
+impl<'a> Exec<'a> {
+    /// Converts a `&Db`, a `&mut Tx` or an `Exec` (used by `run!`).
+    pub fn into_exec(ex: impl Into<Exec<'a>>) -> Exec<'a> {
+        ex.into()
+    }
+}
+
+impl<'a> From<&'a Db> for Exec<'a> {
+    fn from(db: &'a Db) -> Self {
+        db.statements.fetch_add(1, Ordering::Relaxed);
+        match &db.pool {
+            Pool::Sqlite(p) => Exec::SqlitePool(p),
+            Pool::Postgres(p) => Exec::PgPool(p),
+        }
+    }
+}
+
+impl<'a> From<&'a mut Tx> for Exec<'a> {
+    fn from(tx: &'a mut Tx) -> Self {
+        match tx {
+            Tx::Sqlite(t, n) => {
+                n.fetch_add(1, Ordering::Relaxed);
+                Exec::Sqlite(t)
+            }
+            Tx::Postgres(t, n) => {
+                n.fetch_add(1, Ordering::Relaxed);
+                Exec::Pg(t)
+            }
+        }
+    }
+}
+
+/// Runs `$body` with `$e` bound to the executor of whichever backend `$ex` (a `&Db` or a
+/// `&mut Tx`) is on. The body is compiled once per backend.
+#[macro_export]
+macro_rules! run {
+    ($ex:expr, $e:ident => $body:expr) => {
+        match $crate::store::Exec::into_exec($ex) {
+            $crate::store::Exec::SqlitePool($e) => $body,
+            $crate::store::Exec::PgPool($e) => $body,
+            $crate::store::Exec::Sqlite($e) => $body,
+            $crate::store::Exec::Pg($e) => $body,
+        }
+    };
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://…` or `postgres://…`). A SQLite file and its directory are
+    /// created when missing; SQLite runs in WAL mode with a busy timeout.
+    pub async fn connect(url: &str, pool_size: u32, acquire_timeout: Duration) -> AppResult<Db> {
+        let pool = if url.starts_with("postgres://") {
+            let opts = PgConnectOptions::from_str(url)
+                .map_err(|e| AppError::internal(format!("DATABASE_URL: {e}")))?;
+            Pool::Postgres(Self::pg_pool(opts, pool_size, acquire_timeout).await?)
+        } else {
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(|e| AppError::internal(format!("DATABASE_URL: {e}")))?;
+            if let Some(dir) = opts.get_filename().parent()
+                && !dir.as_os_str().is_empty()
+            {
+                std::fs::create_dir_all(dir)
+                    .map_err(|e| AppError::internal(format!("cannot create {}: {e}", dir.display())))?;
+            }
+            Pool::Sqlite(Self::sqlite_pool(opts, pool_size, acquire_timeout).await?)
+        };
+        Ok(Db { pool, statements: Arc::new(AtomicU64::new(0)) })
+    }
+
+    /// A PostgreSQL pool whose connections use `schema` (created if missing) as search path.
+    pub async fn connect_postgres_schema(url: &str, schema: &str, pool_size: u32) -> AppResult<Db> {
+        let opts =
+            PgConnectOptions::from_str(url).map_err(|e| AppError::internal(format!("DATABASE_URL: {e}")))?;
+        let pool = Self::pg_pool(opts.options([("search_path", schema)]), pool_size, Duration::from_secs(30))
+            .await?;
+        let create = format!("create schema if not exists \"{}\"", schema.replace('"', ""));
+        sqlx::query(sqlx::AssertSqlSafe(create)).execute(&pool).await?;
+        Ok(Db { pool: Pool::Postgres(pool), statements: Arc::new(AtomicU64::new(0)) })
+    }
+
+    async fn pg_pool(opts: PgConnectOptions, size: u32, timeout: Duration) -> AppResult<PgPool> {
+        Ok(PgPoolOptions::new().max_connections(size).acquire_timeout(timeout).connect_with(opts).await?)
+    }
+
+    async fn sqlite_pool(opts: SqliteConnectOptions, size: u32, timeout: Duration) -> AppResult<SqlitePool> {
+        let opts = opts
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true);
+        Ok(SqlitePoolOptions::new().max_connections(size).acquire_timeout(timeout).connect_with(opts).await?)
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self.pool {
+            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// Statements run through this handle (and its transactions) so far.
+    pub fn statement_count(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    pub async fn begin(&self) -> AppResult<Tx> {
+        Ok(match &self.pool {
+            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?, self.statements.clone()),
+            Pool::Postgres(p) => Tx::Postgres(p.begin().await?, self.statements.clone()),
+        })
+    }
+
+    /// Applies pending migrations. Safe when several instances start at once: PostgreSQL takes
+    /// an advisory lock; on SQLite a lost race is retried after the winner has finished.
+    pub async fn migrate(&self) -> AppResult<()> {
+        let mut attempt = 0;
+        loop {
+            let result = match &self.pool {
+                Pool::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await,
+                Pool::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await,
+            };
+            match result {
+                Ok(()) => return Ok(()),
+                Err(e) if attempt < 5 && self.backend() == Backend::Sqlite => {
+                    attempt += 1;
+                    tracing::debug!(error = %e, attempt, "migration race, retrying");
+                    tokio::time::sleep(Duration::from_millis(50 * attempt)).await;
+                }
+                Err(e) => return Err(AppError::internal(format!("migration failed: {e}"))),
+            }
+        }
+    }
+
+    /// `select 1` on a pooled connection.
+    pub async fn ping(&self) -> AppResult<()> {
+        run!(self, e => sqlx::query("select 1").execute(e).await.map(|r| r.rows_affected()))?;
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        match &self.pool {
+            Pool::Sqlite(p) => p.close().await,
+            Pool::Postgres(p) => p.close().await,
+        }
+    }
+}
+
+impl Tx {
+    pub async fn commit(self) -> AppResult<()> {
+        match self {
+            Tx::Sqlite(t, _) => t.commit().await?,
+            Tx::Postgres(t, _) => t.commit().await?,
+        }
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            Tx::Sqlite(..) => Backend::Sqlite,
+            Tx::Postgres(..) => Backend::Postgres,
+        }
+    }
+}
+
+/// Whether a database error is a unique-constraint violation.
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Seconds since the Unix epoch.
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
