@@ -28,7 +28,7 @@ pub async fn revoke(
 }
 
 pub async fn is_revoked(ex: impl Into<Exec<'_>>, jti: &str) -> AppResult<bool> {
-    let found: Option<i64> = run!(ex, e => sqlx::query_scalar("select 1 from revoked_tokens where jti = $1")
+    let found: Option<i64> = run!(ex, e => sqlx::query_scalar("select cast(1 as bigint) from revoked_tokens where jti = $1")
         .bind(jti)
         .fetch_optional(e)
         .await)?;

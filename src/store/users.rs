@@ -85,8 +85,7 @@ pub async fn count(ex: impl Into<super::Exec<'_>>) -> AppResult<i64> {
 }
 
 pub async fn has_users(ex: impl Into<super::Exec<'_>>) -> AppResult<bool> {
-    let found: Option<i64> =
-        run!(ex, e => sqlx::query_scalar("select 1 from users limit 1").fetch_optional(e).await)?;
+    let found: Option<i64> = run!(ex, e => sqlx::query_scalar("select cast(1 as bigint) from users limit 1").fetch_optional(e).await)?;
     Ok(found.is_some())
 }
 

@@ -1,1 +1,6 @@
+//! Integration tests: each module drives a real duet server over HTTP against SQLite and, when
+//! `DUET_TEST_DATABASE_URL` is set, PostgreSQL.
 
+mod helpers;
+
+mod auths;

@@ -1,0 +1,290 @@
+//! The test harness: a real duet server on an ephemeral port over a fresh database (a SQLite file
+//! in a temporary directory, or a fresh schema in `DUET_TEST_DATABASE_URL`), and a client for it.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use duet::store::Db;
+use duet::{App, Config, build_router};
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use serde_json::{Value, json};
+
+/// The secret every test server signs tokens with.
+pub const SECRET: &str = "test-secret-key";
+pub const PASSWORD: &str = "Passw0rd!";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Generates `sqlite::name` and `postgres::name` tests from `async fn name(backend: Backend)`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}
+
+static SKIP_NOTICE: AtomicBool = AtomicBool::new(false);
+
+/// A running server and what tests need to talk to it and to its database.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub db: Db,
+    _dir: tempfile::TempDir,
+    pg_schema: Option<(String, String)>,
+}
+
+/// One answer: status, headers and JSON body (`Value::Null` when the body is not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Answer {
+    pub fn detail(&self) -> &str {
+        self.body["detail"].as_str().unwrap_or("")
+    }
+
+    pub fn set_cookies(&self) -> Vec<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+impl TestApp {
+    /// A server with default settings; `None` (test skipped) for PostgreSQL without
+    /// `DUET_TEST_DATABASE_URL`.
+    pub async fn spawn(backend: Backend) -> Option<TestApp> {
+        Self::spawn_with(backend, &[]).await
+    }
+
+    /// A server with extra environment variables.
+    pub async fn spawn_with(backend: Backend, env: &[(&str, &str)]) -> Option<TestApp> {
+        if std::env::var_os("TEST_LOG").is_some() {
+            let _ = tracing_subscriber::fmt()
+                .with_env_filter(tracing_subscriber::EnvFilter::new("debug,sqlx=info"))
+                .with_test_writer()
+                .try_init();
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut vars: HashMap<String, String> = HashMap::new();
+        vars.insert("DATA_DIR".into(), dir.path().display().to_string());
+        vars.insert("WEBUI_SECRET_KEY".into(), SECRET.into());
+        vars.insert("DATABASE_POOL_SIZE".into(), "5".into());
+        for (k, v) in env {
+            vars.insert(k.to_string(), v.to_string());
+        }
+        let config = Config::from_map(&vars).expect("test config");
+        let (db, pg_schema) = match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}/webui.db", dir.path().display());
+                (Db::connect(&url, 5, std::time::Duration::from_secs(10)).await.expect("sqlite"), None)
+            }
+            Backend::Postgres => {
+                let Ok(url) = std::env::var("DUET_TEST_DATABASE_URL") else {
+                    if !SKIP_NOTICE.swap(true, Ordering::Relaxed) {
+                        eprintln!("DUET_TEST_DATABASE_URL is not set: skipping the PostgreSQL tests");
+                    }
+                    return None;
+                };
+                let schema = format!("duet_test_{}", uuid::Uuid::new_v4().simple());
+                let db = Db::connect_postgres_schema(&url, &schema, 5).await.expect("postgres");
+                (db, Some((url, schema)))
+            }
+        };
+        let app = App::with_db(config, db.clone()).await.expect("app start");
+        let state = app.into_state();
+        let router = build_router(state);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            axum::serve(listener, router).await.expect("serve");
+        });
+        Some(TestApp {
+            addr,
+            client: reqwest::Client::builder().build().expect("client"),
+            db,
+            _dir: dir,
+            pg_schema,
+        })
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Sends a request; `token` goes in `Authorization: Bearer`.
+    pub async fn send(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.client.request(method, self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        Self::answer(req.send().await.expect("request")).await
+    }
+
+    pub async fn answer(res: reqwest::Response) -> Answer {
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body");
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Answer { status, headers, body, text }
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> Answer {
+        self.send("GET", path, token, None).await
+    }
+
+    pub async fn post(&self, path: &str, token: Option<&str>, body: Value) -> Answer {
+        self.send("POST", path, token, Some(body)).await
+    }
+
+    pub async fn delete(&self, path: &str, token: Option<&str>) -> Answer {
+        self.send("DELETE", path, token, None).await
+    }
+
+    /// Sends a request with raw headers and an optional raw body.
+    pub async fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Answer {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let mut req = self.client.request(method, self.url(path));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        if let Some(b) = body {
+            req = req.body(b.to_string());
+        }
+        Self::answer(req.send().await.expect("request")).await
+    }
+
+    pub async fn signup(&self, name: &str, email: &str, password: &str) -> Answer {
+        self.post("/api/v1/auths/signup", None, json!({"name": name, "email": email, "password": password}))
+            .await
+    }
+
+    pub async fn signin(&self, email: &str, password: &str) -> Answer {
+        self.post("/api/v1/auths/signin", None, json!({"email": email, "password": password})).await
+    }
+
+    /// Signs up the first account (the admin); returns (token, id).
+    pub async fn admin(&self) -> (String, String) {
+        let a = self.signup("Admin", "admin@example.com", PASSWORD).await;
+        assert_eq!(a.status, StatusCode::OK, "admin signup: {}", a.text);
+        (a.body["token"].as_str().expect("token").to_string(), a.body["id"].as_str().expect("id").to_string())
+    }
+
+    /// Creates a user with `role` through the admin API; returns (token, id).
+    pub async fn user(&self, admin_token: &str, name: &str, email: &str, role: &str) -> (String, String) {
+        let a = self
+            .post(
+                "/api/v1/auths/add",
+                Some(admin_token),
+                json!({"name": name, "email": email, "password": PASSWORD, "role": role}),
+            )
+            .await;
+        assert_eq!(a.status, StatusCode::OK, "add user: {}", a.text);
+        let id = a.body["id"].as_str().expect("id").to_string();
+        let s = self.signin(email, PASSWORD).await;
+        assert_eq!(s.status, StatusCode::OK, "signin: {}", s.text);
+        (s.body["token"].as_str().expect("token").to_string(), id)
+    }
+
+    /// Sets admin-config fields (read-modify-write of the whole object, as the frontend does).
+    pub async fn set_admin_config(&self, admin_token: &str, changes: Value) {
+        let mut config = self.get("/api/v1/auths/admin/config", Some(admin_token)).await.body;
+        for (k, v) in changes.as_object().expect("object") {
+            config[k] = v.clone();
+        }
+        let a = self.post("/api/v1/auths/admin/config", Some(admin_token), config).await;
+        assert_eq!(a.status, StatusCode::OK, "admin config: {}", a.text);
+    }
+
+    /// One scalar from the database.
+    pub async fn scalar_text(&self, sql: &'static str, arg: &str) -> Option<String> {
+        use duet::run;
+        let db = &self.db;
+        let row: Option<Option<String>> =
+            run!(db, e => sqlx::query_scalar(sql).bind(arg).fetch_optional(e).await).expect("query");
+        row.flatten()
+    }
+
+    /// A stored config value as JSON text.
+    pub async fn scalar_config(&self, key: &str) -> Option<String> {
+        self.scalar_text("select cast(value as text) from config where key = $1", key).await
+    }
+
+    pub async fn scalar_count(&self, sql: &'static str, arg: &str) -> i64 {
+        use duet::run;
+        let db = &self.db;
+        run!(db, e => sqlx::query_scalar::<_, i64>(sql).bind(arg).fetch_one(e).await).expect("query")
+    }
+
+    /// Runs a statement with one text argument.
+    pub async fn exec(&self, sql: &'static str, args: &[&str]) {
+        use duet::run;
+        let db = &self.db;
+        run!(db, e => {
+            let mut q = sqlx::query(sql);
+            for a in args {
+                q = q.bind(*a);
+            }
+            q.execute(e).await.map(|r| r.rows_affected())
+        })
+        .expect("exec");
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some((url, schema)) = self.pg_schema.take() {
+            // Drop the test's schema on a separate runtime (Drop cannot await).
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("rt");
+                rt.block_on(async move {
+                    use sqlx::Connection;
+                    if let Ok(mut conn) = sqlx::PgConnection::connect(&url).await {
+                        let sql = format!("drop schema if exists \"{schema}\" cascade");
+                        let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
