@@ -148,7 +148,8 @@ async fn create_admin(
 ) -> Result<(), String> {
     config.bootstrap_admin = None;
     let app = App::init(config).await.map_err(|e| e.message())?;
-    duet::service::auths::create_admin(&app, &email, &name, &password).await.map_err(|e| e.message())?;
-    println!("admin {email} created");
+    let user =
+        duet::service::auths::create_admin(&app, &email, &name, &password).await.map_err(|e| e.message())?;
+    println!("admin {} created", user.email);
     Ok(())
 }

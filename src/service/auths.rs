@@ -121,6 +121,8 @@ async fn create_account(
     store::auths::insert(&mut tx, &user.id, email, &hash, &uuid::Uuid::new_v4().to_string()).await?;
     if promote_first && user.role == "admin" {
         store::settings::set(&mut tx, "ui.enable_signup", &Value::Bool(false), now).await?;
+        let key = crate::service::users::PRIMARY_ADMIN_KEY;
+        store::settings::seed(&mut tx, key, &Value::String(user.id.clone()), now).await?;
     }
     tx.commit().await.map_err(|e| map_unique(e, ErrorCode::EmailTaken))?;
     Ok(user)

@@ -94,22 +94,21 @@ pub struct UpdateInput {
 /// password ends every session of the target. All changes are one transaction.
 pub async fn update(app: &App, caller: &Caller, id: &str, input: UpdateInput) -> AppResult<User> {
     let p = caller.require_admin()?;
-    if let Some(first) = store::users::first(&app.db).await?
-        && first.id == id
-    {
-        if p.id() != id {
-            return Err(AppError::forbidden(ErrorCode::ActionProhibited));
-        }
-        if input.role.as_deref().is_some_and(|r| r != "admin") {
-            return Err(AppError::forbidden(ErrorCode::ActionProhibited));
-        }
-    }
+    // Form validation (422) comes first, as the reference's pydantic form does.
     let role = match &input.role {
         Some(r) => Some(validate::parse_role(r)?.as_str().to_string()),
         None => None,
     };
     if let Some(url) = &input.profile_image_url {
         validate::check_image_url(url)?;
+    }
+    if primary_admin_id(app).await?.as_deref() == Some(id) {
+        if p.id() != id {
+            return Err(AppError::forbidden(ErrorCode::ActionProhibited));
+        }
+        if input.role.as_deref().is_some_and(|r| r != "admin") {
+            return Err(AppError::forbidden(ErrorCode::ActionProhibited));
+        }
     }
     let current =
         store::users::get(&app.db, id).await?.ok_or_else(|| AppError::bad_request(ErrorCode::NotFound))?;
@@ -166,9 +165,7 @@ pub async fn update(app: &App, caller: &Caller, id: &str, input: UpdateInput) ->
 /// The primary admin and the caller themself cannot be deleted. An unknown id is `true`.
 pub async fn delete(app: &App, caller: &Caller, id: &str) -> AppResult<bool> {
     let p = caller.require_admin()?;
-    if let Some(first) = store::users::first(&app.db).await?
-        && first.id == id
-    {
+    if primary_admin_id(app).await?.as_deref() == Some(id) {
         return Err(AppError::forbidden(ErrorCode::ActionProhibited));
     }
     if p.id() == id {
@@ -189,3 +186,18 @@ async fn delete_owned_rows(tx: &mut store::Tx, id: &str) -> AppResult<()> {
     store::auths::delete(tx, id).await?;
     Ok(())
 }
+
+/// The primary admin: the account promoted by the first sign-up (recorded under
+/// `PRIMARY_ADMIN_KEY`), else — for databases created elsewhere — the earliest account, an
+/// admin winning ties.
+pub async fn primary_admin_id(app: &App) -> AppResult<Option<String>> {
+    if let Some(serde_json::Value::String(id)) = store::settings::get(&app.db, PRIMARY_ADMIN_KEY).await?
+        && store::users::get(&app.db, &id).await?.is_some()
+    {
+        return Ok(Some(id));
+    }
+    Ok(store::users::first(&app.db).await?.map(|u| u.id))
+}
+
+/// Config key holding the primary admin's id.
+pub const PRIMARY_ADMIN_KEY: &str = "duet.primary_admin_id";

@@ -137,6 +137,23 @@ impl TestApp {
         })
     }
 
+    /// A second server over the same database and secret (another instance of a deployment).
+    pub async fn twin(&self) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut vars: HashMap<String, String> = HashMap::new();
+        vars.insert("DATA_DIR".into(), dir.path().display().to_string());
+        vars.insert("WEBUI_SECRET_KEY".into(), SECRET.into());
+        let config = Config::from_map(&vars).expect("test config");
+        let app = App::with_db(config, self.db.clone()).await.expect("twin start");
+        let router = build_router(app.into_state());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            axum::serve(listener, router).await.expect("serve");
+        });
+        TestApp { addr, client: reqwest::Client::new(), db: self.db.clone(), _dir: dir, pg_schema: None }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
     }

@@ -4,3 +4,8 @@
 mod helpers;
 
 mod auths;
+mod cli;
+mod secrets;
+mod store;
+mod system;
+mod users;

@@ -1,0 +1,67 @@
+//! Storage: migrations are idempotent and safe when several instances start at once; two server
+//! instances over one database see each other's writes and revocations.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use std::time::Duration;
+
+use duet::run;
+use duet::store::Db;
+
+use crate::backend_tests;
+use crate::helpers::{Backend, TestApp};
+
+backend_tests!(fresh_database_migrates_once_under_concurrent_start_ups, two_instances_share_one_database);
+
+/// Three handles with pools of their own on a fresh database, migrating at the same time.
+async fn fresh_database_migrates_once_under_concurrent_start_ups(b: Backend) {
+    let dir = tempfile::tempdir().expect("dir");
+    let (url, schema) = match b {
+        Backend::Sqlite => (format!("sqlite://{}/fresh.db", dir.path().display()), None),
+        Backend::Postgres => match std::env::var("DUET_TEST_DATABASE_URL") {
+            Ok(url) => (url, Some(format!("duet_test_{}", uuid::Uuid::new_v4().simple()))),
+            Err(_) => return,
+        },
+    };
+    let connect = || async {
+        match &schema {
+            None => Db::connect(&url, 2, Duration::from_secs(10)).await.expect("connect"),
+            Some(s) => Db::connect_postgres_schema(&url, s, 2).await.expect("connect"),
+        }
+    };
+    let (d1, d2, d3) = (connect().await, connect().await, connect().await);
+    let (r1, r2, r3) = tokio::join!(d1.migrate(), d2.migrate(), d3.migrate());
+    r1.expect("first");
+    r2.expect("second");
+    r3.expect("third");
+    d1.migrate().await.expect("again");
+    let db = &d1;
+    let applied: i64 =
+        run!(db, e => sqlx::query_scalar("select count(*) from _sqlx_migrations").fetch_one(e).await)
+            .expect("count");
+    assert_eq!(applied, 1);
+    let users: i64 =
+        run!(db, e => sqlx::query_scalar("select count(*) from users").fetch_one(e).await).expect("users");
+    assert_eq!(users, 0);
+    if let Some(s) = schema {
+        let drop = format!("drop schema \"{s}\" cascade");
+        run!(db, e => sqlx::query(sqlx::AssertSqlSafe(drop.clone())).execute(e).await.map(|r| r.rows_affected()))
+            .expect("drop");
+    }
+}
+
+async fn two_instances_share_one_database(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else { return };
+
+    // A second server over the same database: a user signed up on one signs in on the other.
+    let other = app.twin().await;
+    let (token, _) = app.admin().await;
+    let s = other.signin("admin@example.com", crate::helpers::PASSWORD).await;
+    assert_eq!(s.status, StatusCode::OK, "{}", s.text);
+    // A token signed out on one is refused by the other.
+    assert_eq!(other.get("/api/v1/auths/", Some(&token)).await.status, StatusCode::OK);
+    assert_eq!(app.post("/api/v1/auths/signout", Some(&token), json!({})).await.status, StatusCode::OK);
+    let refused = other.get("/api/v1/auths/", Some(&token)).await;
+    assert_eq!((refused.status, refused.detail()), (StatusCode::UNAUTHORIZED, "Invalid token"));
+}
