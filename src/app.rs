@@ -67,23 +67,37 @@ impl App {
 }
 
 /// The key in `DATA_DIR/.webui_secret_key`, generated (24 random bytes, base64) on first use.
+/// When two instances start at once on one data directory, the one that loses the race to create
+/// the file reads the winner's key.
 fn load_or_create_secret(data_dir: &Path) -> AppResult<String> {
     use base64::Engine;
     let path = data_dir.join(".webui_secret_key");
-    match std::fs::read_to_string(&path) {
-        Ok(text) if !text.trim().is_empty() => return Ok(text.trim().to_string()),
-        Ok(_) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(AppError::internal(format!("cannot read {}: {e}", path.display()))),
+    let cannot =
+        |what: &str, e: std::io::Error| AppError::internal(format!("cannot {what} {}: {e}", path.display()));
+    for _ in 0..50 {
+        match std::fs::read_to_string(&path) {
+            Ok(text) if !text.trim().is_empty() => return Ok(text.trim().to_string()),
+            // Present but still empty: another instance is writing it.
+            Ok(_) => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                continue;
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(cannot("read", e)),
+        }
+        std::fs::create_dir_all(data_dir).map_err(|e| cannot("create", e))?;
+        let bytes: [u8; 24] = rand::random();
+        let key = base64::engine::general_purpose::STANDARD.encode(bytes);
+        match write_private(&path, &key) {
+            Ok(()) => {
+                tracing::info!(path = %path.display(), "generated a new secret key");
+                return Ok(key);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(cannot("write", e)),
+        }
     }
-    std::fs::create_dir_all(data_dir)
-        .map_err(|e| AppError::internal(format!("cannot create {}: {e}", data_dir.display())))?;
-    let bytes: [u8; 24] = rand::random();
-    let key = base64::engine::general_purpose::STANDARD.encode(bytes);
-    write_private(&path, &key)
-        .map_err(|e| AppError::internal(format!("cannot write {}: {e}", path.display())))?;
-    tracing::info!(path = %path.display(), "generated a new secret key");
-    Ok(key)
+    Err(AppError::internal(format!("{} stays empty; delete it or set WEBUI_SECRET_KEY", path.display())))
 }
 
 #[cfg(unix)]
