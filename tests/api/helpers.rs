@@ -305,3 +305,68 @@ impl Drop for TestApp {
         }
     }
 }
+
+/// The `duet` binary running as a separate process on a fresh SQLite data directory, its stdout
+/// and stderr written to a log file.
+pub struct Process {
+    child: std::process::Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+impl Process {
+    pub async fn start(env: &[(&str, &str)]) -> Process {
+        let dir = tempfile::tempdir().expect("dir");
+        let port =
+            std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let log = std::fs::File::create(dir.path().join("duet.log")).expect("log file");
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_duet"));
+        cmd.env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .env("DATA_DIR", dir.path().join("data"))
+            .env("PORT", port.to_string())
+            .env("WEBUI_SECRET_KEY", SECRET)
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let child = cmd.spawn().expect("spawn duet");
+        let process = Process { child, port, dir };
+        let health = format!("http://127.0.0.1:{port}/health");
+        for _ in 0..1500 {
+            if reqwest::get(&health).await.is_ok_and(|r| r.status() == StatusCode::OK) {
+                return process;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("duet did not answer /health within 30 s");
+    }
+
+    /// A `TestApp` talking to this process, with a handle on its SQLite database.
+    pub async fn client(&self) -> TestApp {
+        let url = format!("sqlite://{}/data/webui.db", self.dir.path().display());
+        let db = Db::connect(&url, 2, std::time::Duration::from_secs(10)).await.expect("db");
+        TestApp {
+            addr: SocketAddr::from(([127, 0, 0, 1], self.port)),
+            client: reqwest::Client::new(),
+            db,
+            _dir: tempfile::tempdir().expect("dir"),
+            pg_schema: None,
+        }
+    }
+
+    /// Stops the process and returns everything it logged.
+    pub fn stop_and_read_logs(mut self) -> String {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        std::fs::read_to_string(self.dir.path().join("duet.log")).expect("log")
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
