@@ -120,6 +120,10 @@ pub struct Config {
     pub signin_rate_window: Duration,
     pub request_body_limit: usize,
     pub log_format: LogFormat,
+    /// Admins may read and delete other users' chats (`ENABLE_ADMIN_CHAT_ACCESS`).
+    pub enable_admin_chat_access: bool,
+    /// Admins may export every chat (`ENABLE_ADMIN_EXPORT`).
+    pub enable_admin_export: bool,
     pub bootstrap_admin: Option<BootstrapAdmin>,
     pub seeds: SettingSeeds,
 }
@@ -436,6 +440,8 @@ impl Config {
             signin_rate_window,
             request_body_limit,
             log_format,
+            enable_admin_chat_access: env.bool("ENABLE_ADMIN_CHAT_ACCESS", true)?,
+            enable_admin_export: env.bool("ENABLE_ADMIN_EXPORT", true)?,
             bootstrap_admin,
             seeds,
         })

@@ -29,19 +29,93 @@ impl FromRequestParts<AppState> for Caller {
 /// Reads the fields of a JSON object, collecting pydantic-style errors for every bad field.
 pub struct FormReader<'a> {
     map: &'a Map<String, Value>,
+    prefix: Vec<Value>,
     errors: Vec<FieldError>,
 }
 
 impl<'a> FormReader<'a> {
     pub fn new(map: &'a Map<String, Value>) -> Self {
-        FormReader { map, errors: Vec::new() }
+        FormReader { map, prefix: vec![json!("body")], errors: Vec::new() }
+    }
+
+    /// A reader for an object nested at `path` inside the body (errors are located there).
+    pub fn nested(map: &'a Map<String, Value>, path: Vec<Value>) -> Self {
+        let mut prefix = vec![json!("body")];
+        prefix.extend(path);
+        FormReader { map, prefix, errors: Vec::new() }
     }
 
     fn push(&mut self, kind: &'static str, name: &str, msg: &str, input: Value) {
+        let mut loc = self.prefix.clone();
+        loc.push(json!(name));
+        self.errors.push(FieldError { kind, loc, msg: msg.to_string(), input, ctx: None });
+    }
+
+    /// Errors of a nested reader become this reader's.
+    pub fn absorb(&mut self, other: FormReader<'_>) {
+        self.errors.extend(other.errors);
+    }
+
+    /// An optional JSON object (absent or null ⇒ `None`).
+    pub fn opt_object(&mut self, name: &str) -> Option<Map<String, Value>> {
+        match self.map.get(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(m)) => Some(m.clone()),
+            Some(other) => {
+                self.push("dict_type", name, "Input should be a valid dictionary", other.clone());
+                None
+            }
+        }
+    }
+
+    /// An optional boolean (absent or null ⇒ `None`).
+    pub fn opt_bool(&mut self, name: &str) -> Option<bool> {
+        match self.map.get(name) {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(other) => {
+                self.push("bool_type", name, "Input should be a valid boolean", other.clone());
+                None
+            }
+        }
+    }
+
+    /// An optional integer (absent or null ⇒ `None`).
+    pub fn opt_int(&mut self, name: &str) -> Option<i64> {
+        match self.map.get(name) {
+            None | Some(Value::Null) => None,
+            Some(v) if v.is_i64() => v.as_i64(),
+            Some(other) => {
+                self.push("int_type", name, "Input should be a valid integer", other.clone());
+                None
+            }
+        }
+    }
+
+    /// A required JSON array.
+    pub fn array(&mut self, name: &str) -> Vec<Value> {
+        match self.map.get(name) {
+            Some(Value::Array(a)) => a.clone(),
+            None => {
+                self.missing(name);
+                Vec::new()
+            }
+            Some(other) => {
+                self.push("list_type", name, "Input should be a valid list", other.clone());
+                Vec::new()
+            }
+        }
+    }
+
+    /// Records that the element at `index` of array `name` is not an object.
+    pub fn not_an_object(&mut self, name: &str, index: usize, input: Value) {
+        let mut loc = self.prefix.clone();
+        loc.push(json!(name));
+        loc.push(json!(index));
         self.errors.push(FieldError {
-            kind,
-            loc: vec![json!("body"), json!(name)],
-            msg: msg.to_string(),
+            kind: "model_type",
+            loc,
+            msg: "Input should be a valid dictionary or instance of the model".into(),
             input,
             ctx: None,
         });
@@ -202,6 +276,37 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 impl Params {
     pub fn text(&self, name: &str) -> Option<String> {
         self.0.get(name).cloned()
+    }
+
+    /// A required text parameter; absent is 422 `missing`.
+    pub fn required_text(&self, name: &str) -> Result<String, AppError> {
+        self.text(name).ok_or_else(|| {
+            AppError::validation(vec![FieldError {
+                kind: "missing",
+                loc: vec![json!("query"), json!(name)],
+                msg: "Field required".into(),
+                input: Value::Null,
+                ctx: None,
+            }])
+        })
+    }
+
+    /// An optional boolean (`true/false/1/0/yes/no/on/off`); anything else is 422 `bool_parsing`.
+    pub fn bool(&self, name: &str) -> Result<Option<bool>, AppError> {
+        match self.0.get(name) {
+            None => Ok(None),
+            Some(v) => match v.trim().to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" | "on" => Ok(Some(true)),
+                "false" | "0" | "no" | "off" => Ok(Some(false)),
+                _ => Err(AppError::validation(vec![FieldError {
+                    kind: "bool_parsing",
+                    loc: vec![json!("query"), json!(name)],
+                    msg: "Input should be a valid boolean, unable to interpret input".into(),
+                    input: Value::String(v.clone()),
+                    ctx: None,
+                }])),
+            },
+        }
     }
 
     /// An optional integer; text that is not one is 422 `int_parsing`.

@@ -10,6 +10,7 @@ use crate::app::AppState;
 use crate::error::AppError;
 
 pub mod auths;
+pub mod chats;
 pub mod cookies;
 pub mod extract;
 pub mod system;
@@ -25,6 +26,7 @@ pub fn router() -> Router<AppState> {
         .merge(system::router())
         .merge(auths)
         .merge(users::router())
+        .merge(chats::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }

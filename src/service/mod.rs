@@ -2,6 +2,7 @@
 //! both the REST routes and the GraphQL resolvers.
 
 pub mod auths;
+pub mod chats;
 pub mod permissions;
 pub mod settings;
 pub mod system;

@@ -181,6 +181,7 @@ pub async fn delete(app: &App, caller: &Caller, id: &str) -> AppResult<bool> {
 
 /// Everything a user owns, removed inside the caller's transaction.
 async fn delete_owned_rows(tx: &mut store::Tx, id: &str) -> AppResult<()> {
+    store::chats::delete_for_user(tx, id).await?;
     store::api_keys::delete_for_user(&mut *tx, id).await?;
     store::revoked::delete_for_user(tx, id).await?;
     store::auths::delete(tx, id).await?;

@@ -18,6 +18,7 @@ use crate::error::{AppError, AppResult};
 
 pub mod api_keys;
 pub mod auths;
+pub mod chats;
 pub mod revoked;
 pub mod settings;
 pub mod users;

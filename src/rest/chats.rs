@@ -1,0 +1,372 @@
+//! `/api/v1/chats`: routes of the reference's chats router.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::extract::{Body, Form, FormReader, Params};
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
+use crate::service::chats::{self as svc, ChatInput, ImportInput, ListParams, PagedParams};
+
+pub fn router() -> Router<AppState> {
+    const P: &str = "/api/v1/chats";
+    let r = |path: &str| format!("{P}{path}");
+    Router::new()
+        .route(P, get(list).delete(delete_all))
+        .route(&r("/"), get(list).delete(delete_all))
+        .route(&r("/list"), get(list))
+        .route(&r("/new"), post(create))
+        .route(&r("/import"), post(import))
+        .route(&r("/search"), get(search))
+        .route(&r("/pinned"), get(pinned))
+        .route(&r("/all"), get(export))
+        .route(&r("/all/archived"), get(all_archived))
+        .route(&r("/all/tags"), get(user_tags))
+        .route(&r("/all/db"), get(all_db))
+        .route(&r("/archived"), get(archived))
+        .route(&r("/archived/count"), get(archived_count))
+        .route(&r("/archive/all"), post(archive_all))
+        .route(&r("/unarchive/all"), post(unarchive_all))
+        .route(&r("/share/all"), delete(unshare_all))
+        .route(&r("/share/{share_id}"), get(get_share))
+        .route(&r("/shared"), get(shared_list))
+        .route(&r("/tags"), post(chats_by_tag))
+        .route(&r("/list/user/{user_id}"), get(list_for_user))
+        .route(&r("/{id}"), get(get_chat).post(update).delete(delete_chat))
+        .route(&r("/{id}/pinned"), get(is_pinned))
+        .route(&r("/{id}/pin"), post(pin))
+        .route(&r("/{id}/archive"), post(archive))
+        .route(&r("/{id}/share"), post(share).delete(unshare))
+        .route(&r("/{id}/clone"), post(clone))
+        .route(&r("/{id}/tags"), get(chat_tags).post(add_tag).delete(remove_tag))
+        .route(&r("/{id}/messages/{message_id}"), post(update_message).delete(delete_message))
+}
+
+type BodyResult<T> = Result<Body<T>, AppError>;
+
+impl Form for ChatInput {
+    fn read(r: &mut FormReader<'_>) -> Self {
+        ChatInput {
+            chat: r.object("chat"),
+            variables: r.opt_object("variables"),
+            folder_id: r.opt_string("folder_id"),
+        }
+    }
+}
+
+struct ImportForm(Vec<ImportInput>);
+
+impl Form for ImportForm {
+    fn read(r: &mut FormReader<'_>) -> Self {
+        let items = r.array("chats");
+        let mut out = Vec::with_capacity(items.len());
+        for (i, item) in items.iter().enumerate() {
+            let Value::Object(map) = item else {
+                r.not_an_object("chats", i, item.clone());
+                continue;
+            };
+            let mut n = FormReader::nested(map, vec![json!("chats"), json!(i)]);
+            let input = ImportInput {
+                chat: ChatInput::read(&mut n),
+                meta: n.opt_object("meta"),
+                pinned: n.opt_bool("pinned").unwrap_or(false),
+                archived: n.opt_bool("archived").unwrap_or(false),
+                created_at: n.opt_int("created_at"),
+                updated_at: n.opt_int("updated_at"),
+            };
+            r.absorb(n);
+            out.push(input);
+        }
+        ImportForm(out)
+    }
+}
+
+struct TagForm {
+    name: String,
+    skip: Option<i64>,
+    limit: Option<i64>,
+}
+
+impl Form for TagForm {
+    fn read(r: &mut FormReader<'_>) -> Self {
+        TagForm { name: r.string("name"), skip: r.opt_int("skip"), limit: r.opt_int("limit") }
+    }
+}
+
+struct CloneForm(Option<String>);
+
+impl Form for CloneForm {
+    fn read(r: &mut FormReader<'_>) -> Self {
+        CloneForm(r.opt_string("title"))
+    }
+}
+
+struct MessageForm(Option<String>);
+
+impl Form for MessageForm {
+    fn read(r: &mut FormReader<'_>) -> Self {
+        MessageForm(r.opt_string("content"))
+    }
+}
+
+fn list_params(params: &Params) -> AppResult<ListParams> {
+    Ok(ListParams {
+        page: params.int("page")?,
+        include_pinned: params.bool("include_pinned")?.unwrap_or(false),
+        sort_by: params.text("sort_by"),
+        sort_dir: params.text("sort_dir"),
+    })
+}
+
+fn paged_params(params: &Params) -> AppResult<PagedParams> {
+    Ok(PagedParams {
+        page: params.int("page")?,
+        query: params.text("query"),
+        order_by: params.text("order_by"),
+        direction: params.text("direction"),
+    })
+}
+
+async fn list(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Vec<Value>>> {
+    caller.require_verified()?;
+    Ok(Json(svc::list(&s, &caller, list_params(&params)?).await?))
+}
+
+async fn delete_all(State(s): State<AppState>, caller: Caller) -> AppResult<Json<bool>> {
+    Ok(Json(svc::delete_all(&s, &caller).await?))
+}
+
+async fn create(
+    State(s): State<AppState>,
+    caller: Caller,
+    body: BodyResult<ChatInput>,
+) -> AppResult<Json<Value>> {
+    caller.require_verified()?;
+    Ok(Json(svc::create(&s, &caller, body?.0).await?))
+}
+
+async fn import(
+    State(s): State<AppState>,
+    caller: Caller,
+    body: BodyResult<ImportForm>,
+) -> AppResult<Json<Vec<Value>>> {
+    caller.require_verified()?;
+    Ok(Json(svc::import(&s, &caller, body?.0.0).await?))
+}
+
+async fn search(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Vec<Value>>> {
+    caller.require_verified()?;
+    let text = params.required_text("text")?;
+    Ok(Json(svc::search(&s, &caller, &text, params.int("page")?).await?))
+}
+
+async fn pinned(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<Value>>> {
+    Ok(Json(svc::pinned(&s, &caller).await?))
+}
+
+/// NDJSON: one chat per line, newest first.
+async fn export(State(s): State<AppState>, caller: Caller) -> AppResult<Response> {
+    let chats = svc::export(&s, &caller).await?;
+    let mut body = String::new();
+    for chat in chats {
+        body.push_str(&chat.to_string());
+        body.push('\n');
+    }
+    let mut response = body.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/x-ndjson"));
+    Ok(response)
+}
+
+async fn all_archived(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<Value>>> {
+    Ok(Json(svc::all_archived(&s, &caller).await?))
+}
+
+async fn user_tags(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<Value>>> {
+    Ok(Json(svc::user_tags(&s, &caller).await?))
+}
+
+async fn all_db(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<Value>>> {
+    Ok(Json(svc::all_db(&s, &caller).await?))
+}
+
+async fn archived(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Vec<Value>>> {
+    caller.require_verified()?;
+    Ok(Json(svc::archived(&s, &caller, paged_params(&params)?).await?))
+}
+
+async fn archived_count(State(s): State<AppState>, caller: Caller) -> AppResult<Json<i64>> {
+    Ok(Json(svc::archived_count(&s, &caller).await?))
+}
+
+async fn archive_all(State(s): State<AppState>, caller: Caller) -> AppResult<Json<bool>> {
+    Ok(Json(svc::set_archived_all(&s, &caller, true).await?))
+}
+
+async fn unarchive_all(State(s): State<AppState>, caller: Caller) -> AppResult<Json<bool>> {
+    Ok(Json(svc::set_archived_all(&s, &caller, false).await?))
+}
+
+async fn unshare_all(State(s): State<AppState>, caller: Caller) -> AppResult<Json<bool>> {
+    Ok(Json(svc::unshare_all(&s, &caller).await?))
+}
+
+async fn get_share(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(share_id): Path<String>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(svc::get_share(&s, &caller, &share_id).await?))
+}
+
+async fn shared_list(
+    State(s): State<AppState>,
+    caller: Caller,
+    params: Params,
+) -> AppResult<Json<Vec<Value>>> {
+    caller.require_verified()?;
+    Ok(Json(svc::shared_list(&s, &caller, paged_params(&params)?).await?))
+}
+
+async fn chats_by_tag(
+    State(s): State<AppState>,
+    caller: Caller,
+    body: BodyResult<TagForm>,
+) -> AppResult<Json<Vec<Value>>> {
+    caller.require_verified()?;
+    let form = body?.0;
+    Ok(Json(
+        svc::chats_by_tag(&s, &caller, &form.name, form.skip.unwrap_or(0), form.limit.unwrap_or(50)).await?,
+    ))
+}
+
+async fn list_for_user(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(user_id): Path<String>,
+    params: Params,
+) -> AppResult<Json<Vec<Value>>> {
+    caller.require_admin()?;
+    Ok(Json(svc::list_for_user(&s, &caller, &user_id, paged_params(&params)?).await?))
+}
+
+async fn get_chat(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(svc::get(&s, &caller, &id).await?))
+}
+
+async fn update(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: BodyResult<ChatInput>,
+) -> AppResult<Json<Value>> {
+    caller.require_verified()?;
+    Ok(Json(svc::update(&s, &caller, &id, body?.0).await?))
+}
+
+async fn delete_chat(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<Json<bool>> {
+    Ok(Json(svc::delete(&s, &caller, &id).await?))
+}
+
+async fn is_pinned(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<Json<bool>> {
+    Ok(Json(svc::is_pinned(&s, &caller, &id).await?))
+}
+
+async fn pin(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> AppResult<Json<Value>> {
+    Ok(Json(svc::toggle_pin(&s, &caller, &id).await?))
+}
+
+async fn archive(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(svc::toggle_archive(&s, &caller, &id).await?))
+}
+
+async fn share(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> AppResult<Json<Value>> {
+    Ok(Json(svc::share(&s, &caller, &id).await?))
+}
+
+async fn unshare(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> AppResult<Json<bool>> {
+    Ok(Json(svc::unshare(&s, &caller, &id).await?))
+}
+
+async fn clone(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: BodyResult<CloneForm>,
+) -> AppResult<Json<Value>> {
+    caller.require_verified()?;
+    Ok(Json(svc::clone(&s, &caller, &id, body?.0.0).await?))
+}
+
+async fn chat_tags(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<Json<Vec<Value>>> {
+    Ok(Json(svc::chat_tags(&s, &caller, &id).await?))
+}
+
+async fn add_tag(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: BodyResult<TagForm>,
+) -> AppResult<Json<Vec<Value>>> {
+    caller.require_verified()?;
+    Ok(Json(svc::add_tag(&s, &caller, &id, &body?.0.name).await?))
+}
+
+async fn remove_tag(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    body: BodyResult<TagForm>,
+) -> AppResult<Json<Vec<Value>>> {
+    caller.require_verified()?;
+    Ok(Json(svc::remove_tag(&s, &caller, &id, &body?.0.name).await?))
+}
+
+async fn update_message(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((id, message_id)): Path<(String, String)>,
+    body: BodyResult<MessageForm>,
+) -> AppResult<Json<Value>> {
+    caller.require_verified()?;
+    let content = body?.0.0.ok_or_else(|| {
+        AppError::with_text(
+            axum::http::StatusCode::BAD_REQUEST,
+            crate::error::ErrorCode::Default,
+            "No message changes supplied",
+        )
+    })?;
+    Ok(Json(svc::update_message(&s, &caller, &id, &message_id, content).await?))
+}
+
+async fn delete_message(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path((id, message_id)): Path<(String, String)>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(svc::delete_message(&s, &caller, &id, &message_id).await?))
+}

@@ -1,0 +1,482 @@
+//! Tables `chats`, `shared_chats`, `tags` and `chat_tags`.
+
+use serde_json::Value;
+use sqlx::types::Json;
+
+use super::{Db, Exec, Tx};
+use crate::error::AppResult;
+use crate::run;
+
+macro_rules! chat_columns {
+    () => {
+        "id, user_id, title, chat, created_at, updated_at, share_id, archived, pinned, meta, variables, \
+         folder_id, current_message_id, last_read_at"
+    };
+}
+
+macro_rules! title_columns {
+    () => {
+        "id, title, updated_at, created_at, last_read_at, archived"
+    };
+}
+
+/// A whole chat row.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ChatRow {
+    pub id: String,
+    pub user_id: String,
+    pub title: String,
+    pub chat: Json<Value>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub share_id: Option<String>,
+    pub archived: bool,
+    pub pinned: bool,
+    pub meta: Json<Value>,
+    pub variables: Option<Json<Value>>,
+    pub folder_id: Option<String>,
+    pub current_message_id: Option<String>,
+    pub last_read_at: Option<i64>,
+}
+
+/// The columns a chat list needs (never the chat document).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct TitleRow {
+    pub id: String,
+    pub title: String,
+    pub updated_at: i64,
+    pub created_at: i64,
+    pub last_read_at: Option<i64>,
+    pub archived: bool,
+}
+
+/// A row to write (insert or full replace).
+#[derive(Debug, Clone)]
+pub struct ChatWrite<'a> {
+    pub id: &'a str,
+    pub user_id: &'a str,
+    pub title: &'a str,
+    pub chat: &'a Value,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub archived: bool,
+    pub pinned: bool,
+    pub meta: &'a Value,
+    pub variables: &'a Value,
+    pub folder_id: Option<&'a str>,
+    pub current_message_id: Option<&'a str>,
+    pub last_read_at: Option<i64>,
+    pub search_text: &'a str,
+}
+
+pub async fn insert(ex: impl Into<Exec<'_>>, c: &ChatWrite<'_>) -> AppResult<()> {
+    let sql = concat!(
+        "insert into chats (id, user_id, title, chat, created_at, updated_at, archived, pinned, meta, variables, ",
+        "folder_id, current_message_id, last_read_at, search_text) ",
+        "values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+    );
+    run!(ex, e => sqlx::query(sql)
+        .bind(c.id)
+        .bind(c.user_id)
+        .bind(c.title)
+        .bind(Json(c.chat))
+        .bind(c.created_at)
+        .bind(c.updated_at)
+        .bind(c.archived)
+        .bind(c.pinned)
+        .bind(Json(c.meta))
+        .bind(Json(c.variables))
+        .bind(c.folder_id)
+        .bind(c.current_message_id)
+        .bind(c.last_read_at)
+        .bind(c.search_text)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Rewrites the document-derived columns of a chat.
+pub async fn update_content(ex: impl Into<Exec<'_>>, c: &ChatWrite<'_>) -> AppResult<()> {
+    let sql = concat!(
+        "update chats set title = $2, chat = $3, updated_at = $4, meta = $5, variables = $6, ",
+        "current_message_id = $7, search_text = $8 where id = $1"
+    );
+    run!(ex, e => sqlx::query(sql)
+        .bind(c.id)
+        .bind(c.title)
+        .bind(Json(c.chat))
+        .bind(c.updated_at)
+        .bind(Json(c.meta))
+        .bind(Json(c.variables))
+        .bind(c.current_message_id)
+        .bind(c.search_text)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn get(ex: impl Into<Exec<'_>>, id: &str) -> AppResult<Option<ChatRow>> {
+    Ok(run!(ex, e => sqlx::query_as(concat!("select ", chat_columns!(), " from chats where id = $1"))
+        .bind(id)
+        .fetch_optional(e)
+        .await)?)
+}
+
+/// The chat locked for an update inside `tx` (`for update` on PostgreSQL; SQLite's writer lock
+/// is taken by the transaction's first write).
+pub async fn get_for_update(tx: &mut Tx, id: &str) -> AppResult<Option<ChatRow>> {
+    let row = match tx.backend() {
+        super::Backend::Postgres => {
+            run!(tx, e => sqlx::query_as(concat!("select ", chat_columns!(), " from chats where id = $1 for update"))
+                .bind(id)
+                .fetch_optional(e)
+                .await)?
+        }
+        super::Backend::Sqlite => {
+            // Take the write lock first so concurrent read-modify-writes serialise.
+            run!(&mut *tx, e => sqlx::query("update chats set id = id where id = $1")
+                .bind(id)
+                .execute(e)
+                .await
+                .map(|r| r.rows_affected()))?;
+            get(tx, id).await?
+        }
+    };
+    Ok(row)
+}
+
+/// Sort keys of chat lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sort {
+    UpdatedAt,
+    CreatedAt,
+    Title,
+}
+
+impl Sort {
+    fn column(self) -> &'static str {
+        match self {
+            Sort::UpdatedAt => "updated_at",
+            Sort::CreatedAt => "created_at",
+            Sort::Title => "title",
+        }
+    }
+}
+
+/// Which of a user's chats a list shows.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub archived: Option<bool>,
+    pub pinned: Option<bool>,
+    pub without_folder: bool,
+    /// Case-insensitive substring of the title.
+    pub title: Option<String>,
+    /// Lower-cased words that must all occur in the title or a message.
+    pub words: Vec<String>,
+    /// Tag ids that must all be on the chat; `Some(vec![])` never matches.
+    pub tags: Vec<String>,
+    /// Only chats without tags.
+    pub untagged: bool,
+    pub shared: Option<bool>,
+}
+
+/// A page of a user's chats (`limit` `None` = all), newest first by default.
+pub async fn list(
+    db: &Db,
+    user_id: &str,
+    filter: &Filter,
+    sort: Sort,
+    ascending: bool,
+    limit: Option<i64>,
+    offset: i64,
+) -> AppResult<Vec<TitleRow>> {
+    let mut sql = format!("select {} from chats where user_id = $1", title_columns!());
+    let mut args: Vec<String> = Vec::new();
+    let mut arg = |value: String, sql: &mut String, template: &str| {
+        args.push(value);
+        sql.push_str(&template.replace('?', &format!("${}", args.len() + 1)));
+    };
+    match filter.archived {
+        Some(true) => sql.push_str(" and archived = true"),
+        Some(false) => sql.push_str(" and archived = false"),
+        None => {}
+    }
+    match filter.pinned {
+        Some(true) => sql.push_str(" and pinned = true"),
+        Some(false) => sql.push_str(" and pinned = false"),
+        None => {}
+    }
+    match filter.shared {
+        Some(true) => sql.push_str(" and share_id is not null"),
+        Some(false) => sql.push_str(" and share_id is null"),
+        None => {}
+    }
+    if filter.without_folder {
+        sql.push_str(" and folder_id is null");
+    }
+    if let Some(title) = &filter.title {
+        let pattern = format!("%{}%", super::users::escape_like(&title.to_lowercase()));
+        arg(pattern, &mut sql, " and lower(title) like ? escape '\\'");
+    }
+    for word in &filter.words {
+        let pattern = format!("%{}%", super::users::escape_like(word));
+        arg(pattern, &mut sql, " and search_text like ? escape '\\'");
+    }
+    for tag in &filter.tags {
+        arg(
+            tag.clone(),
+            &mut sql,
+            " and exists (select 1 from chat_tags t where t.chat_id = chats.id and t.user_id = chats.user_id and t.tag_id = ?)",
+        );
+    }
+    if filter.untagged {
+        sql.push_str(" and not exists (select 1 from chat_tags t where t.chat_id = chats.id)");
+    }
+    let direction = if ascending { "asc" } else { "desc" };
+    sql.push_str(&format!(" order by {} {direction}, id asc", sort.column()));
+    if let Some(limit) = limit {
+        sql.push_str(&format!(" limit {limit} offset {offset}"));
+    }
+    let rows: Vec<TitleRow> = run!(db, e => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(user_id);
+        for a in &args {
+            q = q.bind(a);
+        }
+        q.fetch_all(e).await
+    })?;
+    Ok(rows)
+}
+
+/// Whole chats of a user (or of everyone with `user_id` `None`), newest first.
+pub async fn all(db: &Db, user_id: Option<&str>, archived: Option<bool>) -> AppResult<Vec<ChatRow>> {
+    let sql = concat!(
+        "select ",
+        chat_columns!(),
+        " from chats where ($1 is null or user_id = $1) ",
+        "and ($2 is null or archived = $2) order by updated_at desc, id asc"
+    );
+    Ok(run!(db, e => sqlx::query_as(sql).bind(user_id).bind(archived).fetch_all(e).await)?)
+}
+
+pub async fn count_archived(db: &Db, user_id: &str) -> AppResult<i64> {
+    Ok(run!(db, e => sqlx::query_scalar("select count(*) from chats where user_id = $1 and archived = true")
+        .bind(user_id)
+        .fetch_one(e)
+        .await)?)
+}
+
+/// Sets the pin/archive state (and optionally the folder) and bumps `updated_at`/`last_read_at`.
+pub async fn set_flags(
+    ex: impl Into<Exec<'_>>,
+    id: &str,
+    pinned: bool,
+    archived: bool,
+    clear_folder: bool,
+    now: i64,
+) -> AppResult<()> {
+    let sql = "update chats set pinned = $2, archived = $3, folder_id = case when $4 then null else folder_id end, \
+               updated_at = $5, last_read_at = $5 where id = $1";
+    run!(ex, e => sqlx::query(sql)
+        .bind(id)
+        .bind(pinned)
+        .bind(archived)
+        .bind(clear_folder)
+        .bind(now)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Archives (clearing folders) or unarchives every chat of a user.
+pub async fn set_archived_all(db: &Db, user_id: &str, archived: bool) -> AppResult<u64> {
+    let sql = "update chats set archived = $2, folder_id = case when $2 then null else folder_id end where user_id = $1";
+    Ok(
+        run!(db, e => sqlx::query(sql).bind(user_id).bind(archived).execute(e).await.map(|r| r.rows_affected()))?,
+    )
+}
+
+pub async fn set_meta(ex: impl Into<Exec<'_>>, id: &str, meta: &Value) -> AppResult<()> {
+    run!(ex, e => sqlx::query("update chats set meta = $2 where id = $1")
+        .bind(id)
+        .bind(Json(meta))
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn delete(tx: &mut Tx, id: &str) -> AppResult<bool> {
+    run!(&mut *tx, e => sqlx::query("delete from chat_tags where chat_id = $1").bind(id).execute(e).await.map(|r| r.rows_affected()))?;
+    run!(&mut *tx, e => sqlx::query("delete from shared_chats where chat_id = $1").bind(id).execute(e).await.map(|r| r.rows_affected()))?;
+    let n = run!(tx, e => sqlx::query("delete from chats where id = $1").bind(id).execute(e).await.map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// Deletes every chat of a user with their tags links and snapshots.
+pub async fn delete_for_user(tx: &mut Tx, user_id: &str) -> AppResult<u64> {
+    run!(&mut *tx, e => sqlx::query("delete from chat_tags where user_id = $1").bind(user_id).execute(e).await.map(|r| r.rows_affected()))?;
+    run!(&mut *tx, e => sqlx::query("delete from shared_chats where user_id = $1").bind(user_id).execute(e).await.map(|r| r.rows_affected()))?;
+    Ok(
+        run!(tx, e => sqlx::query("delete from chats where user_id = $1").bind(user_id).execute(e).await.map(|r| r.rows_affected()))?,
+    )
+}
+
+// ---- shares ----
+
+/// A share snapshot.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SharedRow {
+    pub id: String,
+    pub chat_id: String,
+    pub user_id: String,
+    pub title: String,
+    pub chat: Json<Value>,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+pub async fn get_share(ex: impl Into<Exec<'_>>, share_id: &str) -> AppResult<Option<SharedRow>> {
+    Ok(run!(ex, e => sqlx::query_as(
+        "select id, chat_id, user_id, title, chat, created_at, updated_at from shared_chats where id = $1")
+        .bind(share_id)
+        .fetch_optional(e)
+        .await)?)
+}
+
+/// Writes the snapshot `share_id` of a chat (insert or refresh) and links it from the chat.
+pub async fn upsert_share(
+    tx: &mut Tx,
+    share_id: &str,
+    chat: &ChatRow,
+    snapshot: &Value,
+    now: i64,
+) -> AppResult<()> {
+    let sql = concat!(
+        "insert into shared_chats (id, chat_id, user_id, title, chat, created_at, updated_at) ",
+        "values ($1, $2, $3, $4, $5, $6, $6) on conflict (id) do update set title = excluded.title, ",
+        "chat = excluded.chat, updated_at = excluded.updated_at"
+    );
+    run!(&mut *tx, e => sqlx::query(sql)
+        .bind(share_id)
+        .bind(&chat.id)
+        .bind(&chat.user_id)
+        .bind(&chat.title)
+        .bind(Json(snapshot))
+        .bind(now)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    run!(tx, e => sqlx::query("update chats set share_id = $2 where id = $1")
+        .bind(&chat.id)
+        .bind(share_id)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Removes a chat's snapshots and its link.
+pub async fn delete_shares(tx: &mut Tx, chat_id: &str) -> AppResult<()> {
+    run!(&mut *tx, e => sqlx::query("delete from shared_chats where chat_id = $1").bind(chat_id).execute(e).await.map(|r| r.rows_affected()))?;
+    run!(tx, e => sqlx::query("update chats set share_id = null where id = $1").bind(chat_id).execute(e).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+pub async fn delete_shares_for_user(tx: &mut Tx, user_id: &str) -> AppResult<()> {
+    run!(&mut *tx, e => sqlx::query("delete from shared_chats where user_id = $1").bind(user_id).execute(e).await.map(|r| r.rows_affected()))?;
+    run!(tx, e => sqlx::query("update chats set share_id = null where user_id = $1").bind(user_id).execute(e).await.map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// A user's shares with their chat ids, newest first.
+pub async fn list_shares(
+    db: &Db,
+    user_id: &str,
+    title: Option<&str>,
+    sort: Sort,
+    ascending: bool,
+    limit: i64,
+    offset: i64,
+) -> AppResult<Vec<SharedRow>> {
+    let pattern = title.map(|t| format!("%{}%", super::users::escape_like(&t.to_lowercase())));
+    let direction = if ascending { "asc" } else { "desc" };
+    let sql = format!(
+        "select id, chat_id, user_id, title, chat, created_at, updated_at from shared_chats \
+         where user_id = $1 and ($2 is null or lower(title) like $2 escape '\\') \
+         order by {} {direction}, id asc limit $3 offset $4",
+        sort.column()
+    );
+    Ok(run!(db, e => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
+        .bind(user_id)
+        .bind(&pattern)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(e)
+        .await)?)
+}
+
+// ---- tags ----
+
+/// A tag row (`TagModel`).
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+pub struct TagRow {
+    pub id: String,
+    pub name: String,
+    pub user_id: String,
+    pub meta: Option<Json<Value>>,
+}
+
+/// Creates the tag if the user has none with that id.
+pub async fn ensure_tag(ex: impl Into<Exec<'_>>, user_id: &str, id: &str, name: &str) -> AppResult<()> {
+    run!(ex, e => sqlx::query("insert into tags (id, user_id, name) values ($1, $2, $3) on conflict (id, user_id) do nothing")
+        .bind(id)
+        .bind(user_id)
+        .bind(name)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Replaces the tag links of a chat with `tag_ids`.
+pub async fn set_chat_tags(tx: &mut Tx, chat_id: &str, user_id: &str, tag_ids: &[String]) -> AppResult<()> {
+    run!(&mut *tx, e => sqlx::query("delete from chat_tags where chat_id = $1").bind(chat_id).execute(e).await.map(|r| r.rows_affected()))?;
+    for tag in tag_ids {
+        run!(&mut *tx, e => sqlx::query("insert into chat_tags (chat_id, user_id, tag_id) values ($1, $2, $3) on conflict do nothing")
+            .bind(chat_id)
+            .bind(user_id)
+            .bind(tag)
+            .execute(e)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
+/// The user's tags with these ids, in the given order.
+pub async fn tags_by_ids(db: &Db, user_id: &str, ids: &[String]) -> AppResult<Vec<TagRow>> {
+    let all = user_tags(db, user_id).await?;
+    Ok(ids.iter().filter_map(|id| all.iter().find(|t| &t.id == id).cloned()).collect())
+}
+
+pub async fn user_tags(db: &Db, user_id: &str) -> AppResult<Vec<TagRow>> {
+    Ok(
+        run!(db, e => sqlx::query_as("select id, name, user_id, meta from tags where user_id = $1 order by id")
+        .bind(user_id)
+        .fetch_all(e)
+        .await)?,
+    )
+}
+
+/// Deletes the user's tags no chat carries any more.
+pub async fn delete_unused_tags(ex: impl Into<Exec<'_>>, user_id: &str) -> AppResult<()> {
+    run!(ex, e => sqlx::query("delete from tags where user_id = $1 and not exists (select 1 from chat_tags t where t.user_id = tags.user_id and t.tag_id = tags.id)")
+        .bind(user_id)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
