@@ -88,10 +88,22 @@ fn current_message_id(chat: &Value) -> Option<String> {
         })
 }
 
+/// The longest title a chat may have, in characters.
+pub const MAX_TITLE_CHARS: usize = 1000;
+
 fn title_of(chat: &Value) -> String {
     match chat.get("title").and_then(Value::as_str) {
         Some(t) if !t.trim().is_empty() => t.to_string(),
         _ => "New Chat".to_string(),
+    }
+}
+
+/// 400 `[ERROR: Invalid title]` for a title that is not text or longer than `MAX_TITLE_CHARS`.
+fn check_title(chat: &Map<String, Value>) -> AppResult<()> {
+    match chat.get("title") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(t)) if t.chars().count() <= MAX_TITLE_CHARS => Ok(()),
+        Some(_) => Err(AppError::with_text(StatusCode::BAD_REQUEST, ErrorCode::Default, "[ERROR: Invalid title]")),
     }
 }
 
@@ -259,6 +271,15 @@ pub async fn create(app: &App, caller: &Caller, input: ChatInput) -> AppResult<V
 }
 
 async fn insert_chat(db: &Db, p: &Principal, input: ImportInput, now: i64) -> AppResult<ChatRow> {
+    check_title(&input.chat.chat)?;
+    let mut tx = db.begin().await?;
+    let id = insert_chat_in(&mut tx, p, input, now).await?;
+    tx.commit().await?;
+    store::chats::get(db, &id).await?.ok_or_else(|| AppError::internal("chat vanished after insert"))
+}
+
+/// Writes one new chat (and its tag links) inside `tx`; returns its id.
+async fn insert_chat_in(tx: &mut store::Tx, p: &Principal, input: ImportInput, now: i64) -> AppResult<String> {
     let mut doc = Value::Object(input.chat.chat);
     stamp_messages(&mut doc, &p.user);
     let title = title_of(&doc);
@@ -267,7 +288,8 @@ async fn insert_chat(db: &Db, p: &Principal, input: ImportInput, now: i64) -> Ap
     let variables = Value::Object(input.chat.variables.unwrap_or_default());
     let current = current_message_id(&doc);
     let created_at = input.created_at.unwrap_or(now);
-    let updated_at = input.updated_at.unwrap_or(created_at.max(now.min(created_at)));
+    let updated_at = input.updated_at.unwrap_or(created_at);
+    let text = search_text(&title, &doc);
     let write = ChatWrite {
         id: &id,
         user_id: &p.user.id,
@@ -282,19 +304,17 @@ async fn insert_chat(db: &Db, p: &Principal, input: ImportInput, now: i64) -> Ap
         folder_id: None,
         current_message_id: current.as_deref(),
         last_read_at: Some(updated_at),
-        search_text: &search_text(&title, &doc),
+        search_text: &text,
     };
     let tag_ids = tag_ids_of(&meta);
-    let mut tx = db.begin().await?;
-    store::chats::insert(&mut tx, &write).await?;
+    store::chats::insert(&mut *tx, &write).await?;
     if !tag_ids.is_empty() {
         for tag in &tag_ids {
-            store::chats::ensure_tag(&mut tx, &p.user.id, tag, tag).await?;
+            store::chats::ensure_tag(&mut *tx, &p.user.id, tag, tag).await?;
         }
-        store::chats::set_chat_tags(&mut tx, &id, &p.user.id, &tag_ids).await?;
+        store::chats::set_chat_tags(tx, &id, &p.user.id, &tag_ids).await?;
     }
-    tx.commit().await?;
-    store::chats::get(db, &id).await?.ok_or_else(|| AppError::internal("chat vanished after insert"))
+    Ok(id)
 }
 
 /// `POST /chats/import`.
@@ -303,10 +323,21 @@ pub async fn import(app: &App, caller: &Caller, chats: Vec<ImportInput>) -> AppR
     if !permission(app, p, "chat.import").await? {
         return Err(AppError::forbidden(ErrorCode::AccessProhibited));
     }
+    for input in &chats {
+        check_title(&input.chat.chat)?;
+    }
+    // All or nothing: one transaction for the whole import.
     let now = store::now();
-    let mut out = Vec::with_capacity(chats.len());
+    let mut ids = Vec::with_capacity(chats.len());
+    let mut tx = app.db.begin().await?;
     for input in chats {
-        out.push(chat_response(&insert_chat(&app.db, p, input, now).await?));
+        ids.push(insert_chat_in(&mut tx, p, input, now).await?);
+    }
+    tx.commit().await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let row = store::chats::get(&app.db, id).await?.ok_or_else(|| AppError::internal("imported chat vanished"))?;
+        out.push(chat_response(&row));
     }
     Ok(out)
 }
@@ -330,6 +361,7 @@ pub async fn update(app: &App, caller: &Caller, id: &str, input: ChatInput) -> A
         Some(row) if row.user_id == p.user.id => row,
         _ => return Err(AppError::unauthorized(ErrorCode::AccessProhibited)),
     };
+    check_title(&input.chat)?;
     let mut incoming = Value::Object(input.chat.clone());
     stamp_messages(&mut incoming, &p.user);
     let incoming = incoming.as_object().cloned().unwrap_or_default();
