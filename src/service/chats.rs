@@ -103,7 +103,9 @@ fn check_title(chat: &Map<String, Value>) -> AppResult<()> {
     match chat.get("title") {
         None | Some(Value::Null) => Ok(()),
         Some(Value::String(t)) if t.chars().count() <= MAX_TITLE_CHARS => Ok(()),
-        Some(_) => Err(AppError::with_text(StatusCode::BAD_REQUEST, ErrorCode::Default, "[ERROR: Invalid title]")),
+        Some(_) => {
+            Err(AppError::with_text(StatusCode::BAD_REQUEST, ErrorCode::Default, "[ERROR: Invalid title]"))
+        }
     }
 }
 
@@ -279,7 +281,12 @@ async fn insert_chat(db: &Db, p: &Principal, input: ImportInput, now: i64) -> Ap
 }
 
 /// Writes one new chat (and its tag links) inside `tx`; returns its id.
-async fn insert_chat_in(tx: &mut store::Tx, p: &Principal, input: ImportInput, now: i64) -> AppResult<String> {
+async fn insert_chat_in(
+    tx: &mut store::Tx,
+    p: &Principal,
+    input: ImportInput,
+    now: i64,
+) -> AppResult<String> {
     let mut doc = Value::Object(input.chat.chat);
     stamp_messages(&mut doc, &p.user);
     let title = title_of(&doc);
@@ -336,7 +343,9 @@ pub async fn import(app: &App, caller: &Caller, chats: Vec<ImportInput>) -> AppR
     tx.commit().await?;
     let mut out = Vec::with_capacity(ids.len());
     for id in &ids {
-        let row = store::chats::get(&app.db, id).await?.ok_or_else(|| AppError::internal("imported chat vanished"))?;
+        let row = store::chats::get(&app.db, id)
+            .await?
+            .ok_or_else(|| AppError::internal("imported chat vanished"))?;
         out.push(chat_response(&row));
     }
     Ok(out)
@@ -346,10 +355,16 @@ pub async fn import(app: &App, caller: &Caller, chats: Vec<ImportInput>) -> AppR
 pub async fn get(app: &App, caller: &Caller, id: &str) -> AppResult<Value> {
     let p = caller.require_verified()?;
     let row = store::chats::get(&app.db, id).await?.ok_or_else(not_found_401)?;
-    if row.user_id != p.user.id && !admin_access(app, p) {
+    let owner = row.user_id == p.user.id;
+    if !owner && !admin_access(app, p) {
         return Err(not_found_401());
     }
-    Ok(chat_response(&row))
+    let mut out = chat_response(&row);
+    // The reference tells a reader whether they may continue the chat (the owner may).
+    if let Some(chat) = out.get_mut("chat").and_then(Value::as_object_mut) {
+        chat.insert("share_mode".into(), if owner { json!("continue") } else { Value::Null });
+    }
+    Ok(out)
 }
 
 /// `POST /chats/{id}`: merges `chat` into the stored document under a row lock; `updated_at`
@@ -936,6 +951,7 @@ async fn edit_message(
     caller: &Caller,
     id: &str,
     message_id: &str,
+    recompute_current: bool,
     edit: impl FnOnce(&mut Map<String, Value>) -> AppResult<()>,
 ) -> AppResult<Value> {
     let p = caller.require_verified()?;
@@ -948,14 +964,16 @@ async fn edit_message(
     let messages = messages_mut(&mut doc)
         .filter(|m| m.contains_key(message_id))
         .ok_or_else(|| AppError::not_found(ErrorCode::NotFound))?;
+    let parent =
+        messages.get(message_id).and_then(|m| m.get("parentId")).and_then(Value::as_str).map(str::to_string);
     edit(messages)?;
     if let Some(history) = doc.get_mut("history").and_then(Value::as_object_mut) {
-        let current_ok = history
-            .get("currentId")
-            .and_then(Value::as_str)
-            .is_some_and(|c| history.get("messages").and_then(|m| m.get(c)).is_some());
-        if !current_ok {
-            history.insert("currentId".into(), Value::Null);
+        let messages = history.get("messages").and_then(Value::as_object).cloned().unwrap_or_default();
+        let current_ok =
+            history.get("currentId").and_then(Value::as_str).is_some_and(|c| messages.contains_key(c));
+        if recompute_current || !current_ok {
+            let leaf = newest_leaf(&messages, parent.as_deref());
+            history.insert("currentId".into(), leaf.map(Value::String).unwrap_or(Value::Null));
         }
     }
     let title = title_of(&doc);
@@ -992,7 +1010,7 @@ pub async fn update_message(
     message_id: &str,
     content: String,
 ) -> AppResult<Value> {
-    edit_message(app, caller, id, message_id, |messages| {
+    edit_message(app, caller, id, message_id, false, |messages| {
         if let Some(m) = messages.get_mut(message_id).and_then(Value::as_object_mut) {
             m.insert("content".into(), json!(content));
         }
@@ -1001,23 +1019,91 @@ pub async fn update_message(
     .await
 }
 
-/// `DELETE /chats/{id}/messages/{message_id}`: removes the message; its children move up to its
-/// parent.
+/// `DELETE /chats/{id}/messages/{message_id}`: removes the message and its direct replies; their
+/// replies move up to the message's parent, and the current message becomes the newest leaf
+/// below that parent (as the reference). An unknown message leaves the chat unchanged.
 pub async fn delete_message(app: &App, caller: &Caller, id: &str, message_id: &str) -> AppResult<Value> {
-    edit_message(app, caller, id, message_id, |messages| {
-        let parent = messages.get(message_id).and_then(|m| m.get("parentId")).cloned().unwrap_or(Value::Null);
-        messages.shift_remove(message_id);
-        for m in messages.values_mut() {
-            if m.get("parentId").and_then(Value::as_str) == Some(message_id)
-                && let Some(obj) = m.as_object_mut()
-            {
-                obj.insert("parentId".into(), parent.clone());
+    let p = caller.require_verified()?;
+    match store::chats::get(&app.db, id).await? {
+        Some(row) if row.user_id == p.user.id => {
+            let known =
+                row.chat.0.get("history").and_then(|h| h.get("messages")).and_then(|m| m.get(message_id));
+            if known.is_none() {
+                return Ok(chat_response(&row));
             }
         }
-        rebuild_children(messages);
+        _ => return Err(AppError::unauthorized(ErrorCode::AccessProhibited)),
+    }
+    edit_message(app, caller, id, message_id, true, |messages| {
+        remove_from_history(messages, message_id);
         Ok(())
     })
     .await
+}
+
+fn children_of(messages: &Map<String, Value>, id: &str) -> Vec<String> {
+    messages
+        .get(id)
+        .and_then(|m| m.get("childrenIds"))
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(Value::as_str)
+                .filter(|c| messages.contains_key(*c))
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Removes `message_id` and its direct children; grandchildren move up to its parent.
+fn remove_from_history(messages: &mut Map<String, Value>, message_id: &str) {
+    let parent =
+        messages.get(message_id).and_then(|m| m.get("parentId")).and_then(Value::as_str).map(str::to_string);
+    let children = children_of(messages, message_id);
+    let grandchildren: Vec<String> = children.iter().flat_map(|c| children_of(messages, c)).collect();
+    if let Some(pid) = &parent
+        && let Some(p) = messages.get_mut(pid).and_then(Value::as_object_mut)
+    {
+        let mut kept: Vec<Value> = p
+            .get("childrenIds")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter(|c| c.as_str() != Some(message_id)).cloned().collect())
+            .unwrap_or_default();
+        kept.extend(grandchildren.iter().map(|g| json!(g)));
+        p.insert("childrenIds".into(), Value::Array(kept));
+    }
+    for g in &grandchildren {
+        if let Some(m) = messages.get_mut(g).and_then(Value::as_object_mut) {
+            m.insert("parentId".into(), parent.as_ref().map(|p| json!(p)).unwrap_or(Value::Null));
+        }
+    }
+    messages.shift_remove(message_id);
+    for c in &children {
+        messages.shift_remove(c);
+    }
+}
+
+/// The newest leaf below `parent` (or below the roots), following the last child each time.
+fn newest_leaf(messages: &Map<String, Value>, parent: Option<&str>) -> Option<String> {
+    let mut current = parent.map(str::to_string);
+    let mut next: Vec<String> = match parent {
+        None => messages
+            .iter()
+            .filter(|(_, m)| m.get("parentId").is_none_or(Value::is_null))
+            .map(|(id, _)| id.clone())
+            .collect(),
+        Some(p) => children_of(messages, p),
+    };
+    let mut seen = std::collections::HashSet::new();
+    while let Some(last) = next.last().cloned() {
+        if !seen.insert(last.clone()) {
+            break;
+        }
+        next = children_of(messages, &last);
+        current = Some(last);
+    }
+    current.filter(|c| messages.contains_key(c))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 mod helpers;
 
 mod auths;
+mod chats;
 mod cli;
 mod secrets;
 mod store;
