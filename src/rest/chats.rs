@@ -12,6 +12,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::service::chats::{self as svc, ChatInput, ImportInput, ListParams, PagedParams};
+use crate::store::chats::{ChatRow, SharedRow, TagRow, TitleRow};
 
 pub fn router() -> Router<AppState> {
     const P: &str = "/api/v1/chats";
@@ -48,6 +49,85 @@ pub fn router() -> Router<AppState> {
 }
 
 type BodyResult<T> = Result<Body<T>, AppError>;
+
+/// `ChatResponse`.
+pub fn chat_response(row: &ChatRow) -> Value {
+    json!({
+        "id": row.id,
+        "user_id": row.user_id,
+        "title": row.title,
+        "chat": row.chat.0,
+        "updated_at": row.updated_at,
+        "created_at": row.created_at,
+        "share_id": row.share_id,
+        "archived": row.archived,
+        "pinned": row.pinned,
+        "meta": row.meta.0,
+        "variables": row.variables.as_ref().map(|v| v.0.clone()).filter(Value::is_object).unwrap_or_else(|| json!({})),
+        "folder_id": row.folder_id,
+        "tasks": null,
+        "summary": null,
+        "current_message_id": row.current_message_id,
+        "context_usage": null,
+    })
+}
+
+/// `ChatTitleIdResponse`.
+pub fn title_response(row: &TitleRow, snippet: Option<String>) -> Value {
+    json!({
+        "id": row.id,
+        "title": row.title,
+        "updated_at": row.updated_at,
+        "created_at": row.created_at,
+        "last_read_at": row.last_read_at,
+        "snippet": snippet,
+        "active": false,
+        "archived": row.archived,
+    })
+}
+
+pub fn tag_json(t: &TagRow) -> Value {
+    json!({"id": t.id, "name": t.name, "user_id": t.user_id, "meta": t.meta.as_ref().map(|m| m.0.clone())})
+}
+
+pub fn shared_response(s: &SharedRow) -> Value {
+    json!({
+        "id": s.id,
+        "user_id": s.user_id,
+        "title": s.title,
+        "chat": s.chat.0,
+        "updated_at": s.updated_at,
+        "created_at": s.created_at,
+        "share_id": s.id,
+        "archived": false,
+        "pinned": false,
+        "meta": {},
+        "variables": {},
+        "folder_id": null,
+        "tasks": null,
+        "summary": null,
+        "current_message_id": null,
+        "context_usage": null,
+    })
+}
+
+/// `{id (chat id), chat_id, title, share_id, updated_at, created_at}` of `GET /chats/shared`.
+pub fn shared_item(s: &SharedRow) -> Value {
+    json!({"id": s.chat_id, "chat_id": s.chat_id, "title": s.title, "share_id": s.id,
+           "updated_at": s.updated_at, "created_at": s.created_at})
+}
+
+fn chats(rows: Vec<ChatRow>) -> Json<Vec<Value>> {
+    Json(rows.iter().map(chat_response).collect())
+}
+
+fn titles(rows: Vec<TitleRow>) -> Json<Vec<Value>> {
+    Json(rows.iter().map(|r| title_response(r, None)).collect())
+}
+
+fn tags(rows: Vec<TagRow>) -> Json<Vec<Value>> {
+    Json(rows.iter().map(tag_json).collect())
+}
 
 impl Form for ChatInput {
     fn read(r: &mut FormReader<'_>) -> Self {
@@ -134,7 +214,7 @@ fn paged_params(params: &Params) -> AppResult<PagedParams> {
 
 async fn list(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Vec<Value>>> {
     caller.require_verified()?;
-    Ok(Json(svc::list(&s, &caller, list_params(&params)?).await?))
+    Ok(titles(svc::list(&s, &caller, list_params(&params)?).await?))
 }
 
 async fn delete_all(State(s): State<AppState>, caller: Caller) -> AppResult<Json<bool>> {
@@ -147,7 +227,7 @@ async fn create(
     body: BodyResult<ChatInput>,
 ) -> AppResult<Json<Value>> {
     caller.require_verified()?;
-    Ok(Json(svc::create(&s, &caller, body?.0).await?))
+    Ok(Json(chat_response(&svc::create(&s, &caller, body?.0).await?)))
 }
 
 async fn import(
@@ -156,25 +236,26 @@ async fn import(
     body: BodyResult<ImportForm>,
 ) -> AppResult<Json<Vec<Value>>> {
     caller.require_verified()?;
-    Ok(Json(svc::import(&s, &caller, body?.0.0).await?))
+    Ok(chats(svc::import(&s, &caller, body?.0.0).await?))
 }
 
 async fn search(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Vec<Value>>> {
     caller.require_verified()?;
     let text = params.required_text("text")?;
-    Ok(Json(svc::search(&s, &caller, &text, params.int("page")?).await?))
+    let found = svc::search(&s, &caller, &text, params.int("page")?).await?;
+    Ok(Json(found.into_iter().map(|(row, snippet)| title_response(&row, snippet)).collect()))
 }
 
 async fn pinned(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<Value>>> {
-    Ok(Json(svc::pinned(&s, &caller).await?))
+    Ok(titles(svc::pinned(&s, &caller).await?))
 }
 
 /// NDJSON: one chat per line, newest first.
 async fn export(State(s): State<AppState>, caller: Caller) -> AppResult<Response> {
-    let chats = svc::export(&s, &caller).await?;
+    let rows = svc::export(&s, &caller).await?;
     let mut body = String::new();
-    for chat in chats {
-        body.push_str(&chat.to_string());
+    for row in &rows {
+        body.push_str(&chat_response(row).to_string());
         body.push('\n');
     }
     let mut response = body.into_response();
@@ -183,20 +264,20 @@ async fn export(State(s): State<AppState>, caller: Caller) -> AppResult<Response
 }
 
 async fn all_archived(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<Value>>> {
-    Ok(Json(svc::all_archived(&s, &caller).await?))
+    Ok(chats(svc::all_archived(&s, &caller).await?))
 }
 
 async fn user_tags(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<Value>>> {
-    Ok(Json(svc::user_tags(&s, &caller).await?))
+    Ok(tags(svc::user_tags(&s, &caller).await?))
 }
 
 async fn all_db(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<Value>>> {
-    Ok(Json(svc::all_db(&s, &caller).await?))
+    Ok(chats(svc::all_db(&s, &caller).await?))
 }
 
 async fn archived(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Vec<Value>>> {
     caller.require_verified()?;
-    Ok(Json(svc::archived(&s, &caller, paged_params(&params)?).await?))
+    Ok(titles(svc::archived(&s, &caller, paged_params(&params)?).await?))
 }
 
 async fn archived_count(State(s): State<AppState>, caller: Caller) -> AppResult<Json<i64>> {
@@ -220,7 +301,7 @@ async fn get_share(
     caller: Caller,
     Path(share_id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(svc::get_share(&s, &caller, &share_id).await?))
+    Ok(Json(shared_response(&svc::get_share(&s, &caller, &share_id).await?)))
 }
 
 async fn shared_list(
@@ -229,7 +310,7 @@ async fn shared_list(
     params: Params,
 ) -> AppResult<Json<Vec<Value>>> {
     caller.require_verified()?;
-    Ok(Json(svc::shared_list(&s, &caller, paged_params(&params)?).await?))
+    Ok(Json(svc::shared_list(&s, &caller, paged_params(&params)?).await?.iter().map(shared_item).collect()))
 }
 
 async fn chats_by_tag(
@@ -239,9 +320,8 @@ async fn chats_by_tag(
 ) -> AppResult<Json<Vec<Value>>> {
     caller.require_verified()?;
     let form = body?.0;
-    Ok(Json(
-        svc::chats_by_tag(&s, &caller, &form.name, form.skip.unwrap_or(0), form.limit.unwrap_or(50)).await?,
-    ))
+    let (skip, limit) = (form.skip.unwrap_or(0), form.limit.unwrap_or(50));
+    Ok(titles(svc::chats_by_tag(&s, &caller, &form.name, skip, limit).await?))
 }
 
 async fn list_for_user(
@@ -251,7 +331,7 @@ async fn list_for_user(
     params: Params,
 ) -> AppResult<Json<Vec<Value>>> {
     caller.require_admin()?;
-    Ok(Json(svc::list_for_user(&s, &caller, &user_id, paged_params(&params)?).await?))
+    Ok(titles(svc::list_for_user(&s, &caller, &user_id, paged_params(&params)?).await?))
 }
 
 async fn get_chat(
@@ -259,7 +339,14 @@ async fn get_chat(
     caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(svc::get(&s, &caller, &id).await?))
+    let row = svc::get(&s, &caller, &id).await?;
+    let owner = caller.principal().is_some_and(|p| p.user.id == row.user_id);
+    let mut out = chat_response(&row);
+    // The reference tells a reader whether they may continue the chat (the owner may).
+    if let Some(chat) = out.get_mut("chat").and_then(Value::as_object_mut) {
+        chat.insert("share_mode".into(), if owner { json!("continue") } else { Value::Null });
+    }
+    Ok(Json(out))
 }
 
 async fn update(
@@ -269,7 +356,7 @@ async fn update(
     body: BodyResult<ChatInput>,
 ) -> AppResult<Json<Value>> {
     caller.require_verified()?;
-    Ok(Json(svc::update(&s, &caller, &id, body?.0).await?))
+    Ok(Json(chat_response(&svc::update(&s, &caller, &id, body?.0).await?)))
 }
 
 async fn delete_chat(
@@ -289,7 +376,7 @@ async fn is_pinned(
 }
 
 async fn pin(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> AppResult<Json<Value>> {
-    Ok(Json(svc::toggle_pin(&s, &caller, &id).await?))
+    Ok(Json(chat_response(&svc::toggle_pin(&s, &caller, &id).await?)))
 }
 
 async fn archive(
@@ -297,11 +384,11 @@ async fn archive(
     caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(svc::toggle_archive(&s, &caller, &id).await?))
+    Ok(Json(chat_response(&svc::toggle_archive(&s, &caller, &id).await?)))
 }
 
 async fn share(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> AppResult<Json<Value>> {
-    Ok(Json(svc::share(&s, &caller, &id).await?))
+    Ok(Json(chat_response(&svc::share(&s, &caller, &id).await?)))
 }
 
 async fn unshare(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> AppResult<Json<bool>> {
@@ -315,7 +402,7 @@ async fn clone(
     body: BodyResult<CloneForm>,
 ) -> AppResult<Json<Value>> {
     caller.require_verified()?;
-    Ok(Json(svc::clone(&s, &caller, &id, body?.0.0).await?))
+    Ok(Json(chat_response(&svc::clone(&s, &caller, &id, body?.0.0).await?)))
 }
 
 async fn chat_tags(
@@ -323,7 +410,7 @@ async fn chat_tags(
     caller: Caller,
     Path(id): Path<String>,
 ) -> AppResult<Json<Vec<Value>>> {
-    Ok(Json(svc::chat_tags(&s, &caller, &id).await?))
+    Ok(tags(svc::chat_tags(&s, &caller, &id).await?))
 }
 
 async fn add_tag(
@@ -333,7 +420,7 @@ async fn add_tag(
     body: BodyResult<TagForm>,
 ) -> AppResult<Json<Vec<Value>>> {
     caller.require_verified()?;
-    Ok(Json(svc::add_tag(&s, &caller, &id, &body?.0.name).await?))
+    Ok(tags(svc::add_tag(&s, &caller, &id, &body?.0.name).await?))
 }
 
 async fn remove_tag(
@@ -343,7 +430,7 @@ async fn remove_tag(
     body: BodyResult<TagForm>,
 ) -> AppResult<Json<Vec<Value>>> {
     caller.require_verified()?;
-    Ok(Json(svc::remove_tag(&s, &caller, &id, &body?.0.name).await?))
+    Ok(tags(svc::remove_tag(&s, &caller, &id, &body?.0.name).await?))
 }
 
 async fn update_message(
@@ -360,7 +447,7 @@ async fn update_message(
             "No message changes supplied",
         )
     })?;
-    Ok(Json(svc::update_message(&s, &caller, &id, &message_id, content).await?))
+    Ok(Json(chat_response(&svc::update_message(&s, &caller, &id, &message_id, content).await?)))
 }
 
 async fn delete_message(
@@ -368,5 +455,5 @@ async fn delete_message(
     caller: Caller,
     Path((id, message_id)): Path<(String, String)>,
 ) -> AppResult<Json<Value>> {
-    Ok(Json(svc::delete_message(&s, &caller, &id, &message_id).await?))
+    Ok(Json(chat_response(&svc::delete_message(&s, &caller, &id, &message_id).await?)))
 }

@@ -14,44 +14,6 @@ use crate::store::{self, Db};
 /// Chats per page of the paged lists.
 pub const PAGE_SIZE: i64 = 60;
 
-// ---- rendering ----
-
-/// `ChatResponse`.
-pub fn chat_response(row: &ChatRow) -> Value {
-    json!({
-        "id": row.id,
-        "user_id": row.user_id,
-        "title": row.title,
-        "chat": row.chat.0,
-        "updated_at": row.updated_at,
-        "created_at": row.created_at,
-        "share_id": row.share_id,
-        "archived": row.archived,
-        "pinned": row.pinned,
-        "meta": row.meta.0,
-        "variables": row.variables.as_ref().map(|v| v.0.clone()).filter(Value::is_object).unwrap_or_else(|| json!({})),
-        "folder_id": row.folder_id,
-        "tasks": null,
-        "summary": null,
-        "current_message_id": row.current_message_id,
-        "context_usage": null,
-    })
-}
-
-/// `ChatTitleIdResponse`.
-pub fn title_response(row: &TitleRow, snippet: Option<String>) -> Value {
-    json!({
-        "id": row.id,
-        "title": row.title,
-        "updated_at": row.updated_at,
-        "created_at": row.created_at,
-        "last_read_at": row.last_read_at,
-        "snippet": snippet,
-        "active": false,
-        "archived": row.archived,
-    })
-}
-
 // ---- document helpers ----
 
 fn messages_mut(chat: &mut Value) -> Option<&mut Map<String, Value>> {
@@ -261,15 +223,14 @@ pub struct ImportInput {
 }
 
 /// `POST /chats/new`.
-pub async fn create(app: &App, caller: &Caller, input: ChatInput) -> AppResult<Value> {
+pub async fn create(app: &App, caller: &Caller, input: ChatInput) -> AppResult<ChatRow> {
     let p = caller.require_verified()?;
     if input.folder_id.is_some() {
         // Folders are not supported yet: no folder is writable.
         return Err(AppError::not_found(ErrorCode::NotFound));
     }
     let now = store::now();
-    let row = insert_chat(&app.db, p, ImportInput { chat: input, ..Default::default() }, now).await?;
-    Ok(chat_response(&row))
+    insert_chat(&app.db, p, ImportInput { chat: input, ..Default::default() }, now).await
 }
 
 async fn insert_chat(db: &Db, p: &Principal, input: ImportInput, now: i64) -> AppResult<ChatRow> {
@@ -325,7 +286,7 @@ async fn insert_chat_in(
 }
 
 /// `POST /chats/import`.
-pub async fn import(app: &App, caller: &Caller, chats: Vec<ImportInput>) -> AppResult<Vec<Value>> {
+pub async fn import(app: &App, caller: &Caller, chats: Vec<ImportInput>) -> AppResult<Vec<ChatRow>> {
     let p = caller.require_verified()?;
     if !permission(app, p, "chat.import").await? {
         return Err(AppError::forbidden(ErrorCode::AccessProhibited));
@@ -346,30 +307,25 @@ pub async fn import(app: &App, caller: &Caller, chats: Vec<ImportInput>) -> AppR
         let row = store::chats::get(&app.db, id)
             .await?
             .ok_or_else(|| AppError::internal("imported chat vanished"))?;
-        out.push(chat_response(&row));
+        out.push(row);
     }
     Ok(out)
 }
 
 /// `GET /chats/{id}`: the owner, or an admin with admin chat access; otherwise 401 `NOT_FOUND`.
-pub async fn get(app: &App, caller: &Caller, id: &str) -> AppResult<Value> {
+pub async fn get(app: &App, caller: &Caller, id: &str) -> AppResult<ChatRow> {
     let p = caller.require_verified()?;
     let row = store::chats::get(&app.db, id).await?.ok_or_else(not_found_401)?;
     let owner = row.user_id == p.user.id;
     if !owner && !admin_access(app, p) {
         return Err(not_found_401());
     }
-    let mut out = chat_response(&row);
-    // The reference tells a reader whether they may continue the chat (the owner may).
-    if let Some(chat) = out.get_mut("chat").and_then(Value::as_object_mut) {
-        chat.insert("share_mode".into(), if owner { json!("continue") } else { Value::Null });
-    }
-    Ok(out)
+    Ok(row)
 }
 
 /// `POST /chats/{id}`: merges `chat` into the stored document under a row lock; `updated_at`
 /// moves only when messages change.
-pub async fn update(app: &App, caller: &Caller, id: &str, input: ChatInput) -> AppResult<Value> {
+pub async fn update(app: &App, caller: &Caller, id: &str, input: ChatInput) -> AppResult<ChatRow> {
     let p = caller.require_verified()?;
     let mut tx = app.db.begin().await?;
     let row = match store::chats::get_for_update(&mut tx, id).await? {
@@ -408,7 +364,7 @@ pub async fn update(app: &App, caller: &Caller, id: &str, input: ChatInput) -> A
     store::chats::update_content(&mut tx, &write).await?;
     let updated = store::chats::get(&mut tx, id).await?.ok_or_else(|| AppError::internal("chat vanished"))?;
     tx.commit().await?;
-    Ok(chat_response(&updated))
+    Ok(updated)
 }
 
 /// `DELETE /chats/{id}`.
@@ -444,7 +400,7 @@ pub async fn delete_all(app: &App, caller: &Caller) -> AppResult<bool> {
 }
 
 /// `POST /chats/{id}/pin`: toggles.
-pub async fn toggle_pin(app: &App, caller: &Caller, id: &str) -> AppResult<Value> {
+pub async fn toggle_pin(app: &App, caller: &Caller, id: &str) -> AppResult<ChatRow> {
     let p = caller.require_verified()?;
     let row = own_chat(&app.db, p, id, default_401).await?;
     store::chats::set_flags(&app.db, id, !row.pinned, row.archived, false, store::now()).await?;
@@ -458,7 +414,7 @@ pub async fn is_pinned(app: &App, caller: &Caller, id: &str) -> AppResult<bool> 
 }
 
 /// `POST /chats/{id}/archive`: toggles, and takes the chat out of its folder.
-pub async fn toggle_archive(app: &App, caller: &Caller, id: &str) -> AppResult<Value> {
+pub async fn toggle_archive(app: &App, caller: &Caller, id: &str) -> AppResult<ChatRow> {
     let p = caller.require_verified()?;
     let row = own_chat(&app.db, p, id, default_401).await?;
     store::chats::set_flags(&app.db, id, row.pinned, !row.archived, true, store::now()).await?;
@@ -471,9 +427,8 @@ pub async fn set_archived_all(app: &App, caller: &Caller, archived: bool) -> App
     Ok(true)
 }
 
-async fn reload(db: &Db, id: &str) -> AppResult<Value> {
-    let row = store::chats::get(db, id).await?.ok_or_else(|| AppError::unauthorized(ErrorCode::NotFound))?;
-    Ok(chat_response(&row))
+async fn reload(db: &Db, id: &str) -> AppResult<ChatRow> {
+    store::chats::get(db, id).await?.ok_or_else(|| AppError::unauthorized(ErrorCode::NotFound))
 }
 
 // ---- lists ----
@@ -526,7 +481,7 @@ fn page_window(page: Option<i64>) -> (Option<i64>, i64) {
 }
 
 /// `GET /chats/` and `/chats/list`: not archived, not in a folder, pinned only on request.
-pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<Vec<Value>> {
+pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<Vec<TitleRow>> {
     let p = caller.require_verified()?;
     let (sort, ascending) = parse_sort(params.sort_by.as_deref(), params.sort_dir.as_deref())?;
     let filter = Filter {
@@ -537,15 +492,15 @@ pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<V
     };
     let (limit, offset) = page_window(params.page);
     let rows = store::chats::list(&app.db, &p.user.id, &filter, sort, ascending, limit, offset).await?;
-    Ok(rows.iter().map(|r| title_response(r, None)).collect())
+    Ok(rows)
 }
 
 /// `GET /chats/pinned`.
-pub async fn pinned(app: &App, caller: &Caller) -> AppResult<Vec<Value>> {
+pub async fn pinned(app: &App, caller: &Caller) -> AppResult<Vec<TitleRow>> {
     let p = caller.require_verified()?;
     let filter = Filter { archived: Some(false), pinned: Some(true), ..Default::default() };
     let rows = store::chats::list(&app.db, &p.user.id, &filter, Sort::UpdatedAt, false, None, 0).await?;
-    Ok(rows.iter().map(|r| title_response(r, None)).collect())
+    Ok(rows)
 }
 
 /// Paging, title filter and order of the secondary lists (`/archived`, `/shared`, admin lists).
@@ -571,7 +526,7 @@ fn paged(params: &PagedParams) -> AppResult<(Sort, bool, i64)> {
 }
 
 /// `GET /chats/archived`.
-pub async fn archived(app: &App, caller: &Caller, params: PagedParams) -> AppResult<Vec<Value>> {
+pub async fn archived(app: &App, caller: &Caller, params: PagedParams) -> AppResult<Vec<TitleRow>> {
     let p = caller.require_verified()?;
     user_list(app, &p.user.id, Some(true), params).await
 }
@@ -581,12 +536,12 @@ async fn user_list(
     user_id: &str,
     archived: Option<bool>,
     params: PagedParams,
-) -> AppResult<Vec<Value>> {
+) -> AppResult<Vec<TitleRow>> {
     let (sort, ascending, offset) = paged(&params)?;
     let filter = Filter { archived, title: params.query.filter(|q| !q.is_empty()), ..Default::default() };
     let rows =
         store::chats::list(&app.db, user_id, &filter, sort, ascending, Some(PAGE_SIZE), offset).await?;
-    Ok(rows.iter().map(|r| title_response(r, None)).collect())
+    Ok(rows)
 }
 
 pub async fn archived_count(app: &App, caller: &Caller) -> AppResult<i64> {
@@ -595,25 +550,25 @@ pub async fn archived_count(app: &App, caller: &Caller) -> AppResult<i64> {
 }
 
 /// `GET /chats/all/archived` (whole chats).
-pub async fn all_archived(app: &App, caller: &Caller) -> AppResult<Vec<Value>> {
+pub async fn all_archived(app: &App, caller: &Caller) -> AppResult<Vec<ChatRow>> {
     let p = caller.require_verified()?;
-    Ok(store::chats::all(&app.db, Some(&p.user.id), Some(true)).await?.iter().map(chat_response).collect())
+    store::chats::all(&app.db, Some(&p.user.id), Some(true)).await
 }
 
 /// `GET /chats/all`: every chat of the caller, archived included, newest first.
-pub async fn export(app: &App, caller: &Caller) -> AppResult<Vec<Value>> {
+pub async fn export(app: &App, caller: &Caller) -> AppResult<Vec<ChatRow>> {
     let p = caller.require_verified()?;
-    Ok(store::chats::all(&app.db, Some(&p.user.id), None).await?.iter().map(chat_response).collect())
+    store::chats::all(&app.db, Some(&p.user.id), None).await
 }
 
 /// `GET /chats/all/db` (admin, `ENABLE_ADMIN_EXPORT`).
-pub async fn all_db(app: &App, caller: &Caller) -> AppResult<Vec<Value>> {
+pub async fn all_db(app: &App, caller: &Caller) -> AppResult<Vec<ChatRow>> {
     let p = caller.require_admin()?;
     if !app.config.enable_admin_export {
         return Err(AppError::unauthorized(ErrorCode::AccessProhibited));
     }
     let _ = p;
-    Ok(store::chats::all(&app.db, None, None).await?.iter().map(chat_response).collect())
+    store::chats::all(&app.db, None, None).await
 }
 
 /// `GET /chats/list/user/{user_id}` (admin, `ENABLE_ADMIN_CHAT_ACCESS`): archived included.
@@ -622,7 +577,7 @@ pub async fn list_for_user(
     caller: &Caller,
     user_id: &str,
     params: PagedParams,
-) -> AppResult<Vec<Value>> {
+) -> AppResult<Vec<TitleRow>> {
     let p = caller.require_admin()?;
     if !admin_access(app, p) {
         return Err(AppError::unauthorized(ErrorCode::AccessProhibited));
@@ -634,7 +589,12 @@ pub async fn list_for_user(
 
 /// `GET /chats/search?text=`: words match the title or any message (all must occur);
 /// `tag:`, `pinned:`, `archived:`, `shared:` tokens filter. 60 per page.
-pub async fn search(app: &App, caller: &Caller, text: &str, page: Option<i64>) -> AppResult<Vec<Value>> {
+pub async fn search(
+    app: &App,
+    caller: &Caller,
+    text: &str,
+    page: Option<i64>,
+) -> AppResult<Vec<(TitleRow, Option<String>)>> {
     let p = caller.require_verified()?;
     let mut filter = Filter { archived: Some(false), ..Default::default() };
     for token in text.to_lowercase().split_whitespace() {
@@ -677,7 +637,7 @@ pub async fn search(app: &App, caller: &Caller, text: &str, page: Option<i64>) -
     for row in &rows {
         let snippet =
             if filter.words.is_empty() { None } else { snippet(&app.db, &row.id, &filter.words).await? };
-        out.push(title_response(row, snippet));
+        out.push((row.clone(), snippet));
     }
     Ok(out)
 }
@@ -721,20 +681,16 @@ fn tag_ids_of(meta: &Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn tag_json(t: &TagRow) -> Value {
-    json!({"id": t.id, "name": t.name, "user_id": t.user_id, "meta": t.meta.as_ref().map(|m| m.0.clone())})
-}
-
 /// `GET /chats/{id}/tags`.
-pub async fn chat_tags(app: &App, caller: &Caller, id: &str) -> AppResult<Vec<Value>> {
+pub async fn chat_tags(app: &App, caller: &Caller, id: &str) -> AppResult<Vec<TagRow>> {
     let p = caller.require_verified()?;
     let row = own_chat(&app.db, p, id, not_found_401).await?;
     let tags = store::chats::tags_by_ids(&app.db, &p.user.id, &tag_ids_of(&row.meta.0)).await?;
-    Ok(tags.iter().map(tag_json).collect())
+    Ok(tags)
 }
 
 /// `POST /chats/{id}/tags`: adds a tag (created on first use).
-pub async fn add_tag(app: &App, caller: &Caller, id: &str, name: &str) -> AppResult<Vec<Value>> {
+pub async fn add_tag(app: &App, caller: &Caller, id: &str, name: &str) -> AppResult<Vec<TagRow>> {
     let p = caller.require_verified()?;
     if name == "None" {
         return Err(AppError::with_text(
@@ -761,7 +717,7 @@ pub async fn add_tag(app: &App, caller: &Caller, id: &str, name: &str) -> AppRes
 }
 
 /// `DELETE /chats/{id}/tags`: removes a tag; an unused tag row is deleted.
-pub async fn remove_tag(app: &App, caller: &Caller, id: &str, name: &str) -> AppResult<Vec<Value>> {
+pub async fn remove_tag(app: &App, caller: &Caller, id: &str, name: &str) -> AppResult<Vec<TagRow>> {
     let p = caller.require_verified()?;
     let row = own_chat(&app.db, p, id, not_found_401).await?;
     let tag = normalize_tag(name);
@@ -784,9 +740,9 @@ async fn write_tags(app: &App, row: &ChatRow, ids: &[String], new: Option<(&str,
 }
 
 /// `GET /chats/all/tags`.
-pub async fn user_tags(app: &App, caller: &Caller) -> AppResult<Vec<Value>> {
+pub async fn user_tags(app: &App, caller: &Caller) -> AppResult<Vec<TagRow>> {
     let p = caller.require_verified()?;
-    Ok(store::chats::user_tags(&app.db, &p.user.id).await?.iter().map(tag_json).collect())
+    store::chats::user_tags(&app.db, &p.user.id).await
 }
 
 /// `POST /chats/tags`: the caller's chats with a tag.
@@ -796,7 +752,7 @@ pub async fn chats_by_tag(
     name: &str,
     skip: i64,
     limit: i64,
-) -> AppResult<Vec<Value>> {
+) -> AppResult<Vec<TitleRow>> {
     let p = caller.require_verified()?;
     let filter = Filter { archived: Some(false), tags: vec![normalize_tag(name)], ..Default::default() };
     let rows = store::chats::list(
@@ -809,13 +765,13 @@ pub async fn chats_by_tag(
         skip.max(0),
     )
     .await?;
-    Ok(rows.iter().map(|r| title_response(r, None)).collect())
+    Ok(rows)
 }
 
 // ---- shares ----
 
 /// `POST /chats/{id}/share`: creates (or refreshes) the share snapshot.
-pub async fn share(app: &App, caller: &Caller, id: &str) -> AppResult<Value> {
+pub async fn share(app: &App, caller: &Caller, id: &str) -> AppResult<ChatRow> {
     let p = caller.require_verified()?;
     if !permission(app, p, "chat.share").await? {
         return Err(AppError::unauthorized(ErrorCode::AccessProhibited));
@@ -851,30 +807,9 @@ pub async fn unshare_all(app: &App, caller: &Caller) -> AppResult<bool> {
     Ok(true)
 }
 
-fn shared_response(s: &SharedRow) -> Value {
-    json!({
-        "id": s.id,
-        "user_id": s.user_id,
-        "title": s.title,
-        "chat": s.chat.0,
-        "updated_at": s.updated_at,
-        "created_at": s.created_at,
-        "share_id": s.id,
-        "archived": false,
-        "pinned": false,
-        "meta": {},
-        "variables": {},
-        "folder_id": null,
-        "tasks": null,
-        "summary": null,
-        "current_message_id": null,
-        "context_usage": null,
-    })
-}
-
 /// `GET /chats/share/{share_id}`: the sharer, or an admin with admin chat access. Shares carry
 /// no grants yet, so other users are refused.
-pub async fn get_share(app: &App, caller: &Caller, share_id: &str) -> AppResult<Value> {
+pub async fn get_share(app: &App, caller: &Caller, share_id: &str) -> AppResult<SharedRow> {
     let p = match caller.require_verified() {
         Ok(p) => p,
         Err(e) if e.code == ErrorCode::NotAuthenticated => {
@@ -888,11 +823,11 @@ pub async fn get_share(app: &App, caller: &Caller, share_id: &str) -> AppResult<
     if share.user_id != p.user.id && !admin_access(app, p) {
         return Err(AppError::unauthorized(ErrorCode::AccessProhibited));
     }
-    Ok(shared_response(&share))
+    Ok(share)
 }
 
 /// `GET /chats/shared`: `{id (chat id), chat_id, title, share_id, updated_at, created_at}`.
-pub async fn shared_list(app: &App, caller: &Caller, params: PagedParams) -> AppResult<Vec<Value>> {
+pub async fn shared_list(app: &App, caller: &Caller, params: PagedParams) -> AppResult<Vec<SharedRow>> {
     let p = caller.require_verified()?;
     let (sort, ascending, offset) = paged(&params)?;
     let rows = store::chats::list_shares(
@@ -905,19 +840,13 @@ pub async fn shared_list(app: &App, caller: &Caller, params: PagedParams) -> App
         offset,
     )
     .await?;
-    Ok(rows
-        .iter()
-        .map(|s| {
-            json!({"id": s.chat_id, "chat_id": s.chat_id, "title": s.title, "share_id": s.id,
-                   "updated_at": s.updated_at, "created_at": s.created_at})
-        })
-        .collect())
+    Ok(rows)
 }
 
 // ---- clone and messages ----
 
 /// `POST /chats/{id}/clone`.
-pub async fn clone(app: &App, caller: &Caller, id: &str, title: Option<String>) -> AppResult<Value> {
+pub async fn clone(app: &App, caller: &Caller, id: &str, title: Option<String>) -> AppResult<ChatRow> {
     let p = caller.require_verified()?;
     if !permission(app, p, "chat.import").await? {
         return Err(AppError::forbidden(ErrorCode::AccessProhibited));
@@ -942,7 +871,7 @@ pub async fn clone(app: &App, caller: &Caller, id: &str, title: Option<String>) 
         created_at: Some(now),
         updated_at: Some(now),
     };
-    Ok(chat_response(&insert_chat(&app.db, p, input, now).await?))
+    insert_chat(&app.db, p, input, now).await
 }
 
 /// Edits or deletes one message of `history`, then stores the document.
@@ -953,7 +882,7 @@ async fn edit_message(
     message_id: &str,
     recompute_current: bool,
     edit: impl FnOnce(&mut Map<String, Value>) -> AppResult<()>,
-) -> AppResult<Value> {
+) -> AppResult<ChatRow> {
     let p = caller.require_verified()?;
     let mut tx = app.db.begin().await?;
     let row = match store::chats::get_for_update(&mut tx, id).await? {
@@ -999,7 +928,7 @@ async fn edit_message(
     store::chats::update_content(&mut tx, &write).await?;
     let updated = store::chats::get(&mut tx, id).await?.ok_or_else(|| AppError::internal("chat vanished"))?;
     tx.commit().await?;
-    Ok(chat_response(&updated))
+    Ok(updated)
 }
 
 /// `POST /chats/{id}/messages/{message_id}`: sets the message's `content`.
@@ -1009,7 +938,7 @@ pub async fn update_message(
     id: &str,
     message_id: &str,
     content: String,
-) -> AppResult<Value> {
+) -> AppResult<ChatRow> {
     edit_message(app, caller, id, message_id, false, |messages| {
         if let Some(m) = messages.get_mut(message_id).and_then(Value::as_object_mut) {
             m.insert("content".into(), json!(content));
@@ -1022,14 +951,14 @@ pub async fn update_message(
 /// `DELETE /chats/{id}/messages/{message_id}`: removes the message and its direct replies; their
 /// replies move up to the message's parent, and the current message becomes the newest leaf
 /// below that parent (as the reference). An unknown message leaves the chat unchanged.
-pub async fn delete_message(app: &App, caller: &Caller, id: &str, message_id: &str) -> AppResult<Value> {
+pub async fn delete_message(app: &App, caller: &Caller, id: &str, message_id: &str) -> AppResult<ChatRow> {
     let p = caller.require_verified()?;
     match store::chats::get(&app.db, id).await? {
         Some(row) if row.user_id == p.user.id => {
             let known =
                 row.chat.0.get("history").and_then(|h| h.get("messages")).and_then(|m| m.get(message_id));
             if known.is_none() {
-                return Ok(chat_response(&row));
+                return Ok(row);
             }
         }
         _ => return Err(AppError::unauthorized(ErrorCode::AccessProhibited)),
