@@ -19,6 +19,8 @@ pub struct App {
     pub db: Db,
     pub keys: TokenKeys,
     pub signin_limiter: Arc<dyn RateLimiter>,
+    /// Upstream model providers and the cached model list.
+    pub upstream: Arc<crate::upstream::Upstream>,
 }
 
 /// A cheap handle to `App`, used as axum state.
@@ -50,7 +52,8 @@ impl App {
         };
         let signin_limiter: Arc<dyn RateLimiter> =
             Arc::new(MemoryRateLimiter::new(config.signin_rate_limit, config.signin_rate_window));
-        let app = App { keys: TokenKeys::new(&secret), config, db, signin_limiter };
+        let upstream = crate::upstream::Upstream::new(&config.upstream)?;
+        let app = App { keys: TokenKeys::new(&secret), config, db, signin_limiter, upstream };
         crate::service::auths::bootstrap_admin(&app).await?;
         Ok(app)
     }

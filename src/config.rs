@@ -119,13 +119,26 @@ pub struct Config {
     pub signin_rate_limit: u32,
     pub signin_rate_window: Duration,
     pub request_body_limit: usize,
+    /// Upstream model providers and the model-list cache (`ENABLE_OPENAI_API`,
+    /// `OPENAI_API_BASE_URLS`, `OLLAMA_BASE_URLS`, `AIOHTTP_CLIENT_TIMEOUT_MODEL_LIST`, …).
+    pub upstream: crate::upstream::UpstreamConfig,
+    /// Admins read and write every workspace model (`BYPASS_ADMIN_ACCESS_CONTROL`, default true).
+    pub bypass_admin_access_control: bool,
+    /// Every verified user sees every model in `GET /api/models` (`BYPASS_MODEL_ACCESS_CONTROL`).
+    pub bypass_model_access_control: bool,
     pub log_format: LogFormat,
     /// Admins may read and delete other users' chats (`ENABLE_ADMIN_CHAT_ACCESS`).
     pub enable_admin_chat_access: bool,
     /// Admins may export every chat (`ENABLE_ADMIN_EXPORT`).
     pub enable_admin_export: bool,
+    /// GraphQL limits (`GRAPHQL_*`).
+    pub graphql: GraphqlLimits,
     pub bootstrap_admin: Option<BootstrapAdmin>,
     pub seeds: SettingSeeds,
+    /// `CORS_ALLOW_ORIGIN` (default `*`), checked against `CORS_ALLOW_CUSTOM_SCHEME`.
+    pub cors_allow_origin: crate::http::cors::CorsOrigins,
+    /// `CACHE_CONTROL`, `HSTS`, `XFRAME_OPTIONS`, … (see `crate::http::security_headers`).
+    pub security_headers: crate::http::security_headers::SecurityHeaders,
 }
 
 impl std::fmt::Debug for Config {
@@ -139,6 +152,21 @@ impl std::fmt::Debug for Config {
             .field("secret_key", &self.secret_key.as_ref().map(|_| "<set>"))
             .finish_non_exhaustive()
     }
+}
+
+/// Limits of the GraphQL endpoint.
+#[derive(Debug, Clone)]
+pub struct GraphqlLimits {
+    /// Deepest selection nesting (`GRAPHQL_MAX_DEPTH`, default 12).
+    pub max_depth: usize,
+    /// Highest complexity score, one per field (`GRAPHQL_MAX_COMPLEXITY`, default 5000).
+    pub max_complexity: usize,
+    /// Longest query text in bytes (`GRAPHQL_MAX_QUERY_BYTES`, default 32 KiB).
+    pub max_query_bytes: usize,
+    /// Most operations in one batch (`GRAPHQL_MAX_BATCH`, default 20).
+    pub max_batch: usize,
+    /// Whether introspection is served (`GRAPHQL_INTROSPECTION`, default true).
+    pub introspection: bool,
 }
 
 /// The policy applied to new passwords when `ENABLE_PASSWORD_VALIDATION` is on: at least 8
@@ -364,6 +392,10 @@ impl Config {
         }
 
         let request_body_limit = env.number::<usize>("REQUEST_BODY_LIMIT", 16 * 1024 * 1024)?;
+        let upstream = crate::upstream::UpstreamConfig::from_lookup(&|v| env.raw(v))?;
+        let bypass_admin_access_control =
+            env.bool_any(&["BYPASS_ADMIN_ACCESS_CONTROL", "ENABLE_ADMIN_WORKSPACE_CONTENT_ACCESS"], true)?;
+        let bypass_model_access_control = env.bool("BYPASS_MODEL_ACCESS_CONTROL", false)?;
         let log_format = match env.string("LOG_FORMAT", "text").to_ascii_lowercase().as_str() {
             "text" => LogFormat::Text,
             "json" => LogFormat::Json,
@@ -420,6 +452,14 @@ impl Config {
             permissions: PermissionTree::from_env(&|var, default| env.bool(var, default))?,
         };
 
+        // CORS and security headers: a bad origin stops start-up; a bad header value is replaced by
+        // its fallback (warned about when the router is built).
+        let cors_allow_origin = crate::http::cors::CorsOrigins::parse(
+            env.raw("CORS_ALLOW_ORIGIN").as_deref(),
+            env.raw("CORS_ALLOW_CUSTOM_SCHEME").as_deref(),
+        )?;
+        let security_headers = crate::http::security_headers::SecurityHeaders::from_lookup(&|v| env.raw(v))?;
+
         Ok(Config {
             host,
             port,
@@ -439,11 +479,23 @@ impl Config {
             signin_rate_limit,
             signin_rate_window,
             request_body_limit,
+            upstream,
+            bypass_admin_access_control,
+            bypass_model_access_control,
             log_format,
             enable_admin_chat_access: env.bool("ENABLE_ADMIN_CHAT_ACCESS", true)?,
             enable_admin_export: env.bool("ENABLE_ADMIN_EXPORT", true)?,
+            graphql: GraphqlLimits {
+                max_depth: env.number::<usize>("GRAPHQL_MAX_DEPTH", 12)?,
+                max_complexity: env.number::<usize>("GRAPHQL_MAX_COMPLEXITY", 5000)?,
+                max_query_bytes: env.number::<usize>("GRAPHQL_MAX_QUERY_BYTES", 32 * 1024)?,
+                max_batch: env.number::<usize>("GRAPHQL_MAX_BATCH", 20)?,
+                introspection: env.bool("GRAPHQL_INTROSPECTION", true)?,
+            },
             bootstrap_admin,
             seeds,
+            cors_allow_origin,
+            security_headers,
         })
     }
 }

@@ -48,6 +48,14 @@ pub enum ErrorCode {
     MfaNotSupported,
     /// A write collided with existing data (unique constraint).
     Conflict,
+    ModelIdTaken,
+    ModelIdTooLong,
+    /// Access grants for an audience the caller may not share with.
+    SharingNotAllowed,
+    /// An access grant names a user (or group) that does not exist.
+    UnknownPrincipal,
+    /// A file referenced by a model (background image, voice avatar) cannot be read.
+    FileNotAccessible,
 }
 
 impl ErrorCode {
@@ -84,6 +92,11 @@ impl ErrorCode {
             PayloadTooLarge => "PAYLOAD_TOO_LARGE",
             MfaNotSupported => "MFA_NOT_SUPPORTED",
             Conflict => "CONFLICT",
+            ModelIdTaken => "MODEL_ID_TAKEN",
+            ModelIdTooLong => "MODEL_ID_TOO_LONG",
+            SharingNotAllowed => "SHARING_NOT_ALLOWED",
+            UnknownPrincipal => "UNKNOWN_PRINCIPAL",
+            FileNotAccessible => "FILE_NOT_ACCESSIBLE",
         }
     }
 
@@ -138,6 +151,15 @@ impl ErrorCode {
             PayloadTooLarge => "The request body is too large.",
             MfaNotSupported => "Multi-factor authentication is not supported by this server.",
             Conflict => "The request conflicts with data that already exists.",
+            ModelIdTaken => {
+                "Uh-oh! This model id is already registered. Please choose another model id string."
+            }
+            ModelIdTooLong => {
+                "The model id is too long. Please make sure your model id is less than 256 characters long."
+            }
+            SharingNotAllowed => "You do not have permission to share with the requested audience",
+            UnknownPrincipal => "An access grant names a user or group that does not exist.",
+            FileNotAccessible => "Background image is not accessible.",
         }
     }
 }

@@ -5,11 +5,13 @@ pub mod app;
 pub mod auth;
 pub mod config;
 pub mod error;
+pub mod graphql;
 pub mod http;
 pub mod limit;
 pub mod rest;
 pub mod service;
 pub mod store;
+pub mod upstream;
 
 pub use app::{App, AppState, build_router};
 pub use config::Config;

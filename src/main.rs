@@ -1,4 +1,4 @@
-//! The `duet` command line: `serve` (default), `migrate`, `create-admin`.
+//! The `duet` command line: `serve` (default), `migrate`, `export-schema`, `create-admin`.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -32,6 +32,8 @@ enum Command {
     },
     /// Apply database migrations and exit.
     Migrate,
+    /// Print the GraphQL schema (SDL) and exit; `schema/schema.graphql` is this output.
+    ExportSchema,
     /// Create an admin account (when the email is free) and exit.
     CreateAdmin {
         #[arg(long)]
@@ -76,6 +78,10 @@ async fn main() -> ExitCode {
             serve(config).await
         }
         Command::Migrate => migrate(config).await,
+        Command::ExportSchema => {
+            print!("{}", duet::graphql::sdl());
+            Ok(())
+        }
         Command::CreateAdmin { email, name, password } => {
             config.bootstrap_admin = None;
             create_admin(config, email, name, password).await

@@ -188,7 +188,8 @@ async fn update_profile(
 ) -> Result<Response> {
     caller.require_verified()?;
     let Body(form) = body?;
-    Ok(Json(svc::update_profile(&state, &caller, form).await?).into_response())
+    let user = svc::update_profile(&state, &caller, form).await?;
+    Ok(Json(svc::UserBrief::from(&user)).into_response())
 }
 
 struct TimezoneForm(String);

@@ -13,6 +13,7 @@ pub mod auths;
 pub mod chats;
 pub mod cookies;
 pub mod extract;
+pub mod models;
 pub mod system;
 pub mod users;
 
@@ -27,6 +28,8 @@ pub fn router() -> Router<AppState> {
         .merge(auths)
         .merge(users::router())
         .merge(chats::router())
+        .merge(models::router())
+        .merge(crate::graphql::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
 }

@@ -221,7 +221,7 @@ pub struct ProfileInput {
     pub date_of_birth: Option<String>,
 }
 
-pub async fn update_profile(app: &App, caller: &Caller, input: ProfileInput) -> AppResult<UserBrief> {
+pub async fn update_profile(app: &App, caller: &Caller, input: ProfileInput) -> AppResult<User> {
     let p = caller.require_verified()?;
     validate::check_image_url(&input.profile_image_url)?;
     if let Some(date) = &input.date_of_birth {
@@ -234,10 +234,9 @@ pub async fn update_profile(app: &App, caller: &Caller, input: ProfileInput) -> 
         gender: input.gender,
         date_of_birth: input.date_of_birth,
     };
-    let user = store::users::update_profile(&app.db, p.id(), &update, store::now())
+    store::users::update_profile(&app.db, p.id(), &update, store::now())
         .await?
-        .ok_or_else(|| AppError::bad_request(ErrorCode::Default))?;
-    Ok(UserBrief::from(&user))
+        .ok_or_else(|| AppError::bad_request(ErrorCode::Default))
 }
 
 pub async fn update_timezone(app: &App, caller: &Caller, timezone: &str) -> AppResult<()> {

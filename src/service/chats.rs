@@ -596,32 +596,9 @@ pub async fn search(
     page: Option<i64>,
 ) -> AppResult<Vec<(TitleRow, Option<String>)>> {
     let p = caller.require_verified()?;
-    let mut filter = Filter { archived: Some(false), ..Default::default() };
-    for token in text.to_lowercase().split_whitespace() {
-        let bool_of = |v: &str| match v {
-            "true" => Some(true),
-            "false" => Some(false),
-            _ => None,
-        };
-        if let Some(tag) = token.strip_prefix("tag:") {
-            if tag == "none" {
-                filter.untagged = true;
-            } else if !tag.is_empty() {
-                filter.tags.push(normalize_tag(tag));
-            }
-        } else if let Some(v) = token.strip_prefix("pinned:") {
-            filter.pinned = bool_of(v);
-        } else if let Some(v) = token.strip_prefix("archived:") {
-            filter.archived = bool_of(v);
-        } else if let Some(v) = token.strip_prefix("shared:") {
-            filter.shared = bool_of(v);
-        } else if token.starts_with("folder:") {
-            // Folders are not supported: a folder filter matches nothing.
-            return Ok(Vec::new());
-        } else {
-            filter.words.push(token.to_string());
-        }
-    }
+    let Some(filter) = search_filter(text, Filter { archived: Some(false), ..Default::default() }) else {
+        return Ok(Vec::new());
+    };
     let page = page.unwrap_or(1).max(1);
     let rows = store::chats::list(
         &app.db,
@@ -640,6 +617,86 @@ pub async fn search(
         out.push((row.clone(), snippet));
     }
     Ok(out)
+}
+
+/// Adds the search text's words and `tag:`, `pinned:`, `archived:`, `shared:` tokens to `filter`;
+/// `None` when nothing can match (a `folder:` token: folders are not supported).
+pub fn search_filter(text: &str, mut filter: Filter) -> Option<Filter> {
+    let bool_of = |v: &str| match v {
+        "true" => Some(true),
+        "false" => Some(false),
+        _ => None,
+    };
+    for token in text.to_lowercase().split_whitespace() {
+        if let Some(tag) = token.strip_prefix("tag:") {
+            if tag == "none" {
+                filter.untagged = true;
+            } else if !tag.is_empty() {
+                filter.tags.push(normalize_tag(tag));
+            }
+        } else if let Some(v) = token.strip_prefix("pinned:") {
+            filter.pinned = bool_of(v);
+        } else if let Some(v) = token.strip_prefix("archived:") {
+            filter.archived = bool_of(v);
+        } else if let Some(v) = token.strip_prefix("shared:") {
+            filter.shared = bool_of(v);
+        } else if token.starts_with("folder:") {
+            return None;
+        } else {
+            filter.words.push(token.to_string());
+        }
+    }
+    Some(filter)
+}
+
+/// Filters of the GraphQL chat connection.
+#[derive(Debug, Clone, Default)]
+pub struct ChatQuery {
+    pub archived: Option<bool>,
+    pub pinned: Option<bool>,
+    pub search: Option<String>,
+    pub tag: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// A window of `owner_id`'s chats and the number matching (the caller's own, or any user's for an
+/// admin with admin chat access). Archived chats are left out unless asked for.
+pub async fn query(
+    app: &App,
+    caller: &Caller,
+    owner_id: &str,
+    q: ChatQuery,
+) -> AppResult<(Vec<TitleRow>, i64)> {
+    let p = caller.require_verified()?;
+    if p.user.id != owner_id && !admin_access(app, p) {
+        return Err(AppError::unauthorized(ErrorCode::AccessProhibited));
+    }
+    let base = Filter {
+        archived: Some(q.archived.unwrap_or(false)),
+        pinned: q.pinned,
+        tags: q.tag.as_deref().map(normalize_tag).into_iter().collect(),
+        ..Default::default()
+    };
+    let filter = match q.search.as_deref() {
+        Some(text) => match search_filter(text, base) {
+            Some(f) => f,
+            None => return Ok((Vec::new(), 0)),
+        },
+        None => base,
+    };
+    let rows = store::chats::list(
+        &app.db,
+        owner_id,
+        &filter,
+        Sort::UpdatedAt,
+        false,
+        Some(q.limit.clamp(0, 1000)),
+        q.offset.max(0),
+    )
+    .await?;
+    let total = store::chats::count(&app.db, owner_id, &filter).await?;
+    Ok((rows, total))
 }
 
 /// About 200 characters of the first message (or title) containing the first word.

@@ -3,6 +3,7 @@
 
 pub mod auths;
 pub mod chats;
+pub mod models;
 pub mod permissions;
 pub mod settings;
 pub mod system;

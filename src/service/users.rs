@@ -48,6 +48,19 @@ pub struct ListParams {
     pub page: Option<i64>,
 }
 
+/// A window of users matching `query`, newest first, and the number matching (admin).
+pub async fn list_range(
+    app: &App,
+    caller: &Caller,
+    query: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> AppResult<(Vec<User>, i64)> {
+    caller.require_admin()?;
+    let query = query.filter(|q| !q.is_empty());
+    store::users::list(&app.db, query, UserOrder::CreatedAt, false, limit.clamp(0, 1000), offset.max(0)).await
+}
+
 pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<UserPage> {
     caller.require_admin()?;
     let page = params.page.unwrap_or(1).max(1);

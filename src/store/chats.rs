@@ -16,7 +16,7 @@ macro_rules! chat_columns {
 
 macro_rules! title_columns {
     () => {
-        "id, title, updated_at, created_at, last_read_at, archived"
+        "id, user_id, title, updated_at, created_at, last_read_at, archived, pinned, share_id"
     };
 }
 
@@ -43,11 +43,14 @@ pub struct ChatRow {
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TitleRow {
     pub id: String,
+    pub user_id: String,
     pub title: String,
     pub updated_at: i64,
     pub created_at: i64,
     pub last_read_at: Option<i64>,
     pub archived: bool,
+    pub pinned: bool,
+    pub share_id: Option<String>,
 }
 
 /// A row to write (insert or full replace).
@@ -192,7 +195,38 @@ pub async fn list(
     limit: Option<i64>,
     offset: i64,
 ) -> AppResult<Vec<TitleRow>> {
-    let mut sql = format!("select {} from chats where user_id = $1", title_columns!());
+    let (mut sql, args) = filtered(concat!("select ", title_columns!(), " from chats"), filter);
+    let direction = if ascending { "asc" } else { "desc" };
+    sql.push_str(&format!(" order by {} {direction}, id asc", sort.column()));
+    if let Some(limit) = limit {
+        sql.push_str(&format!(" limit {limit} offset {offset}"));
+    }
+    let rows: Vec<TitleRow> = run!(db, e => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(user_id);
+        for a in &args {
+            q = q.bind(a);
+        }
+        q.fetch_all(e).await
+    })?;
+    Ok(rows)
+}
+
+/// How many of a user's chats match `filter`.
+pub async fn count(db: &Db, user_id: &str, filter: &Filter) -> AppResult<i64> {
+    let (sql, args) = filtered("select count(*) from chats", filter);
+    Ok(run!(db, e => {
+        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).bind(user_id);
+        for a in &args {
+            q = q.bind(a);
+        }
+        q.fetch_one(e).await
+    })?)
+}
+
+/// `select_from` with the `where` clause of `filter`; `$1` is the user id, then the returned
+/// arguments in order.
+fn filtered(select_from: &str, filter: &Filter) -> (String, Vec<String>) {
+    let mut sql = format!("{select_from} where user_id = $1");
     let mut args: Vec<String> = Vec::new();
     let mut arg = |value: String, sql: &mut String, template: &str| {
         args.push(value);
@@ -234,19 +268,49 @@ pub async fn list(
     if filter.untagged {
         sql.push_str(" and not exists (select 1 from chat_tags t where t.chat_id = chats.id)");
     }
-    let direction = if ascending { "asc" } else { "desc" };
-    sql.push_str(&format!(" order by {} {direction}, id asc", sort.column()));
-    if let Some(limit) = limit {
-        sql.push_str(&format!(" limit {limit} offset {offset}"));
+    (sql, args)
+}
+
+/// Whole chats by id (unknown ids skipped). One statement.
+pub async fn get_many(db: &Db, ids: &[String]) -> AppResult<Vec<ChatRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
     }
-    let rows: Vec<TitleRow> = run!(db, e => {
-        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(user_id);
-        for a in &args {
-            q = q.bind(a);
+    let sql =
+        format!("select {} from chats where id in ({})", chat_columns!(), super::placeholders(1, ids.len()));
+    Ok(run!(db, e => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+        for id in ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(e).await
+    })?)
+}
+
+/// The tags of several chats: `(chat id, tag)` pairs. One statement.
+pub async fn tags_of_chats(db: &Db, chat_ids: &[String]) -> AppResult<Vec<(String, TagRow)>> {
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        chat_id: String,
+        #[sqlx(flatten)]
+        tag: TagRow,
+    }
+    if chat_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "select ct.chat_id, t.id, t.name, t.user_id, t.meta from chat_tags ct \
+         join tags t on t.id = ct.tag_id and t.user_id = ct.user_id where ct.chat_id in ({}) order by t.id",
+        super::placeholders(1, chat_ids.len())
+    );
+    let rows: Vec<Row> = run!(db, e => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+        for id in chat_ids {
+            q = q.bind(id);
         }
         q.fetch_all(e).await
     })?;
-    Ok(rows)
+    Ok(rows.into_iter().map(|r| (r.chat_id, r.tag)).collect())
 }
 
 /// Whole chats of a user (or of everyone with `user_id` `None`), newest first.

@@ -19,6 +19,7 @@ use crate::error::{AppError, AppResult};
 pub mod api_keys;
 pub mod auths;
 pub mod chats;
+pub mod models;
 pub mod revoked;
 pub mod settings;
 pub mod users;
@@ -219,6 +220,11 @@ impl Tx {
             Tx::Postgres(..) => Backend::Postgres,
         }
     }
+}
+
+/// `$from, $from+1, …` for `count` values (an `in (…)` list).
+pub fn placeholders(from: usize, count: usize) -> String {
+    (from..from + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Seconds since the Unix epoch.

@@ -301,3 +301,19 @@ pub fn escape_like(text: &str) -> String {
     }
     out
 }
+
+/// Users by id (any order; unknown ids are skipped). One statement.
+pub async fn get_many(db: &super::Db, ids: &[String]) -> AppResult<Vec<User>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql =
+        format!("select {} from users where id in ({})", user_columns!(), super::placeholders(1, ids.len()));
+    Ok(run!(db, e => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+        for id in ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(e).await
+    })?)
+}

@@ -1,0 +1,215 @@
+//! The GraphQL interface (`POST /graphql`, `GET /graphql?query=`): one schema over the service
+//! layer, with the REST `Caller`, per-request dataloaders, depth/complexity/size/batch limits.
+
+pub mod error;
+pub mod loaders;
+pub mod mutation;
+pub mod query;
+pub mod types;
+
+use std::time::Duration;
+
+use async_graphql::dataloader::{DataLoader, HashMapCache};
+use async_graphql::parser::types::OperationType;
+use async_graphql::{BatchRequest, BatchResponse, EmptySubscription, ErrorExtensions, Request, Schema};
+use axum::Router;
+use axum::extract::{FromRequestParts, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::config::GraphqlLimits;
+use crate::error::{AppError, ErrorCode};
+use crate::rest::extract::{Params, read_json};
+use loaders::{ChatLoader, TagLoader, UserLoader};
+
+pub type DuetSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+
+/// How long a dataloader waits to gather keys into one batch. Lists also prime the loaders with
+/// what their selection asks for (`types::prime`), so a page never depends on this timing.
+const BATCH_DELAY: Duration = Duration::from_micros(50);
+
+/// The schema with `limits` applied (also used to export the SDL).
+pub fn schema(limits: &GraphqlLimits) -> DuetSchema {
+    let builder = Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+        .limit_depth(limits.max_depth)
+        .limit_complexity(limits.max_complexity);
+    if limits.introspection { builder.finish() } else { builder.disable_introspection().finish() }
+}
+
+/// The schema in SDL (`duet export-schema`, `schema/schema.graphql`).
+pub fn sdl() -> String {
+    let limits = GraphqlLimits {
+        max_depth: usize::MAX,
+        max_complexity: usize::MAX,
+        max_query_bytes: usize::MAX,
+        max_batch: usize::MAX,
+        introspection: true,
+    };
+    schema(&limits).sdl()
+}
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/graphql", get(get_graphql).post(post_graphql))
+}
+
+/// A GraphQL error answer (`{"errors": [...]}`) with an HTTP status.
+fn error_response(status: StatusCode, err: &AppError) -> Response {
+    let e = err.extend();
+    let body = json!({"errors": [{"message": e.message, "extensions": e.extensions}]});
+    (status, axum::Json(body)).into_response()
+}
+
+fn request_error(text: impl Into<String>) -> AppError {
+    AppError::with_text(StatusCode::BAD_REQUEST, ErrorCode::ValidationError, text.into())
+}
+
+/// Attaches the caller, the state and fresh dataloaders to one operation.
+fn prepare(state: &AppState, caller: &Caller, request: Request) -> Request {
+    let db = state.db.clone();
+    request
+        .data(state.clone())
+        .data(caller.clone())
+        .data(
+            DataLoader::with_cache(UserLoader(db.clone()), tokio::spawn, HashMapCache::default())
+                .delay(BATCH_DELAY),
+        )
+        .data(
+            DataLoader::with_cache(ChatLoader(db.clone()), tokio::spawn, HashMapCache::default())
+                .delay(BATCH_DELAY),
+        )
+        .data(DataLoader::with_cache(TagLoader(db), tokio::spawn, HashMapCache::default()).delay(BATCH_DELAY))
+}
+
+/// Whether the operation asks for `__schema` or `__type` at its top level.
+fn asks_for_introspection(request: &Request) -> bool {
+    use async_graphql::parser::types::Selection;
+    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else { return false };
+    doc.operations.iter().any(|(_, op)| {
+        op.node.selection_set.node.items.iter().any(|item| match &item.node {
+            Selection::Field(f) => matches!(f.node.name.node.as_str(), "__schema" | "__type"),
+            _ => false,
+        })
+    })
+}
+
+fn check_request(limits: &GraphqlLimits, request: &Request) -> Result<(), AppError> {
+    if !limits.introspection && asks_for_introspection(request) {
+        return Err(request_error("Introspection is disabled on this server (GRAPHQL_INTROSPECTION=false)."));
+    }
+    if request.query.len() > limits.max_query_bytes {
+        return Err(request_error(format!(
+            "The query is {} bytes; the limit is {} (GRAPHQL_MAX_QUERY_BYTES).",
+            request.query.len(),
+            limits.max_query_bytes
+        )));
+    }
+    Ok(())
+}
+
+async fn execute(state: &AppState, caller: &Caller, batch: BatchRequest) -> Response {
+    let schema = schema(&state.config.graphql);
+    let response = match batch {
+        BatchRequest::Single(r) => BatchResponse::Single(schema.execute(prepare(state, caller, r)).await),
+        BatchRequest::Batch(rs) => {
+            let mut out = Vec::with_capacity(rs.len());
+            for r in rs {
+                out.push(schema.execute(prepare(state, caller, r)).await);
+            }
+            BatchResponse::Batch(out)
+        }
+    };
+    axum::Json(response).into_response()
+}
+
+/// `POST /graphql`: one operation, or a JSON array of operations answered in order.
+async fn post_graphql(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let Ok(caller) = Caller::from_request_parts(&mut parts, &state).await;
+    let req = axum::extract::Request::from_parts(parts, body);
+    let limits = &state.config.graphql;
+    let value = match read_json(req, state.config.request_body_limit).await {
+        Ok(v) => v,
+        Err(e) if e.status == StatusCode::PAYLOAD_TOO_LARGE => return error_response(e.status, &e),
+        Err(_) => {
+            return error_response(StatusCode::BAD_REQUEST, &request_error("The body is not valid JSON."));
+        }
+    };
+    if let Value::Array(items) = &value {
+        if items.is_empty() {
+            return error_response(StatusCode::BAD_REQUEST, &request_error("The batch is empty."));
+        }
+        if items.len() > limits.max_batch {
+            let text = format!(
+                "The batch has {} operations; the limit is {} (GRAPHQL_MAX_BATCH).",
+                items.len(),
+                limits.max_batch
+            );
+            return error_response(StatusCode::BAD_REQUEST, &request_error(text));
+        }
+    }
+    let batch: BatchRequest = match serde_json::from_value(value) {
+        Ok(b) => b,
+        Err(e) => {
+            return error_response(
+                StatusCode::BAD_REQUEST,
+                &request_error(format!("Invalid GraphQL request: {e}")),
+            );
+        }
+    };
+    let sizes_ok = match &batch {
+        BatchRequest::Single(r) => check_request(limits, r),
+        BatchRequest::Batch(rs) => rs.iter().try_for_each(|r| check_request(limits, r)),
+    };
+    if let Err(e) = sizes_ok {
+        return error_response(StatusCode::BAD_REQUEST, &e);
+    }
+    execute(&state, &caller, batch).await
+}
+
+/// `GET /graphql?query=…[&variables=…][&operationName=…]`: queries only, never mutations.
+async fn get_graphql(State(state): State<AppState>, caller: Caller, params: Params) -> Response {
+    let Some(query) = params.text("query") else {
+        return error_response(
+            StatusCode::BAD_REQUEST,
+            &request_error("Missing `query` parameter; send the operation with POST or as `?query=`."),
+        );
+    };
+    let mut request = Request::new(query);
+    if let Some(name) = params.text("operationName") {
+        request = request.operation_name(name);
+    }
+    if let Some(vars) = params.text("variables") {
+        match serde_json::from_str::<Value>(&vars) {
+            Ok(v) => request = request.variables(async_graphql::Variables::from_json(v)),
+            Err(_) => {
+                return error_response(
+                    StatusCode::BAD_REQUEST,
+                    &request_error("`variables` is not valid JSON."),
+                );
+            }
+        }
+    }
+    if let Err(e) = check_request(&state.config.graphql, &request) {
+        return error_response(StatusCode::BAD_REQUEST, &e);
+    }
+    if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
+        let mutation = doc.operations.iter().any(|(name, op)| {
+            op.node.ty == OperationType::Mutation
+                && request
+                    .operation_name
+                    .as_deref()
+                    .is_none_or(|wanted| name.map(|n| n.as_str()) == Some(wanted))
+        });
+        if mutation {
+            return error_response(
+                StatusCode::METHOD_NOT_ALLOWED,
+                &request_error("Mutations are only accepted with POST."),
+            );
+        }
+    }
+    execute(&state, &caller, BatchRequest::Single(request)).await
+}

@@ -1,0 +1,202 @@
+//! Mutations: sessions, profile, API keys, chats, users. Each resolver calls the service function
+//! its REST twin calls, so rules, limits and error codes are the REST ones.
+
+use async_graphql::{Context, ErrorExtensions, InputObject, Json, Object};
+use serde_json::{Map, Value, json};
+
+use super::error::Gql;
+use super::types::{Chat, Session, Tag, User, caller, state};
+use crate::auth::Credential;
+use crate::error::{AppError, FieldError};
+use crate::service::auths::{self as auths_svc, ProfileInput, SignupInput};
+use crate::service::chats::{self as chats_svc, ChatInput};
+use crate::service::users::{self as users_svc, UpdateInput};
+
+pub struct Mutation;
+
+fn session(s: auths_svc::Session) -> Session {
+    Session { expires_at: s.expires_at(), token: s.token, token_type: "Bearer".into(), user: User(s.user) }
+}
+
+/// A JSON argument that must be an object.
+fn object(name: &str, value: Value) -> async_graphql::Result<Map<String, Value>> {
+    match value {
+        Value::Object(m) => Ok(m),
+        other => Err(AppError::validation(vec![FieldError {
+            kind: "dict_type",
+            loc: vec![json!(name)],
+            msg: "Input should be a valid dictionary".into(),
+            input: other,
+            ctx: None,
+        }])
+        .extend()),
+    }
+}
+
+/// `UserUpdateForm`: only given fields change.
+#[derive(InputObject)]
+pub struct UserUpdateInput {
+    pub role: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub profile_image_url: Option<String>,
+    pub password: Option<String>,
+}
+
+#[Object]
+impl Mutation {
+    /// Creates an account (the first one becomes the admin) and signs it in.
+    async fn signup(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        email: String,
+        password: String,
+        profile_image_url: Option<String>,
+    ) -> async_graphql::Result<Session> {
+        let input = SignupInput { name, email, password, profile_image_url };
+        Ok(session(auths_svc::signup(state(ctx), input).await.gql()?))
+    }
+
+    /// Signs in; shares the sign-in rate limit with `POST /api/v1/auths/signin`.
+    async fn signin(
+        &self,
+        ctx: &Context<'_>,
+        email: String,
+        password: String,
+    ) -> async_graphql::Result<Session> {
+        Ok(session(auths_svc::signin(state(ctx), &email, &password).await.gql()?))
+    }
+
+    /// Ends the caller's session token (everywhere).
+    async fn signout(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        let token = match caller(ctx).principal().map(|p| &p.credential) {
+            Some(Credential::Session { token, .. }) => Some(token.clone()),
+            _ => None,
+        };
+        auths_svc::signout(state(ctx), token.as_deref()).await.gql()?;
+        Ok(true)
+    }
+
+    async fn update_profile(
+        &self,
+        ctx: &Context<'_>,
+        name: String,
+        profile_image_url: String,
+        bio: Option<String>,
+        gender: Option<String>,
+        date_of_birth: Option<String>,
+    ) -> async_graphql::Result<User> {
+        let input = ProfileInput { name, profile_image_url, bio, gender, date_of_birth };
+        Ok(User(auths_svc::update_profile(state(ctx), caller(ctx), input).await.gql()?))
+    }
+
+    /// Changes the caller's password and ends every session of the account.
+    async fn update_password(
+        &self,
+        ctx: &Context<'_>,
+        password: String,
+        new_password: String,
+    ) -> async_graphql::Result<bool> {
+        auths_svc::update_password(state(ctx), caller(ctx), &password, &new_password).await.gql()?;
+        Ok(true)
+    }
+
+    async fn create_api_key(&self, ctx: &Context<'_>) -> async_graphql::Result<String> {
+        auths_svc::create_api_key(state(ctx), caller(ctx)).await.gql()
+    }
+
+    async fn delete_api_key(&self, ctx: &Context<'_>) -> async_graphql::Result<bool> {
+        auths_svc::delete_api_key(state(ctx), caller(ctx)).await.gql()?;
+        Ok(true)
+    }
+
+    async fn create_chat(&self, ctx: &Context<'_>, chat: Json<Value>) -> async_graphql::Result<Chat> {
+        let input = ChatInput { chat: object("chat", chat.0)?, ..Default::default() };
+        Ok(Chat::from_row(chats_svc::create(state(ctx), caller(ctx), input).await.gql()?))
+    }
+
+    /// Merges `chat` into the stored document, as `POST /api/v1/chats/{id}`.
+    async fn update_chat(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+        chat: Json<Value>,
+    ) -> async_graphql::Result<Chat> {
+        let input = ChatInput { chat: object("chat", chat.0)?, ..Default::default() };
+        Ok(Chat::from_row(chats_svc::update(state(ctx), caller(ctx), &id, input).await.gql()?))
+    }
+
+    async fn delete_chat(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<bool> {
+        chats_svc::delete(state(ctx), caller(ctx), &id).await.gql()
+    }
+
+    /// Toggles the pin.
+    async fn pin_chat(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<Chat> {
+        Ok(Chat::from_row(chats_svc::toggle_pin(state(ctx), caller(ctx), &id).await.gql()?))
+    }
+
+    /// Toggles the archive state.
+    async fn archive_chat(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<Chat> {
+        Ok(Chat::from_row(chats_svc::toggle_archive(state(ctx), caller(ctx), &id).await.gql()?))
+    }
+
+    /// Creates or refreshes the share snapshot; the chat's `shareId` is its id.
+    async fn share_chat(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<Chat> {
+        Ok(Chat::from_row(chats_svc::share(state(ctx), caller(ctx), &id).await.gql()?))
+    }
+
+    async fn unshare_chat(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<bool> {
+        chats_svc::unshare(state(ctx), caller(ctx), &id).await.gql()
+    }
+
+    async fn clone_chat(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+        title: Option<String>,
+    ) -> async_graphql::Result<Chat> {
+        Ok(Chat::from_row(chats_svc::clone(state(ctx), caller(ctx), &id, title).await.gql()?))
+    }
+
+    async fn add_chat_tag(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+        name: String,
+    ) -> async_graphql::Result<Vec<Tag>> {
+        let tags = chats_svc::add_tag(state(ctx), caller(ctx), &id, &name).await.gql()?;
+        Ok(tags.into_iter().map(Tag::from).collect())
+    }
+
+    async fn remove_chat_tag(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+        name: String,
+    ) -> async_graphql::Result<Vec<Tag>> {
+        let tags = chats_svc::remove_tag(state(ctx), caller(ctx), &id, &name).await.gql()?;
+        Ok(tags.into_iter().map(Tag::from).collect())
+    }
+
+    /// Admin update, as `POST /api/v1/users/{id}/update`.
+    async fn update_user(
+        &self,
+        ctx: &Context<'_>,
+        id: String,
+        input: UserUpdateInput,
+    ) -> async_graphql::Result<User> {
+        let input = UpdateInput {
+            role: input.role,
+            name: input.name,
+            email: input.email,
+            profile_image_url: input.profile_image_url,
+            password: input.password,
+        };
+        Ok(User(users_svc::update(state(ctx), caller(ctx), &id, input).await.gql()?))
+    }
+
+    async fn delete_user(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<bool> {
+        users_svc::delete(state(ctx), caller(ctx), &id).await.gql()
+    }
+}

@@ -1,0 +1,96 @@
+//! Queries: the caller, users, chats, shared chats. Each resolver calls the service function its
+//! REST twin calls.
+
+use async_graphql::{Context, Object};
+
+use super::error::Gql;
+use super::types::{
+    Chat, ChatConnection, User, UserConnection, caller, chat_connection, offset_after, page_size, state,
+};
+use crate::error::ErrorCode;
+use crate::service::{chats as chats_svc, users as users_svc};
+use crate::store::chats::ChatRow;
+
+pub struct Query;
+
+/// `Ok(None)` for a not-found error (a nullable field), the error otherwise.
+fn none_if_missing<T>(r: crate::error::AppResult<T>) -> async_graphql::Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if e.code == ErrorCode::NotFound => Ok(None),
+        Err(e) => Err(async_graphql::ErrorExtensions::extend(&e)),
+    }
+}
+
+#[Object]
+impl Query {
+    /// The signed-in caller (any role).
+    async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
+        Ok(User(caller(ctx).require_user().gql()?.user.clone()))
+    }
+
+    /// A user by id: an admin, or the caller themself. `null` when there is no such user.
+    async fn user(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<Option<User>> {
+        Ok(none_if_missing(users_svc::get(state(ctx), caller(ctx), &id).await)?.map(|d| User(d.user)))
+    }
+
+    /// Users, newest first (admin). `query` matches name or email.
+    async fn users(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        query: Option<String>,
+    ) -> async_graphql::Result<UserConnection> {
+        let limit = page_size(first)?;
+        let offset = offset_after(after.as_deref())?;
+        let (users, total) =
+            users_svc::list_range(state(ctx), caller(ctx), query.as_deref(), limit, offset).await.gql()?;
+        Ok(UserConnection::new(users, offset, total))
+    }
+
+    /// A chat the caller may read; `null` for unknown ids and other users' chats.
+    async fn chat(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<Option<Chat>> {
+        Ok(none_if_missing(chats_svc::get(state(ctx), caller(ctx), &id).await)?.map(Chat::from_row))
+    }
+
+    /// The caller's chats, newest first. Archived chats only with `archived: true`; `search` takes
+    /// the REST search syntax (words, `tag:`, `pinned:`, `shared:`).
+    #[allow(clippy::too_many_arguments)]
+    async fn chats(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        archived: Option<bool>,
+        pinned: Option<bool>,
+        search: Option<String>,
+        tag: Option<String>,
+    ) -> async_graphql::Result<ChatConnection> {
+        let me = caller(ctx).require_verified().gql()?.user.id.clone();
+        chat_connection(ctx, &me, first, after, archived, pinned, search, tag).await
+    }
+
+    /// A shared snapshot by its share id; `null` when there is no such share.
+    async fn shared_chat(&self, ctx: &Context<'_>, share_id: String) -> async_graphql::Result<Option<Chat>> {
+        let share = none_if_missing(chats_svc::get_share(state(ctx), caller(ctx), &share_id).await)?;
+        Ok(share.map(|s| {
+            Chat::from_row(ChatRow {
+                id: s.id.clone(),
+                user_id: s.user_id,
+                title: s.title,
+                chat: s.chat,
+                created_at: s.created_at,
+                updated_at: s.updated_at,
+                share_id: Some(s.id),
+                archived: false,
+                pinned: false,
+                meta: sqlx::types::Json(serde_json::json!({})),
+                variables: None,
+                folder_id: None,
+                current_message_id: None,
+                last_read_at: None,
+            })
+        }))
+    }
+}

@@ -1,0 +1,176 @@
+//! `/api/v1/models`: routes of the reference's models router, and the app-level chat model
+//! list `GET /api/models` (also `GET /api/v1/models`, exactly) with `GET /api/models/base`.
+
+use axum::extract::{RawQuery, State};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use serde_json::{Value, json};
+
+use super::extract::{Body, Params};
+use crate::app::AppState;
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult};
+use crate::service::models::{self as svc, AccessForm, ListParams, Model, ModelAccess, ModelForm};
+
+pub fn router() -> Router<AppState> {
+    const P: &str = "/api/v1/models";
+    let r = |path: &str| format!("{P}{path}");
+    Router::new()
+        .route("/api/models", get(chat_models))
+        .route(P, get(chat_models))
+        .route("/api/models/base", get(upstream_models))
+        .route(&r("/list"), get(list))
+        .route(&r("/all"), get(all))
+        .route(&r("/base"), get(base))
+        .route(&r("/base/tags"), get(base_tags))
+        .route(&r("/tags"), get(tags))
+        .route(&r("/create"), post(create))
+        .route(&r("/export"), get(export))
+        .route(&r("/import"), post(import))
+        .route(&r("/model"), get(get_model))
+        .route(&r("/model/update"), post(update))
+        .route(&r("/model/delete"), post(delete_model))
+        .route(&r("/model/toggle"), post(toggle))
+        .route(&r("/model/access/update"), post(update_access))
+        .route(&r("/delete/all"), delete(delete_all))
+}
+
+type BodyResult = Result<Body<Value>, AppError>;
+
+/// `ModelModel`.
+pub fn model_json(m: &Model) -> Value {
+    svc::model_value(m)
+}
+
+/// `ModelAccessResponse`: the model, its owner (`{id, name, role, email}` or null) and
+/// `write_access`.
+pub fn access_json(a: &ModelAccess) -> Value {
+    let mut v = svc::model_value(&a.model);
+    v["user"] = json!(a.user);
+    v["write_access"] = json!(a.write_access);
+    v
+}
+
+fn models(list: Vec<Model>) -> Json<Vec<Value>> {
+    Json(list.iter().map(model_json).collect())
+}
+
+async fn chat_models(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Value>> {
+    caller.require_verified()?;
+    let refresh = params.bool("refresh")?.unwrap_or(false);
+    Ok(Json(json!({"data": svc::chat_models(&s, &caller, refresh).await?})))
+}
+
+async fn upstream_models(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
+    Ok(Json(json!({"data": svc::upstream_models(&s, &caller).await?})))
+}
+
+async fn list(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Value>> {
+    caller.require_verified()?;
+    let list = ListParams {
+        query: params.text("query"),
+        view_option: params.text("view_option"),
+        tag: params.text("tag"),
+        order_by: params.text("order_by"),
+        direction: params.text("direction"),
+        page: params.int("page")?,
+    };
+    let page = svc::list(&s, &caller, list).await?;
+    Ok(Json(json!({"items": page.items.iter().map(access_json).collect::<Vec<_>>(), "total": page.total})))
+}
+
+async fn all(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<Value>>> {
+    Ok(models(svc::all(&s, &caller).await?))
+}
+
+async fn base(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Vec<Value>>> {
+    Ok(models(svc::base(&s, &caller, params.text("tag").as_deref()).await?))
+}
+
+async fn base_tags(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<String>>> {
+    Ok(Json(svc::base_tags(&s, &caller).await?))
+}
+
+async fn tags(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<String>>> {
+    Ok(Json(svc::tags(&s, &caller).await?))
+}
+
+async fn create(State(s): State<AppState>, caller: Caller, body: BodyResult) -> AppResult<Json<Value>> {
+    caller.require_verified()?;
+    let form = ModelForm::from_json(&body?.0)?;
+    Ok(Json(model_json(&svc::create(&s, &caller, form).await?)))
+}
+
+/// `ids` may repeat (`?ids=a&ids=b`); without it every exportable model is exported.
+async fn export(
+    State(s): State<AppState>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> AppResult<Json<Vec<Value>>> {
+    caller.require_verified()?;
+    let ids: Vec<String> = query
+        .as_deref()
+        .map(|q| {
+            form_urlencoded::parse(q.as_bytes())
+                .filter(|(k, _)| k == "ids")
+                .map(|(_, v)| v.into_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let ids = (!ids.is_empty()).then_some(ids);
+    let exported = svc::export(&s, &caller, ids).await?;
+    Ok(Json(
+        exported
+            .iter()
+            .map(|m| {
+                let mut v = model_json(m);
+                v["background_image_data"] = Value::Null;
+                v
+            })
+            .collect(),
+    ))
+}
+
+async fn import(State(s): State<AppState>, caller: Caller, body: BodyResult) -> AppResult<Json<bool>> {
+    caller.require_verified()?;
+    let list = svc::import_from_json(&body?.0)?;
+    Ok(Json(svc::import(&s, &caller, list).await?))
+}
+
+async fn get_model(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Value>> {
+    caller.require_verified()?;
+    let id = params.required_text("id")?;
+    Ok(Json(access_json(&svc::get(&s, &caller, &id).await?)))
+}
+
+async fn update(State(s): State<AppState>, caller: Caller, body: BodyResult) -> AppResult<Json<Value>> {
+    caller.require_verified()?;
+    let form = ModelForm::from_json(&body?.0)?;
+    Ok(Json(model_json(&svc::update(&s, &caller, form).await?)))
+}
+
+async fn delete_model(State(s): State<AppState>, caller: Caller, body: BodyResult) -> AppResult<Json<bool>> {
+    caller.require_verified()?;
+    let id = svc::id_from_json(&body?.0)?;
+    Ok(Json(svc::delete(&s, &caller, &id).await?))
+}
+
+async fn toggle(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Value>> {
+    caller.require_verified()?;
+    let id = params.required_text("id")?;
+    Ok(Json(model_json(&svc::toggle(&s, &caller, &id).await?)))
+}
+
+async fn update_access(
+    State(s): State<AppState>,
+    caller: Caller,
+    body: BodyResult,
+) -> AppResult<Json<Value>> {
+    caller.require_verified()?;
+    let form = AccessForm::from_json(&body?.0)?;
+    Ok(Json(model_json(&svc::update_access(&s, &caller, form).await?)))
+}
+
+async fn delete_all(State(s): State<AppState>, caller: Caller) -> AppResult<Json<bool>> {
+    Ok(Json(svc::delete_all(&s, &caller).await?))
+}

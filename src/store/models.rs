@@ -1,0 +1,531 @@
+//! Tables `models`, `model_history` and `access_grants`.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+use sqlx::types::Json;
+
+use super::{Backend, Db, Exec, Tx};
+use crate::error::AppResult;
+use crate::run;
+
+macro_rules! model_columns {
+    () => {
+        "id, user_id, base_model_id, name, params, meta, version_id, is_active, updated_at, created_at"
+    };
+}
+
+macro_rules! model_columns_in_join {
+    () => {
+        "models.id, models.user_id, models.base_model_id, models.name, models.params, models.meta, \
+         models.version_id, models.is_active, models.updated_at, models.created_at"
+    };
+}
+
+macro_rules! grant_columns {
+    () => {
+        "id, resource_type, resource_id, principal_type, principal_id, permission, created_at"
+    };
+}
+
+/// The resource type of model grants.
+pub const MODEL: &str = "model";
+
+/// A whole model row.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct ModelRow {
+    pub id: String,
+    pub user_id: String,
+    pub base_model_id: Option<String>,
+    pub name: String,
+    pub params: Json<Value>,
+    pub meta: Json<Value>,
+    pub version_id: Option<String>,
+    pub is_active: bool,
+    pub updated_at: i64,
+    pub created_at: i64,
+}
+
+/// A model row with its owner's public fields (the workspace list).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ListRow {
+    #[sqlx(flatten)]
+    pub model: ModelRow,
+    pub owner_id: Option<String>,
+    pub owner_name: Option<String>,
+    pub owner_role: Option<String>,
+    pub owner_email: Option<String>,
+}
+
+/// A model row to write (insert, or full replace of the mutable columns).
+#[derive(Debug, Clone)]
+pub struct ModelWrite<'a> {
+    pub id: &'a str,
+    pub user_id: &'a str,
+    pub base_model_id: Option<&'a str>,
+    pub name: &'a str,
+    pub params: &'a Value,
+    pub meta: &'a Value,
+    pub version_id: Option<&'a str>,
+    pub is_active: bool,
+    pub updated_at: i64,
+    pub created_at: i64,
+}
+
+pub async fn insert(ex: impl Into<Exec<'_>>, m: &ModelWrite<'_>) -> AppResult<()> {
+    let sql = concat!(
+        "insert into models (id, user_id, base_model_id, name, params, meta, version_id, is_active, ",
+        "updated_at, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+    );
+    run!(ex, e => sqlx::query(sql)
+        .bind(m.id)
+        .bind(m.user_id)
+        .bind(m.base_model_id)
+        .bind(m.name)
+        .bind(Json(m.params))
+        .bind(Json(m.meta))
+        .bind(m.version_id)
+        .bind(m.is_active)
+        .bind(m.updated_at)
+        .bind(m.created_at)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Rewrites the configuration columns of a model (owner and creation time stay).
+pub async fn update(ex: impl Into<Exec<'_>>, m: &ModelWrite<'_>) -> AppResult<u64> {
+    let sql = concat!(
+        "update models set base_model_id = $2, name = $3, params = $4, meta = $5, version_id = $6, ",
+        "is_active = $7, updated_at = $8 where id = $1"
+    );
+    Ok(run!(ex, e => sqlx::query(sql)
+        .bind(m.id)
+        .bind(m.base_model_id)
+        .bind(m.name)
+        .bind(Json(m.params))
+        .bind(Json(m.meta))
+        .bind(m.version_id)
+        .bind(m.is_active)
+        .bind(m.updated_at)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?)
+}
+
+pub async fn get(ex: impl Into<Exec<'_>>, id: &str) -> AppResult<Option<ModelRow>> {
+    Ok(run!(ex, e => sqlx::query_as(concat!("select ", model_columns!(), " from models where id = $1"))
+        .bind(id)
+        .fetch_optional(e)
+        .await)?)
+}
+
+/// The model locked for a read-modify-write inside `tx` (`for update` on PostgreSQL; on SQLite
+/// the transaction takes the writer lock first).
+pub async fn get_for_update(tx: &mut Tx, id: &str) -> AppResult<Option<ModelRow>> {
+    match tx.backend() {
+        Backend::Postgres => Ok(run!(tx, e => sqlx::query_as(
+            concat!("select ", model_columns!(), " from models where id = $1 for update"))
+            .bind(id)
+            .fetch_optional(e)
+            .await)?),
+        Backend::Sqlite => {
+            run!(&mut *tx, e => sqlx::query("update models set id = id where id = $1")
+                .bind(id)
+                .execute(e)
+                .await
+                .map(|r| r.rows_affected()))?;
+            get(tx, id).await
+        }
+    }
+}
+
+/// Models with these ids (unknown ids skipped), in creation order. One statement.
+pub async fn by_ids(ex: impl Into<Exec<'_>>, ids: &[String]) -> AppResult<Vec<ModelRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "select {} from models where id in ({}) order by created_at asc, id asc",
+        model_columns!(),
+        placeholders(1, ids.len())
+    );
+    Ok(run!(ex, e => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+        for id in ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(e).await
+    })?)
+}
+
+/// Every model row, oldest first.
+pub async fn all(db: &Db) -> AppResult<Vec<ModelRow>> {
+    Ok(
+        run!(db, e => sqlx::query_as(concat!("select ", model_columns!(), " from models order by created_at asc, id asc"))
+        .fetch_all(e)
+        .await)?,
+    )
+}
+
+/// Rows with `base_model_id` null (settings for upstream models), oldest first.
+pub async fn base(db: &Db) -> AppResult<Vec<ModelRow>> {
+    Ok(run!(db, e => sqlx::query_as(concat!(
+        "select ", model_columns!(), " from models where base_model_id is null order by created_at asc, id asc"))
+        .fetch_all(e)
+        .await)?)
+}
+
+/// Flips `is_active` and bumps `updated_at`.
+pub async fn toggle(ex: impl Into<Exec<'_>>, id: &str, now: i64) -> AppResult<u64> {
+    Ok(
+        run!(ex, e => sqlx::query("update models set is_active = not is_active, updated_at = $2 where id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?,
+    )
+}
+
+pub async fn touch(ex: impl Into<Exec<'_>>, id: &str, now: i64) -> AppResult<()> {
+    run!(ex, e => sqlx::query("update models set updated_at = $2 where id = $1")
+        .bind(id)
+        .bind(now)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+/// Deletes a model with its grants and history.
+pub async fn delete(tx: &mut Tx, id: &str) -> AppResult<bool> {
+    run!(&mut *tx, e => sqlx::query("delete from access_grants where resource_type = $1 and resource_id = $2")
+        .bind(MODEL).bind(id).execute(e).await.map(|r| r.rows_affected()))?;
+    run!(&mut *tx, e => sqlx::query("delete from model_history where model_id = $1")
+        .bind(id).execute(e).await.map(|r| r.rows_affected()))?;
+    let n = run!(tx, e => sqlx::query("delete from models where id = $1")
+        .bind(id).execute(e).await.map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// Deletes every model, every model grant and all history.
+pub async fn delete_all(tx: &mut Tx) -> AppResult<u64> {
+    run!(&mut *tx, e => sqlx::query("delete from access_grants where resource_type = $1")
+        .bind(MODEL).execute(e).await.map(|r| r.rows_affected()))?;
+    run!(&mut *tx, e => sqlx::query("delete from model_history").execute(e).await.map(|r| r.rows_affected()))?;
+    Ok(run!(tx, e => sqlx::query("delete from models").execute(e).await.map(|r| r.rows_affected()))?)
+}
+
+// ---- the workspace list ----
+
+/// Sort keys of the workspace list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    Name,
+    CreatedAt,
+    UpdatedAt,
+}
+
+impl Order {
+    fn column(self) -> &'static str {
+        match self {
+            Order::Name => "models.name",
+            Order::CreatedAt => "models.created_at",
+            Order::UpdatedAt => "models.updated_at",
+        }
+    }
+}
+
+/// Filters of the workspace list (presets only).
+#[derive(Debug, Clone, Default)]
+pub struct ListFilter {
+    /// Case-insensitive substring of the name, base model id, or the owner's name, email or
+    /// username.
+    pub query: Option<String>,
+    /// Only the caller's (`Some(true)`) or only others' (`Some(false)`) models.
+    pub own: Option<bool>,
+    /// The caller; set unless the caller sees everything.
+    pub reader: Option<String>,
+    /// The caller's id for `own` (always set).
+    pub caller: String,
+    /// A tag name inside `meta`, matched case-insensitively as a JSON string.
+    pub tag: Option<String>,
+}
+
+/// One page of presets (with their owners) and the number of matches.
+pub async fn list(
+    db: &Db,
+    filter: &ListFilter,
+    order: Order,
+    ascending: bool,
+    limit: i64,
+    offset: i64,
+) -> AppResult<(Vec<ListRow>, i64)> {
+    let mut args: Vec<String> = Vec::new();
+    let mut clause = String::from(" where models.base_model_id is not null");
+    // Every `?` of a template becomes the number of the argument it pushes.
+    let mut arg = |value: String, clause: &mut String, template: &str| {
+        args.push(value);
+        clause.push_str(&template.replace('?', &format!("${}", args.len())));
+    };
+    if let Some(q) = filter.query.as_deref().filter(|q| !q.is_empty()) {
+        let pattern = format!("%{}%", super::users::escape_like(&q.to_lowercase()));
+        arg(
+            pattern,
+            &mut clause,
+            " and (lower(models.name) like ? escape '\\' or lower(models.base_model_id) like ? escape '\\' \
+             or lower(users.name) like ? escape '\\' or lower(users.email) like ? escape '\\' \
+             or lower(coalesce(users.username, '')) like ? escape '\\')",
+        );
+    }
+    match filter.own {
+        Some(true) => arg(filter.caller.clone(), &mut clause, " and models.user_id = ?"),
+        Some(false) => arg(filter.caller.clone(), &mut clause, " and models.user_id <> ?"),
+        None => {}
+    }
+    if let Some(reader) = &filter.reader {
+        arg(reader.clone(), &mut clause, &format!(" and {}", readable_by_sql("?")));
+    }
+    if let Some(tag) = filter.tag.as_deref().filter(|t| !t.is_empty()) {
+        let (column, needle) = if db.backend() == Backend::Sqlite && !tag.is_ascii() {
+            // SQLite's lower() only folds ASCII: match non-ASCII tags exactly.
+            ("cast(models.meta as text)", tag.to_string())
+        } else {
+            ("lower(cast(models.meta as text))", tag.to_lowercase())
+        };
+        // The tag as a JSON string, quotes included, so `ai` does not match `"fair"`.
+        let quoted = serde_json::to_string(&needle).unwrap_or_default();
+        let pattern = format!("%{}%", super::users::escape_like(&quoted));
+        arg(pattern, &mut clause, &format!(" and {column} like ? escape '\\'"));
+    }
+    let direction = if ascending { "asc" } else { "desc" };
+    let select = format!(
+        "select {}, users.id as owner_id, users.name as owner_name, users.role as owner_role, \
+         users.email as owner_email from models left join users on users.id = models.user_id{clause} \
+         order by {} {direction}, models.id asc limit {limit} offset {offset}",
+        model_columns_in_join!(),
+        order.column()
+    );
+    let count = format!("select count(*) from models left join users on users.id = models.user_id{clause}");
+    let rows: Vec<ListRow> = run!(db, e => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(select.clone()));
+        for a in &args {
+            q = q.bind(a);
+        }
+        q.fetch_all(e).await
+    })?;
+    let total: i64 = run!(db, e => {
+        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(count.clone()));
+        for a in &args {
+            q = q.bind(a);
+        }
+        q.fetch_one(e).await
+    })?;
+    Ok((rows, total))
+}
+
+/// SQL true when the user bound at `param` owns `models` or holds a read grant on it (their own
+/// or the every-user `*` grant).
+fn readable_by_sql(param: &str) -> String {
+    format!(
+        "(models.user_id = {param} or exists (select 1 from access_grants g where g.resource_type = 'model' \
+         and g.resource_id = models.id and g.permission = 'read' and g.principal_type = 'user' \
+         and (g.principal_id = '*' or g.principal_id = {param})))"
+    )
+}
+
+/// The `meta` of presets (`base` false) or base-model rows (`base` true), restricted to models
+/// `reader` may read when given.
+pub async fn metas(db: &Db, base: bool, reader: Option<&str>) -> AppResult<Vec<Json<Value>>> {
+    let kind = if base { "models.base_model_id is null" } else { "models.base_model_id is not null" };
+    let sql = match reader {
+        Some(_) => format!("select models.meta from models where {kind} and {}", readable_by_sql("$1")),
+        None => format!("select models.meta from models where {kind}"),
+    };
+    Ok(run!(db, e => {
+        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
+        if let Some(r) = reader {
+            q = q.bind(r);
+        }
+        q.fetch_all(e).await
+    })?)
+}
+
+// ---- history ----
+
+/// One configuration snapshot.
+#[derive(Debug, Clone)]
+pub struct HistoryWrite<'a> {
+    pub id: &'a str,
+    pub model_id: &'a str,
+    pub parent_id: Option<&'a str>,
+    pub snapshot: &'a Value,
+    pub user_id: &'a str,
+    pub commit_message: Option<&'a str>,
+    pub created_at: i64,
+}
+
+pub async fn insert_history(ex: impl Into<Exec<'_>>, h: &HistoryWrite<'_>) -> AppResult<()> {
+    let sql = concat!(
+        "insert into model_history (id, model_id, parent_id, snapshot, user_id, commit_message, created_at) ",
+        "values ($1, $2, $3, $4, $5, $6, $7)"
+    );
+    run!(ex, e => sqlx::query(sql)
+        .bind(h.id)
+        .bind(h.model_id)
+        .bind(h.parent_id)
+        .bind(Json(h.snapshot))
+        .bind(h.user_id)
+        .bind(h.commit_message)
+        .bind(h.created_at)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(())
+}
+
+// ---- access grants ----
+
+/// An access grant (`AccessGrantModel`).
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+pub struct GrantRow {
+    pub id: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub principal_type: String,
+    pub principal_id: String,
+    pub permission: String,
+    pub created_at: i64,
+}
+
+/// A grant to store (already normalised).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewGrant {
+    pub id: String,
+    pub principal_type: String,
+    pub principal_id: String,
+    pub permission: String,
+}
+
+/// The grants of these resources, oldest first. One statement.
+pub async fn grants_for(
+    ex: impl Into<Exec<'_>>,
+    resource_type: &str,
+    ids: &[String],
+) -> AppResult<Vec<GrantRow>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sql = format!(
+        "select {} from access_grants where resource_type = $1 and resource_id in ({}) \
+         order by created_at asc, id asc",
+        grant_columns!(),
+        placeholders(2, ids.len())
+    );
+    Ok(run!(ex, e => {
+        let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(resource_type);
+        for id in ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(e).await
+    })?)
+}
+
+/// Every grant of a resource type.
+pub async fn all_grants(db: &Db, resource_type: &str) -> AppResult<Vec<GrantRow>> {
+    Ok(run!(db, e => sqlx::query_as(concat!(
+        "select ", grant_columns!(), " from access_grants where resource_type = $1 order by created_at asc, id asc"))
+        .bind(resource_type)
+        .fetch_all(e)
+        .await)?)
+}
+
+/// Replaces every grant of a resource.
+pub async fn replace_grants(
+    tx: &mut Tx,
+    resource_type: &str,
+    resource_id: &str,
+    grants: &[NewGrant],
+    now: i64,
+) -> AppResult<()> {
+    run!(&mut *tx, e => sqlx::query("delete from access_grants where resource_type = $1 and resource_id = $2")
+        .bind(resource_type).bind(resource_id).execute(e).await.map(|r| r.rows_affected()))?;
+    for g in grants {
+        let sql = concat!(
+            "insert into access_grants (id, resource_type, resource_id, principal_type, principal_id, permission, ",
+            "created_at) values ($1, $2, $3, $4, $5, $6, $7)"
+        );
+        run!(&mut *tx, e => sqlx::query(sql)
+            .bind(&g.id)
+            .bind(resource_type)
+            .bind(resource_id)
+            .bind(&g.principal_type)
+            .bind(&g.principal_id)
+            .bind(&g.permission)
+            .bind(now)
+            .execute(e)
+            .await
+            .map(|r| r.rows_affected()))?;
+    }
+    Ok(())
+}
+
+/// Of `ids`, those `user_id` holds `permission` on through a user grant (their own or `*`).
+pub async fn granted_ids(
+    ex: impl Into<Exec<'_>>,
+    resource_type: &str,
+    ids: &[String],
+    user_id: &str,
+    permission: &str,
+) -> AppResult<HashSet<String>> {
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let sql = format!(
+        "select distinct resource_id from access_grants where resource_type = $1 and permission = $2 \
+         and principal_type = 'user' and (principal_id = '*' or principal_id = $3) and resource_id in ({})",
+        placeholders(4, ids.len())
+    );
+    let found: Vec<String> = run!(ex, e => {
+        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone())).bind(resource_type).bind(permission).bind(user_id);
+        for id in ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(e).await
+    })?;
+    Ok(found.into_iter().collect())
+}
+
+/// Of `ids`, the ones that are user accounts.
+pub async fn existing_user_ids(db: &Db, ids: &[String]) -> AppResult<HashSet<String>> {
+    if ids.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let sql = format!("select id from users where id in ({})", placeholders(1, ids.len()));
+    let found: Vec<String> = run!(db, e => {
+        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
+        for id in ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(e).await
+    })?;
+    Ok(found.into_iter().collect())
+}
+
+/// `$first, $first+1, …` (`count` of them).
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_count_from_the_first_number() {
+        assert_eq!(placeholders(2, 3), "$2, $3, $4");
+        assert_eq!(placeholders(1, 1), "$1");
+    }
+}

@@ -1,0 +1,272 @@
+//! The upstream variables: which OpenAI-compatible and Ollama servers to list models from, the
+//! per-request timeout, TLS verification, and the model-list cache.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::config::{ConfigError, redact_url};
+
+/// Where OpenAI's own API lives; the default connection when only a key is configured.
+pub const OPENAI_DEFAULT_URL: &str = "https://api.openai.com/v1";
+/// Where a local Ollama listens by default.
+pub const OLLAMA_DEFAULT_URL: &str = "http://localhost:11434";
+
+/// One provider connection.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Connection {
+    /// Base URL without a trailing slash.
+    pub url: String,
+    /// Bearer key; empty = no `Authorization` header.
+    pub key: String,
+}
+
+impl std::fmt::Debug for Connection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connection")
+            .field("url", &redact_url(&self.url))
+            .field("key", &if self.key.is_empty() { "<none>" } else { "<set>" })
+            .finish()
+    }
+}
+
+/// How provider certificates are checked (`AIOHTTP_CLIENT_SESSION_SSL`).
+#[derive(Clone, PartialEq, Eq)]
+pub enum Tls {
+    /// The platform's trust store.
+    Verify,
+    /// No verification at all (`false`).
+    NoVerify,
+    /// The platform's trust store plus the certificates of a PEM bundle (a path).
+    CaBundle(PathBuf, Vec<u8>),
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Tls::Verify => f.write_str("Verify"),
+            Tls::NoVerify => f.write_str("NoVerify"),
+            Tls::CaBundle(path, _) => write!(f, "CaBundle({})", path.display()),
+        }
+    }
+}
+
+/// The upstream configuration (part of `Config`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamConfig {
+    /// `ENABLE_OPENAI_API` (default true).
+    pub openai_enabled: bool,
+    /// `OPENAI_API_BASE_URLS` with `OPENAI_API_KEYS` (`;`-separated, paired by position).
+    pub openai: Vec<Connection>,
+    /// `ENABLE_OLLAMA_API` (default true).
+    pub ollama_enabled: bool,
+    /// `OLLAMA_BASE_URLS` (`;`-separated).
+    pub ollama: Vec<Connection>,
+    /// `AIOHTTP_CLIENT_TIMEOUT_MODEL_LIST`: the whole request to one provider (default 10 s).
+    pub timeout: Duration,
+    pub tls: Tls,
+    /// `MODELS_CACHE_TTL`: how long a fetched list counts as fresh (default 1 s). Older lists are
+    /// still served while one background fetch replaces them.
+    pub cache_ttl: Duration,
+    /// `MODELS_UPSTREAM_COOLDOWN`: how long a provider that failed is left out (default 30 s).
+    pub cooldown: Duration,
+}
+
+impl Default for UpstreamConfig {
+    fn default() -> Self {
+        UpstreamConfig {
+            openai_enabled: false,
+            openai: Vec::new(),
+            ollama_enabled: false,
+            ollama: Vec::new(),
+            timeout: Duration::from_secs(10),
+            tls: Tls::Verify,
+            cache_ttl: Duration::from_secs(1),
+            cooldown: Duration::from_secs(30),
+        }
+    }
+}
+
+fn parse_bool(var: &str, value: Option<String>, default: bool) -> Result<bool, ConfigError> {
+    let Some(v) = value else { return Ok(default) };
+    match v.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err(ConfigError::new(var, format!("expected true or false, got {v:?}"))),
+    }
+}
+
+fn seconds(
+    var: &str,
+    value: Option<String>,
+    default: f64,
+    allow_zero: bool,
+) -> Result<Duration, ConfigError> {
+    let Some(v) = value else { return Ok(Duration::from_secs_f64(default)) };
+    match v.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && (n > 0.0 || (allow_zero && n == 0.0)) && n < 1e9 => {
+            Ok(Duration::from_secs_f64(n))
+        }
+        _ => Err(ConfigError::new(
+            var,
+            format!(
+                "expected a {} number of seconds, got {v:?}",
+                if allow_zero { "non-negative" } else { "positive" }
+            ),
+        )),
+    }
+}
+
+fn split(text: &str) -> Vec<String> {
+    text.split(';').map(|s| s.trim().to_string()).collect()
+}
+
+/// A base URL: `http(s)://…`, trailing slashes removed.
+fn base_url(var: &str, url: &str) -> Result<String, ConfigError> {
+    let lower = url.to_ascii_lowercase();
+    let rest = lower.strip_prefix("http://").or_else(|| lower.strip_prefix("https://"));
+    match rest {
+        Some(host) if !host.is_empty() && !url.chars().any(char::is_whitespace) => {
+            Ok(url.trim_end_matches('/').to_string())
+        }
+        _ => Err(ConfigError::new(
+            var,
+            format!("expected http:// or https:// URLs separated by `;`, got {:?}", redact_url(url)),
+        )),
+    }
+}
+
+impl UpstreamConfig {
+    /// Reads the variables through `get` (set, non-empty values only).
+    pub fn from_lookup(get: &dyn Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let first = |vars: &[&'static str]| vars.iter().find_map(|v| get(v).map(|value| (*v, value)));
+
+        let openai_enabled = parse_bool("ENABLE_OPENAI_API", get("ENABLE_OPENAI_API"), true)?;
+        let keys: Vec<String> =
+            first(&["OPENAI_API_KEYS", "OPENAI_API_KEY"]).map(|(_, v)| split(&v)).unwrap_or_default();
+        let urls: Vec<String> = match first(&["OPENAI_API_BASE_URLS", "OPENAI_API_BASE_URL"]) {
+            Some((var, raw)) => split(&raw)
+                .into_iter()
+                .map(|u| if u.is_empty() { Ok(OPENAI_DEFAULT_URL.to_string()) } else { base_url(var, &u) })
+                .collect::<Result<_, _>>()?,
+            // Open WebUI lists api.openai.com by default; without a key that call can only fail.
+            None if keys.iter().any(|k| !k.is_empty()) => vec![OPENAI_DEFAULT_URL.to_string()],
+            None => Vec::new(),
+        };
+        let openai = urls
+            .into_iter()
+            .enumerate()
+            .map(|(i, url)| Connection { url, key: keys.get(i).cloned().unwrap_or_default() })
+            .collect();
+
+        let ollama_enabled = parse_bool("ENABLE_OLLAMA_API", get("ENABLE_OLLAMA_API"), true)?;
+        let ollama = match first(&["OLLAMA_BASE_URLS", "OLLAMA_BASE_URL"]) {
+            Some((var, raw)) => split(&raw)
+                .into_iter()
+                .filter(|u| !u.is_empty())
+                .map(|u| base_url(var, &u).map(|url| Connection { url, key: String::new() }))
+                .collect::<Result<_, _>>()?,
+            None => vec![Connection { url: OLLAMA_DEFAULT_URL.to_string(), key: String::new() }],
+        };
+
+        let timeout =
+            match first(&["AIOHTTP_CLIENT_TIMEOUT_MODEL_LIST", "AIOHTTP_CLIENT_TIMEOUT_OPENAI_MODEL_LIST"]) {
+                Some((var, v)) => seconds(var, Some(v), 10.0, false)?,
+                None => Duration::from_secs(10),
+            };
+
+        let ssl = get("AIOHTTP_CLIENT_SESSION_SSL");
+        let tls = match ssl.as_deref().map(|s| s.trim().to_ascii_lowercase()).as_deref() {
+            None | Some("true") => match get("AIOHTTP_CLIENT_SSL_CERT_FILE") {
+                Some(path) => ca_bundle("AIOHTTP_CLIENT_SSL_CERT_FILE", &path)?,
+                None => Tls::Verify,
+            },
+            Some("false") => Tls::NoVerify,
+            Some(_) => ca_bundle("AIOHTTP_CLIENT_SESSION_SSL", ssl.as_deref().unwrap_or_default())?,
+        };
+
+        Ok(UpstreamConfig {
+            openai_enabled,
+            openai,
+            ollama_enabled,
+            ollama,
+            timeout,
+            tls,
+            cache_ttl: seconds("MODELS_CACHE_TTL", get("MODELS_CACHE_TTL"), 1.0, true)?,
+            cooldown: seconds("MODELS_UPSTREAM_COOLDOWN", get("MODELS_UPSTREAM_COOLDOWN"), 30.0, true)?,
+        })
+    }
+}
+
+fn ca_bundle(var: &str, path: &str) -> Result<Tls, ConfigError> {
+    let path = PathBuf::from(path.trim());
+    let pem = std::fs::read(&path).map_err(|e| {
+        ConfigError::new(
+            var,
+            format!("expected true, false or a CA bundle file; cannot read {}: {e}", path.display()),
+        )
+    })?;
+    if reqwest::Certificate::from_pem_bundle(&pem).map(|c| c.is_empty()).unwrap_or(true) {
+        return Err(ConfigError::new(var, format!("{} holds no PEM certificate", path.display())));
+    }
+    Ok(Tls::CaBundle(path, pem))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn parse(pairs: &[(&str, &str)]) -> Result<UpstreamConfig, ConfigError> {
+        let map: HashMap<String, String> =
+            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        UpstreamConfig::from_lookup(&|k| map.get(k).cloned().filter(|v| !v.trim().is_empty()))
+    }
+
+    #[test]
+    fn defaults_list_local_ollama_and_no_keyless_openai() {
+        let c = parse(&[]).expect("defaults");
+        assert!(c.openai_enabled && c.ollama_enabled);
+        assert!(c.openai.is_empty());
+        assert_eq!(c.ollama, vec![Connection { url: OLLAMA_DEFAULT_URL.into(), key: String::new() }]);
+        assert_eq!(c.timeout, Duration::from_secs(10));
+        assert_eq!(c.tls, Tls::Verify);
+        let c = parse(&[("OPENAI_API_KEY", "sk-1")]).expect("key only");
+        assert_eq!(c.openai, vec![Connection { url: OPENAI_DEFAULT_URL.into(), key: "sk-1".into() }]);
+    }
+
+    #[test]
+    fn urls_and_keys_pair_by_position() {
+        let c = parse(&[
+            ("OPENAI_API_BASE_URLS", "http://a/v1/; ;https://b"),
+            ("OPENAI_API_KEYS", "k1;k2;k3;k4"),
+            ("OLLAMA_BASE_URLS", "http://o1;http://o2/"),
+            ("AIOHTTP_CLIENT_TIMEOUT_MODEL_LIST", "1.5"),
+            ("AIOHTTP_CLIENT_SESSION_SSL", "False"),
+        ])
+        .expect("config");
+        let urls: Vec<&str> = c.openai.iter().map(|c| c.url.as_str()).collect();
+        assert_eq!(urls, ["http://a/v1", OPENAI_DEFAULT_URL, "https://b"]);
+        let keys: Vec<&str> = c.openai.iter().map(|c| c.key.as_str()).collect();
+        assert_eq!(keys, ["k1", "k2", "k3"]);
+        assert_eq!(c.ollama.len(), 2);
+        assert_eq!(c.ollama[1].url, "http://o2");
+        assert_eq!(c.timeout, Duration::from_millis(1500));
+        assert_eq!(c.tls, Tls::NoVerify);
+        assert!(!format!("{c:?}").contains("k1"), "keys never reach Debug output");
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        assert_eq!(parse(&[("OLLAMA_BASE_URLS", "localhost:11434")]).expect_err("e").var, "OLLAMA_BASE_URLS");
+        assert_eq!(parse(&[("ENABLE_OPENAI_API", "maybe")]).expect_err("e").var, "ENABLE_OPENAI_API");
+        assert_eq!(
+            parse(&[("AIOHTTP_CLIENT_TIMEOUT_MODEL_LIST", "0")]).expect_err("e").var,
+            "AIOHTTP_CLIENT_TIMEOUT_MODEL_LIST"
+        );
+        assert_eq!(parse(&[("MODELS_CACHE_TTL", "-1")]).expect_err("e").var, "MODELS_CACHE_TTL");
+        assert_eq!(
+            parse(&[("AIOHTTP_CLIENT_SESSION_SSL", "/nonexistent/ca.pem")]).expect_err("e").var,
+            "AIOHTTP_CLIENT_SESSION_SSL"
+        );
+    }
+}
