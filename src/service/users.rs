@@ -192,9 +192,11 @@ pub async fn delete(app: &App, caller: &Caller, id: &str) -> AppResult<bool> {
     Ok(true)
 }
 
-/// Everything a user owns, removed inside the caller's transaction.
+/// Everything a user owns, removed inside the caller's transaction. Models the user owns stay
+/// (others may rely on them; admins still manage them); grants naming the user go.
 async fn delete_owned_rows(tx: &mut store::Tx, id: &str) -> AppResult<()> {
     store::chats::delete_for_user(tx, id).await?;
+    store::models::delete_grants_to_user(tx, id).await?;
     store::api_keys::delete_for_user(&mut *tx, id).await?;
     store::revoked::delete_for_user(tx, id).await?;
     store::auths::delete(tx, id).await?;

@@ -210,6 +210,14 @@ pub async fn delete(tx: &mut Tx, id: &str) -> AppResult<bool> {
     Ok(n > 0)
 }
 
+/// Deletes the grants that name a user (their account is being deleted).
+pub async fn delete_grants_to_user(tx: &mut Tx, user_id: &str) -> AppResult<u64> {
+    Ok(
+        run!(tx, e => sqlx::query("delete from access_grants where principal_type = 'user' and principal_id = $1")
+        .bind(user_id).execute(e).await.map(|r| r.rows_affected()))?,
+    )
+}
+
 /// Deletes every model, every model grant and all history.
 pub async fn delete_all(tx: &mut Tx) -> AppResult<u64> {
     run!(&mut *tx, e => sqlx::query("delete from access_grants where resource_type = $1")

@@ -68,6 +68,7 @@ backend_tests!(
     unknown_ids_are_401_not_found_on_update_toggle_and_delete,
     toggle_flips_is_active,
     delete_removes_the_model_its_grants_and_history,
+    deleting_a_user_removes_grants_naming_them_and_keeps_their_models,
     access_update_replaces_grants_and_refuses_unknown_principals,
     access_update_creates_a_row_for_an_upstream_model,
     sharing_permissions_filter_create_and_refuse_access_updates,
@@ -1002,6 +1003,20 @@ async fn delete_removes_the_model_its_grants_and_history(b: Backend) {
     assert_eq!(count(&app, "select count(*) from access_grants where resource_id = $1", "kept").await, 1);
     let again = app.post("/api/v1/models/model/delete", Some(&admin), json!({"id": "gone"})).await;
     assert_eq!((again.status, again.detail()), (StatusCode::UNAUTHORIZED, NOT_FOUND));
+}
+
+async fn deleting_a_user_removes_grants_naming_them_and_keeps_their_models(b: Backend) {
+    let Some(app) = spawn(b, &[]).await else { return };
+    let (admin, _) = app.admin().await;
+    let (_, alice_id) = app.user(&admin, "Alice", "alice@example.com", "user").await;
+    let (_, bob_id) = app.user(&admin, "Bob", "bob@example.com", "user").await;
+    create(&app, &admin, preset("shared", "base")).await;
+    grant(&app, &admin, "shared", json!([read_by(&alice_id), read_by(&bob_id)])).await;
+    let d = app.delete(&format!("/api/v1/users/{alice_id}"), Some(&admin)).await;
+    assert_eq!(d.status, StatusCode::OK, "{}", d.text);
+    assert_eq!(count(&app, "select count(*) from access_grants where principal_id = $1", &alice_id).await, 0);
+    assert_eq!(count(&app, "select count(*) from access_grants where principal_id = $1", &bob_id).await, 1);
+    assert_eq!(model_rows(&app, "shared").await, 1);
 }
 
 // ---- access grants ----
