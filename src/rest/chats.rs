@@ -44,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route(&r("/{id}/archive"), post(archive))
         .route(&r("/{id}/share"), post(share).delete(unshare))
         .route(&r("/{id}/clone"), post(clone))
+        .route(&r("/{id}/clone/shared"), post(clone_shared))
         .route(&r("/{id}/tags"), get(chat_tags).post(add_tag).delete(remove_tag))
         .route(&r("/{id}/messages/{message_id}"), post(update_message).delete(delete_message))
 }
@@ -403,6 +404,14 @@ async fn clone(
 ) -> AppResult<Json<Value>> {
     caller.require_verified()?;
     Ok(Json(chat_response(&svc::clone(&s, &caller, &id, body?.0.0).await?)))
+}
+
+async fn clone_shared(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<Json<Value>> {
+    Ok(Json(chat_response(&svc::clone_shared(&s, &caller, &id).await?)))
 }
 
 async fn chat_tags(

@@ -931,6 +931,34 @@ pub async fn clone(app: &App, caller: &Caller, id: &str, title: Option<String>) 
     insert_chat(&app.db, p, input, now).await
 }
 
+/// `POST /chats/{share_id}/clone/shared`: a copy of a share snapshot the caller may read, owned
+/// by the caller.
+pub async fn clone_shared(app: &App, caller: &Caller, share_id: &str) -> AppResult<ChatRow> {
+    let p = caller.require_verified()?;
+    if !permission(app, p, "chat.import").await? {
+        return Err(AppError::forbidden(ErrorCode::AccessProhibited));
+    }
+    let share = store::chats::get_share(&app.db, share_id).await?.ok_or_else(not_found_401)?;
+    if share.user_id != p.user.id && !admin_access(app, p) {
+        return Err(AppError::unauthorized(ErrorCode::AccessProhibited));
+    }
+    let mut doc = share.chat.0.as_object().cloned().unwrap_or_default();
+    doc.remove("share_mode");
+    doc.insert("originalChatId".into(), json!(share.chat_id));
+    if let Some(current) = share.chat.0.get("history").and_then(|h| h.get("currentId")) {
+        doc.insert("branchPointMessageId".into(), current.clone());
+    }
+    doc.insert("title".into(), json!(format!("Clone of {}", share.title)));
+    let now = store::now();
+    let input = ImportInput {
+        chat: ChatInput { chat: doc, variables: None, folder_id: None },
+        created_at: Some(now),
+        updated_at: Some(now),
+        ..Default::default()
+    };
+    insert_chat(&app.db, p, input, now).await
+}
+
 /// Edits or deletes one message of `history`, then stores the document.
 async fn edit_message(
     app: &App,

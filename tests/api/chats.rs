@@ -39,6 +39,7 @@ const TITLE_ID_FIELDS: &[&str] =
     &["id", "title", "updated_at", "created_at", "last_read_at", "snippet", "active", "archived"];
 
 backend_tests!(
+    clone_of_a_share_copies_the_snapshot_for_the_reader,
     create_answers_the_full_chat_response_and_stamps_messages,
     create_without_a_title_is_new_chat,
     create_with_a_bad_body_is_422_in_fastapi_shape,
@@ -1606,4 +1607,35 @@ async fn concurrent_updates_keep_every_key(b: Backend) {
         .collect();
     children.sort();
     assert_eq!(children, ["x0", "x1", "x2", "x3", "x4", "x5"]);
+}
+
+async fn clone_of_a_share_copies_the_snapshot_for_the_reader(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else { return };
+    let (admin, _) = app.admin().await;
+    let (alice, alice_id) = app.user(&admin, "Alice", "alice@example.com", "user").await;
+    let (bob, _) = app.user(&admin, "Bob", "bob@example.com", "user").await;
+    let created = app.post("/api/v1/chats/new", Some(&alice), json!({"chat": {"title": "Plan", "history": {"currentId": "m1",
+        "messages": {"m1": {"id": "m1", "parentId": null, "childrenIds": [], "role": "user", "content": "hi"}}}}})).await;
+    let chat_id = created.body["id"].as_str().expect("id").to_string();
+    let shared = app.post(&format!("/api/v1/chats/{chat_id}/share"), Some(&alice), json!({})).await;
+    let share_id = shared.body["share_id"].as_str().expect("share id").to_string();
+
+    let copy = app.post(&format!("/api/v1/chats/{share_id}/clone/shared"), Some(&alice), json!({})).await;
+    assert_eq!(copy.status, StatusCode::OK, "{}", copy.text);
+    assert_eq!(copy.body["title"], "Clone of Plan");
+    assert_eq!(copy.body["user_id"], alice_id.as_str());
+    assert_eq!(copy.body["chat"]["originalChatId"], chat_id.as_str());
+    assert_eq!(copy.body["chat"]["branchPointMessageId"], "m1");
+    assert!(copy.body["chat"].get("share_mode").is_none());
+    assert_ne!(copy.body["id"], chat_id.as_str());
+    assert_eq!(app.scalar_count("select count(*) from chats where user_id = $1", &alice_id).await, 2);
+
+    // Someone without access to the share, and an unknown share.
+    let denied = app.post(&format!("/api/v1/chats/{share_id}/clone/shared"), Some(&bob), json!({})).await;
+    assert_eq!((denied.status, denied.detail()), (StatusCode::UNAUTHORIZED, ACCESS_PROHIBITED));
+    let unknown = app.post("/api/v1/chats/nope/clone/shared", Some(&alice), json!({})).await;
+    assert_eq!(
+        (unknown.status, unknown.detail()),
+        (StatusCode::UNAUTHORIZED, "We could not find what you're looking for :/")
+    );
 }
