@@ -24,7 +24,7 @@ use crate::auth::Caller;
 use crate::config::GraphqlLimits;
 use crate::error::{AppError, ErrorCode};
 use crate::rest::extract::{Params, read_json};
-use loaders::{ChatLoader, TagLoader, UserLoader};
+use loaders::{ChatLoader, ModelLoader, ReadableModelLoader, TagLoader, UserLoader};
 
 pub type DuetSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
 
@@ -81,7 +81,21 @@ fn prepare(state: &AppState, caller: &Caller, request: Request) -> Request {
             DataLoader::with_cache(ChatLoader(db.clone()), tokio::spawn, HashMapCache::default())
                 .delay(BATCH_DELAY),
         )
-        .data(DataLoader::with_cache(TagLoader(db), tokio::spawn, HashMapCache::default()).delay(BATCH_DELAY))
+        .data(
+            DataLoader::with_cache(TagLoader(db.clone()), tokio::spawn, HashMapCache::default())
+                .delay(BATCH_DELAY),
+        )
+        .data(
+            DataLoader::with_cache(ModelLoader(db), tokio::spawn, HashMapCache::default()).delay(BATCH_DELAY),
+        )
+        .data(
+            DataLoader::with_cache(
+                ReadableModelLoader { state: state.clone(), caller: caller.clone() },
+                tokio::spawn,
+                HashMapCache::default(),
+            )
+            .delay(BATCH_DELAY),
+        )
 }
 
 /// Whether the operation asks for `__schema` or `__type` at its top level.

@@ -1,15 +1,16 @@
-//! Mutations: sessions, profile, API keys, chats, users. Each resolver calls the service function
+//! Mutations: sessions, profile, API keys, chats, models, users. Each resolver calls the service function
 //! its REST twin calls, so rules, limits and error codes are the REST ones.
 
-use async_graphql::{Context, ErrorExtensions, InputObject, Json, Object};
+use async_graphql::{Context, ErrorExtensions, InputObject, Json, MaybeUndefined, Object};
 use serde_json::{Map, Value, json};
 
 use super::error::Gql;
-use super::types::{Chat, Session, Tag, User, caller, state};
+use super::types::{Chat, Model, Session, Tag, User, caller, state};
 use crate::auth::Credential;
 use crate::error::{AppError, FieldError};
 use crate::service::auths::{self as auths_svc, ProfileInput, SignupInput};
 use crate::service::chats::{self as chats_svc, ChatInput};
+use crate::service::models::{self as models_svc, ModelForm};
 use crate::service::users::{self as users_svc, UpdateInput};
 
 pub struct Mutation;
@@ -41,6 +42,53 @@ pub struct UserUpdateInput {
     pub email: Option<String>,
     pub profile_image_url: Option<String>,
     pub password: Option<String>,
+}
+
+/// `ModelForm`, the body of `POST /models/create` and `/models/model/update`. It is validated by
+/// the service's form logic, so rules and error texts are the REST ones (locations read `body.…`).
+/// On update, an omitted `baseModelId` or `isActive` keeps the stored value (`baseModelId: null`
+/// clears it); `accessGrants` only count on create.
+#[derive(InputObject)]
+pub struct ModelInput {
+    pub id: String,
+    pub base_model_id: MaybeUndefined<String>,
+    pub name: String,
+    pub meta: Json<Value>,
+    pub params: Json<Value>,
+    pub is_active: Option<bool>,
+    /// A list of `{principal_type, principal_id, permission}` objects.
+    pub access_grants: Option<Json<Value>>,
+    pub commit_message: Option<String>,
+}
+
+impl ModelInput {
+    /// The REST body this input stands for, checked by `ModelForm::from_json`.
+    fn form(self) -> async_graphql::Result<ModelForm> {
+        let mut body = Map::new();
+        body.insert("id".into(), json!(self.id));
+        match self.base_model_id {
+            MaybeUndefined::Undefined => {}
+            MaybeUndefined::Null => {
+                body.insert("base_model_id".into(), Value::Null);
+            }
+            MaybeUndefined::Value(b) => {
+                body.insert("base_model_id".into(), json!(b));
+            }
+        }
+        body.insert("name".into(), json!(self.name));
+        body.insert("meta".into(), self.meta.0);
+        body.insert("params".into(), self.params.0);
+        if let Some(active) = self.is_active {
+            body.insert("is_active".into(), json!(active));
+        }
+        if let Some(grants) = self.access_grants {
+            body.insert("access_grants".into(), grants.0);
+        }
+        if let Some(message) = self.commit_message {
+            body.insert("commit_message".into(), json!(message));
+        }
+        ModelForm::from_json(&Value::Object(body)).gql()
+    }
 }
 
 #[Object]
@@ -177,6 +225,31 @@ impl Mutation {
     ) -> async_graphql::Result<Vec<Tag>> {
         let tags = chats_svc::remove_tag(state(ctx), caller(ctx), &id, &name).await.gql()?;
         Ok(tags.into_iter().map(Tag::from).collect())
+    }
+
+    /// As `POST /api/v1/models/create`: needs `workspace.models` (admins always); non-admins create
+    /// presets only (`baseModelId` set).
+    async fn create_model(&self, ctx: &Context<'_>, input: ModelInput) -> async_graphql::Result<Model> {
+        caller(ctx).require_verified().gql()?;
+        let form = input.form()?;
+        Ok(Model::written(models_svc::create(state(ctx), caller(ctx), form).await.gql()?))
+    }
+
+    /// As `POST /api/v1/models/model/update`: owner, admin or write grant.
+    async fn update_model(&self, ctx: &Context<'_>, input: ModelInput) -> async_graphql::Result<Model> {
+        caller(ctx).require_verified().gql()?;
+        let form = input.form()?;
+        Ok(Model::written(models_svc::update(state(ctx), caller(ctx), form).await.gql()?))
+    }
+
+    /// As `POST /api/v1/models/model/delete`: the model, its grants and its history.
+    async fn delete_model(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<bool> {
+        models_svc::delete(state(ctx), caller(ctx), &id).await.gql()
+    }
+
+    /// As `POST /api/v1/models/model/toggle`: flips `isActive`.
+    async fn toggle_model(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<Model> {
+        Ok(Model::written(models_svc::toggle(state(ctx), caller(ctx), &id).await.gql()?))
     }
 
     /// Admin update, as `POST /api/v1/users/{id}/update`.

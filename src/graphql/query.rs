@@ -1,14 +1,15 @@
-//! Queries: the caller, users, chats, shared chats. Each resolver calls the service function its
+//! Queries: the caller, users, chats, shared chats, models. Each resolver calls the service function its
 //! REST twin calls.
 
 use async_graphql::{Context, Object};
 
 use super::error::Gql;
 use super::types::{
-    Chat, ChatConnection, User, UserConnection, caller, chat_connection, offset_after, page_size, state,
+    Chat, ChatConnection, Model, ModelConnection, User, UserConnection, caller, chat_connection,
+    model_connection, offset_after, page_size, state,
 };
 use crate::error::ErrorCode;
-use crate::service::{chats as chats_svc, users as users_svc};
+use crate::service::{chats as chats_svc, models as models_svc, users as users_svc};
 use crate::store::chats::ChatRow;
 
 pub struct Query;
@@ -92,5 +93,32 @@ impl Query {
                 last_read_at: None,
             })
         }))
+    }
+
+    /// A model by id, as `GET /api/v1/models/model?id=`; `null` for unknown ids and for models
+    /// the caller may not read. `params` are `{}` without write access.
+    async fn model(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<Option<Model>> {
+        match models_svc::get(state(ctx), caller(ctx), &id).await {
+            Ok(m) => Ok(Some(Model(m))),
+            Err(e) if e.code == ErrorCode::AccessProhibited && caller(ctx).require_verified().is_ok() => {
+                Ok(None)
+            }
+            Err(e) => none_if_missing(Err(e)),
+        }
+    }
+
+    /// The workspace models (presets) the caller can read, newest first, as
+    /// `GET /api/v1/models/list`: `query` matches name, base model, owner name or email; `tag` a
+    /// tag name.
+    async fn models(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        query: Option<String>,
+        tag: Option<String>,
+    ) -> async_graphql::Result<ModelConnection> {
+        caller(ctx).require_verified().gql()?;
+        model_connection(ctx, first, after, query, tag).await
     }
 }

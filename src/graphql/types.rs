@@ -1,17 +1,21 @@
-//! GraphQL object types: `User`, `Chat`, `Tag`, `Session` and the Relay-style connections.
+//! GraphQL object types: `User`, `Chat`, `Model`, `Tag`, `Session` and the Relay-style connections.
 
 use async_graphql::{Context, ErrorExtensions, Json, Object, SimpleObject};
+use std::collections::HashMap;
+
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::Value;
 
 use super::error::Gql;
-use super::loaders::{Chats, Tags, Users};
+use super::loaders::{Chats, Models, Readable, Tags, Users};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, ErrorCode};
 use crate::service::chats::{self as chats_svc, ChatQuery};
+use crate::service::models::{self as models_svc, ListParams, ModelAccess};
 use crate::store::chats::{ChatRow, TagRow, TitleRow};
+use crate::store::models::ModelRow;
 
 /// Items per page when `first` is not given, and the most a page may hold.
 pub const DEFAULT_PAGE: i32 = 50;
@@ -118,6 +122,23 @@ impl User {
     ) -> async_graphql::Result<ChatConnection> {
         chat_connection(ctx, &self.0.id, first, after, archived, pinned, search, tag).await
     }
+    /// The workspace models this user owns that the caller can read (the `models` list, newest
+    /// first, narrowed to this owner).
+    async fn models(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Model>> {
+        let mut out = Vec::new();
+        let mut page = 1;
+        loop {
+            let params = ListParams { page: Some(page), ..Default::default() };
+            let got = models_svc::list(state(ctx), caller(ctx), params).await.gql()?;
+            let n = got.items.len();
+            out.extend(got.items.into_iter().filter(|m| m.model.row.user_id == self.0.id).map(Model));
+            if n < models_svc::PAGE_SIZE as usize || page * models_svc::PAGE_SIZE >= got.total {
+                break;
+            }
+            page += 1;
+        }
+        Ok(out)
+    }
 }
 
 /// A page of chats of `owner_id`.
@@ -168,12 +189,62 @@ async fn prime(ctx: &Context<'_>, rows: &[TitleRow]) -> async_graphql::Result<()
         }
         ctx.data_unchecked::<Tags>().feed_many(by_chat).await;
     }
-    if node.field("chat").exists() {
+    if node.field("chat").exists() || node.field("models").exists() {
         let chats = crate::store::chats::get_many(db, &ids).await.gql()?;
+        if node.field("models").exists() {
+            let mut model_ids: Vec<String> = chats.iter().flat_map(|c| model_ids(&c.chat.0)).collect();
+            model_ids.sort();
+            model_ids.dedup();
+            prime_models(ctx, model_ids).await?;
+        }
         let loader = ctx.data_unchecked::<Chats>();
         loader.feed_many(chats.into_iter().map(|c| (c.id.clone(), c))).await;
     }
     Ok(())
+}
+
+/// The model ids a chat document lists (`chat.models`), in order, without repeats.
+fn model_ids(doc: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for id in doc.get("models").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
+        if !ids.iter().any(|i| i == id) {
+            ids.push(id.to_string());
+        }
+    }
+    ids
+}
+
+/// Loads the rows of `ids` in one statement into the `Models` loader, then what the caller may
+/// read of the existing ones into the `Readable` loader (one service read per distinct model), so
+/// the fields that follow cost nothing however many items mention them.
+async fn prime_models(ctx: &Context<'_>, ids: Vec<String>) -> async_graphql::Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let rows = crate::store::models::by_ids(&state(ctx).db, &ids).await.gql()?;
+    let existing: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut found: HashMap<String, Option<ModelRow>> = ids.into_iter().map(|id| (id, None)).collect();
+    for r in rows {
+        found.insert(r.id.clone(), Some(r));
+    }
+    ctx.data_unchecked::<Models>().feed_many(found).await;
+    ctx.data_unchecked::<Readable>().load_many(existing).await.map_err(|e| e.as_ref().extend())?;
+    Ok(())
+}
+
+/// The models with these ids the caller may read, in the order given; unknown or unreadable ids
+/// are skipped.
+async fn readable_models(ctx: &Context<'_>, ids: Vec<String>) -> async_graphql::Result<Vec<Model>> {
+    let rows =
+        ctx.data_unchecked::<Models>().load_many(ids.clone()).await.map_err(|e| e.as_ref().extend())?;
+    let existing: Vec<String> =
+        ids.into_iter().filter(|id| rows.get(id).is_some_and(Option::is_some)).collect();
+    let mut readable = ctx
+        .data_unchecked::<Readable>()
+        .load_many(existing.clone())
+        .await
+        .map_err(|e| e.as_ref().extend())?;
+    Ok(existing.iter().filter_map(|id| readable.remove(id)).map(Model).collect())
 }
 
 #[derive(SimpleObject)]
@@ -284,6 +355,19 @@ impl Chat {
         let user = loader.load_one(self.user_id.clone()).await.map_err(|e| e.as_ref().extend())?;
         user.map(User).ok_or_else(|| AppError::bad_request(ErrorCode::NotFound).extend())
     }
+    /// The stored models the chat document lists (`chat.models`) that the caller may read;
+    /// unknown ids are skipped.
+    async fn models(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Model>> {
+        let ids = match &self.row {
+            Some(row) => model_ids(&row.chat.0),
+            None => {
+                let loader = ctx.data_unchecked::<Chats>();
+                let row = loader.load_one(self.id.clone()).await.map_err(|e| e.as_ref().extend())?;
+                row.map(|r| model_ids(&r.chat.0)).unwrap_or_default()
+            }
+        };
+        readable_models(ctx, ids).await
+    }
     async fn tags(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Tag>> {
         let loader = ctx.data_unchecked::<Tags>();
         let tags = loader.load_one(self.id.clone()).await.map_err(|e| e.as_ref().extend())?;
@@ -302,6 +386,144 @@ pub struct ChatConnection {
     pub edges: Vec<ChatEdge>,
     pub page_info: PageInfo,
     pub total_count: i64,
+}
+
+/// A workspace model as the caller sees it (`ModelAccessResponse`): `params` are `{}` for
+/// read-only callers.
+#[derive(Clone)]
+pub struct Model(pub ModelAccess);
+
+impl Model {
+    /// A model the caller has just written (the service accepted the change, so they may write).
+    pub fn written(model: models_svc::Model) -> Self {
+        Model(ModelAccess { model, user: None, write_access: true })
+    }
+}
+
+#[Object]
+impl Model {
+    async fn id(&self) -> &str {
+        &self.0.model.row.id
+    }
+    async fn name(&self) -> &str {
+        &self.0.model.row.name
+    }
+    async fn base_model_id(&self) -> Option<&str> {
+        self.0.model.row.base_model_id.as_deref()
+    }
+    /// `ModelMeta` (description, tags, capabilities, …).
+    async fn meta(&self) -> Json<Value> {
+        Json(self.0.model.row.meta.0.clone())
+    }
+    /// `ModelParams`; `{}` without write access.
+    async fn params(&self) -> Json<Value> {
+        Json(self.0.model.row.params.0.clone())
+    }
+    async fn is_active(&self) -> bool {
+        self.0.model.row.is_active
+    }
+    async fn created_at(&self) -> i64 {
+        self.0.model.row.created_at
+    }
+    async fn updated_at(&self) -> i64 {
+        self.0.model.row.updated_at
+    }
+    async fn user_id(&self) -> &str {
+        &self.0.model.row.user_id
+    }
+    async fn version_id(&self) -> Option<&str> {
+        self.0.model.row.version_id.as_deref()
+    }
+    /// The access grants, as REST answers them (`access_grants`).
+    async fn access_grants(&self) -> Json<Value> {
+        Json(models_svc::model_value(&self.0.model)["access_grants"].clone())
+    }
+    /// Whether the caller may change this model.
+    async fn write_access(&self) -> bool {
+        self.0.write_access
+    }
+    /// The owner (`null` when the account is gone).
+    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+        let loader = ctx.data_unchecked::<Users>();
+        let user =
+            loader.load_one(self.0.model.row.user_id.clone()).await.map_err(|e| e.as_ref().extend())?;
+        Ok(user.map(User))
+    }
+    /// The stored base model, when there is one and the caller may read it (upstream-only base
+    /// models have no row: `null`, `baseModelId` still names them).
+    async fn base_model(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Model>> {
+        let Some(base) = self.0.model.row.base_model_id.clone() else { return Ok(None) };
+        Ok(readable_models(ctx, vec![base]).await?.pop())
+    }
+}
+
+#[derive(SimpleObject)]
+pub struct ModelEdge {
+    pub cursor: String,
+    pub node: Model,
+}
+
+#[derive(SimpleObject)]
+pub struct ModelConnection {
+    pub edges: Vec<ModelEdge>,
+    pub page_info: PageInfo,
+    pub total_count: i64,
+}
+
+/// A page of the caller's workspace list (`GET /models/list`, newest first). The service pages by
+/// `service::models::PAGE_SIZE`; the pages covering `[offset, offset + first)` are fetched and cut.
+pub async fn model_connection(
+    ctx: &Context<'_>,
+    first: Option<i32>,
+    after: Option<String>,
+    query: Option<String>,
+    tag: Option<String>,
+) -> async_graphql::Result<ModelConnection> {
+    let limit = page_size(first)?;
+    let offset = offset_after(after.as_deref())?;
+    let size = models_svc::PAGE_SIZE;
+    let skip = (offset % size) as usize;
+    let mut page = offset / size + 1;
+    let mut items: Vec<ModelAccess> = Vec::new();
+    let total = loop {
+        let params =
+            ListParams { query: query.clone(), tag: tag.clone(), page: Some(page), ..Default::default() };
+        let got = models_svc::list(state(ctx), caller(ctx), params).await.gql()?;
+        let n = got.items.len();
+        items.extend(got.items);
+        if items.len() >= skip + limit as usize || n < size as usize || page * size >= got.total {
+            break got.total;
+        }
+        page += 1;
+    };
+    let items: Vec<ModelAccess> = items.into_iter().skip(skip).take(limit as usize).collect();
+    prime_model_page(ctx, &items).await?;
+    let info = page_info(offset, items.len(), total);
+    let edges = items
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| ModelEdge { cursor: cursor(offset + i as i64), node: Model(m) })
+        .collect();
+    Ok(ModelConnection { edges, page_info: info, total_count: total })
+}
+
+/// Feeds the owners and base models a page of models asks for to the loaders.
+async fn prime_model_page(ctx: &Context<'_>, items: &[ModelAccess]) -> async_graphql::Result<()> {
+    let node = ctx.look_ahead().field("edges").field("node");
+    if node.field("user").exists() {
+        let mut owners: Vec<String> = items.iter().map(|m| m.model.row.user_id.clone()).collect();
+        owners.sort();
+        owners.dedup();
+        let users = crate::store::users::get_many(&state(ctx).db, &owners).await.gql()?;
+        ctx.data_unchecked::<Users>().feed_many(users.into_iter().map(|u| (u.id.clone(), u))).await;
+    }
+    if node.field("baseModel").exists() {
+        let mut bases: Vec<String> = items.iter().filter_map(|m| m.model.row.base_model_id.clone()).collect();
+        bases.sort();
+        bases.dedup();
+        prime_models(ctx, bases).await?;
+    }
+    Ok(())
 }
 
 /// A tag (`id` is the normalised name).

@@ -8,6 +8,7 @@ mod chats;
 mod cli;
 mod edge;
 mod graphql;
+mod graphql_models;
 mod models;
 mod secrets;
 mod store;
