@@ -323,6 +323,38 @@ pub async fn get(app: &App, caller: &Caller, id: &str) -> AppResult<ChatRow> {
     Ok(row)
 }
 
+/// Stores a new document for a locked chat (title, current message and search text follow it)
+/// and returns the row as written.
+async fn store_document(
+    tx: &mut store::Tx,
+    row: &ChatRow,
+    doc: &Value,
+    variables: &Value,
+    updated_at: i64,
+) -> AppResult<ChatRow> {
+    let title = title_of(doc);
+    let current = current_message_id(doc);
+    let text = search_text(&title, doc);
+    let write = ChatWrite {
+        id: &row.id,
+        user_id: &row.user_id,
+        title: &title,
+        chat: doc,
+        created_at: row.created_at,
+        updated_at,
+        archived: row.archived,
+        pinned: row.pinned,
+        meta: &row.meta.0,
+        variables,
+        folder_id: row.folder_id.as_deref(),
+        current_message_id: current.as_deref(),
+        last_read_at: row.last_read_at,
+        search_text: &text,
+    };
+    store::chats::update_content(&mut *tx, &write).await?;
+    store::chats::get(tx, &row.id).await?.ok_or_else(|| AppError::internal("chat vanished"))
+}
+
 /// `POST /chats/{id}`: merges `chat` into the stored document under a row lock; `updated_at`
 /// moves only when messages change.
 pub async fn update(app: &App, caller: &Caller, id: &str, input: ChatInput) -> AppResult<ChatRow> {
@@ -337,32 +369,13 @@ pub async fn update(app: &App, caller: &Caller, id: &str, input: ChatInput) -> A
     stamp_messages(&mut incoming, &p.user);
     let incoming = incoming.as_object().cloned().unwrap_or_default();
     let doc = merge(&row.chat.0, &incoming, &p.user.id);
-    let title = title_of(&doc);
     let touches_messages = incoming.contains_key("history") || incoming.contains_key("messages");
     let variables = match input.variables {
         Some(v) => Value::Object(v),
         None => row.variables.as_ref().map(|v| v.0.clone()).unwrap_or_else(|| json!({})),
     };
-    let current = current_message_id(&doc);
-    let text = search_text(&title, &doc);
-    let write = ChatWrite {
-        id: &row.id,
-        user_id: &row.user_id,
-        title: &title,
-        chat: &doc,
-        created_at: row.created_at,
-        updated_at: if touches_messages { store::now() } else { row.updated_at },
-        archived: row.archived,
-        pinned: row.pinned,
-        meta: &row.meta.0,
-        variables: &variables,
-        folder_id: row.folder_id.as_deref(),
-        current_message_id: current.as_deref(),
-        last_read_at: row.last_read_at,
-        search_text: &text,
-    };
-    store::chats::update_content(&mut tx, &write).await?;
-    let updated = store::chats::get(&mut tx, id).await?.ok_or_else(|| AppError::internal("chat vanished"))?;
+    let updated_at = if touches_messages { store::now() } else { row.updated_at };
+    let updated = store_document(&mut tx, &row, &doc, &variables, updated_at).await?;
     tx.commit().await?;
     Ok(updated)
 }
@@ -990,28 +1003,8 @@ async fn edit_message(
             history.insert("currentId".into(), leaf.map(Value::String).unwrap_or(Value::Null));
         }
     }
-    let title = title_of(&doc);
     let variables = row.variables.as_ref().map(|v| v.0.clone()).unwrap_or_else(|| json!({}));
-    let current = current_message_id(&doc);
-    let text = search_text(&title, &doc);
-    let write = ChatWrite {
-        id: &row.id,
-        user_id: &row.user_id,
-        title: &title,
-        chat: &doc,
-        created_at: row.created_at,
-        updated_at: store::now(),
-        archived: row.archived,
-        pinned: row.pinned,
-        meta: &row.meta.0,
-        variables: &variables,
-        folder_id: row.folder_id.as_deref(),
-        current_message_id: current.as_deref(),
-        last_read_at: row.last_read_at,
-        search_text: &text,
-    };
-    store::chats::update_content(&mut tx, &write).await?;
-    let updated = store::chats::get(&mut tx, id).await?.ok_or_else(|| AppError::internal("chat vanished"))?;
+    let updated = store_document(&mut tx, &row, &doc, &variables, store::now()).await?;
     tx.commit().await?;
     Ok(updated)
 }

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::helpers::{Backend, PASSWORD, SECRET, TestApp};
+use crate::helpers::{Backend, PASSWORD, SECRET, TestApp, futures_join};
 
 const ACCESS_PROHIBITED: &str =
     "You do not have permission to access this resource. Please contact your administrator for assistance.";
@@ -123,29 +123,6 @@ async fn concurrent_first_signups_make_exactly_one_admin(b: Backend) {
         }
     }
     assert_eq!(app.scalar_count("select count(*) from users where role = $1", "admin").await, 1);
-}
-
-/// Runs request futures concurrently on the test's runtime.
-async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output>
-where
-    F::Output: Send,
-{
-    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in pinned.iter_mut().enumerate() {
-            if out[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => out[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
-    })
-    .await;
-    out.into_iter().map(|v| v.expect("done")).collect()
 }
 
 async fn second_signup_is_refused_while_signup_is_off(b: Backend) {

@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::helpers::{Answer, Backend, TestApp};
+use crate::helpers::{Answer, Backend, TestApp, futures_join};
 
 const ACCESS_PROHIBITED: &str =
     "You do not have permission to access this resource. Please contact your administrator for assistance.";
@@ -183,29 +183,6 @@ async fn read(app: &TestApp, token: &str, id: &str) -> Answer {
 
 fn now() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs() as i64
-}
-
-/// Runs request futures concurrently on the test's runtime.
-async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output>
-where
-    F::Output: Send,
-{
-    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut out: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (i, f) in pinned.iter_mut().enumerate() {
-            if out[i].is_none() {
-                match f.as_mut().poll(cx) {
-                    std::task::Poll::Ready(v) => out[i] = Some(v),
-                    std::task::Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
-    })
-    .await;
-    out.into_iter().map(|v| v.expect("done")).collect()
 }
 
 async fn create_answers_the_full_chat_response_and_stamps_messages(b: Backend) {

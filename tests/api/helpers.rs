@@ -370,3 +370,26 @@ impl Drop for Process {
         let _ = self.child.wait();
     }
 }
+
+/// Runs request futures concurrently on the test's runtime.
+pub async fn futures_join<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output>
+where
+    F::Output: Send,
+{
+    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut out: Vec<Option<F::Output>> = (0..pinned.len()).map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (i, f) in pinned.iter_mut().enumerate() {
+            if out[i].is_none() {
+                match f.as_mut().poll(cx) {
+                    std::task::Poll::Ready(v) => out[i] = Some(v),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending { std::task::Poll::Pending } else { std::task::Poll::Ready(()) }
+    })
+    .await;
+    out.into_iter().map(|v| v.expect("done")).collect()
+}
