@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::helpers::{Answer, Backend, PASSWORD, TestApp};
+use crate::helpers::{Backend, PASSWORD, TestApp, error_of, gql};
 
 const ACCESS_PROHIBITED: &str =
     "You do not have permission to access this resource. Please contact your administrator for assistance.";
@@ -25,19 +25,6 @@ backend_tests!(
     limits_and_transport_errors,
     introspection_can_be_switched_off,
 );
-
-async fn gql(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> Answer {
-    app.post("/graphql", token, json!({"query": query, "variables": variables})).await
-}
-
-/// The first error's message and code.
-fn error_of(a: &Answer) -> (String, String) {
-    let e = &a.body["errors"][0];
-    (
-        e["message"].as_str().unwrap_or("").to_string(),
-        e["extensions"]["code"].as_str().unwrap_or("").to_string(),
-    )
-}
 
 async fn new_chat(app: &TestApp, token: &str, title: &str) -> String {
     let a = gql(

@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::backend_tests;
-use crate::helpers::{Answer, Backend, TestApp};
+use crate::helpers::{Backend, TestApp, error_of, gql};
 
 const ACCESS_PROHIBITED: &str =
     "You do not have permission to access this resource. Please contact your administrator for assistance.";
@@ -29,19 +29,6 @@ const NO_UPSTREAM: &[(&str, &str)] = &[("ENABLE_OPENAI_API", "false"), ("ENABLE_
 
 async fn spawn(b: Backend) -> Option<TestApp> {
     TestApp::spawn_with(b, NO_UPSTREAM).await
-}
-
-async fn gql(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> Answer {
-    app.post("/graphql", token, json!({"query": query, "variables": variables})).await
-}
-
-/// The first error's message and code.
-fn error_of(a: &Answer) -> (String, String) {
-    let e = &a.body["errors"][0];
-    (
-        e["message"].as_str().unwrap_or("").to_string(),
-        e["extensions"]["code"].as_str().unwrap_or("").to_string(),
-    )
 }
 
 const CREATE: &str =

@@ -393,3 +393,17 @@ where
     .await;
     out.into_iter().map(|v| v.expect("done")).collect()
 }
+
+/// Posts one GraphQL operation.
+pub async fn gql(app: &TestApp, token: Option<&str>, query: &str, variables: Value) -> Answer {
+    app.post("/graphql", token, json!({"query": query, "variables": variables})).await
+}
+
+/// The first error's message and code.
+pub fn error_of(a: &Answer) -> (String, String) {
+    let e = &a.body["errors"][0];
+    (
+        e["message"].as_str().unwrap_or("").to_string(),
+        e["extensions"]["code"].as_str().unwrap_or("").to_string(),
+    )
+}
