@@ -167,6 +167,9 @@ pub struct GraphqlLimits {
     pub max_batch: usize,
     /// Whether introspection is served (`GRAPHQL_INTROSPECTION`, default true).
     pub introspection: bool,
+    /// Whether the browser playground is served at `/playground` and for a browser's
+    /// `GET /graphql` (`GRAPHQL_PLAYGROUND`, default true).
+    pub playground: bool,
 }
 
 /// The policy applied to new passwords when `ENABLE_PASSWORD_VALIDATION` is on: at least 8
@@ -491,6 +494,7 @@ impl Config {
                 max_query_bytes: env.number::<usize>("GRAPHQL_MAX_QUERY_BYTES", 32 * 1024)?,
                 max_batch: env.number::<usize>("GRAPHQL_MAX_BATCH", 20)?,
                 introspection: env.bool("GRAPHQL_INTROSPECTION", true)?,
+                playground: env.bool("GRAPHQL_PLAYGROUND", true)?,
             },
             bootstrap_admin,
             seeds,

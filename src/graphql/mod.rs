@@ -4,6 +4,7 @@
 pub mod error;
 pub mod loaders;
 pub mod mutation;
+pub mod playground;
 pub mod query;
 pub mod types;
 
@@ -48,12 +49,13 @@ pub fn sdl() -> String {
         max_query_bytes: usize::MAX,
         max_batch: usize::MAX,
         introspection: true,
+        playground: false,
     };
     schema(&limits).sdl()
 }
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/graphql", get(get_graphql).post(post_graphql))
+    Router::new().route("/graphql", get(get_graphql).post(post_graphql)).merge(playground::router())
 }
 
 /// A GraphQL error answer (`{"errors": [...]}`) with an HTTP status.
@@ -185,8 +187,17 @@ async fn post_graphql(State(state): State<AppState>, req: axum::extract::Request
 }
 
 /// `GET /graphql?query=…[&variables=…][&operationName=…]`: queries only, never mutations.
-async fn get_graphql(State(state): State<AppState>, caller: Caller, params: Params) -> Response {
+/// A browser navigating to it (no `query`, `Accept: text/html`) gets the playground.
+async fn get_graphql(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: axum::http::HeaderMap,
+    params: Params,
+) -> Response {
     let Some(query) = params.text("query") else {
+        if playground::wants_page(&headers) {
+            return playground::page_response(&state);
+        }
         return error_response(
             StatusCode::BAD_REQUEST,
             &request_error("Missing `query` parameter; send the operation with POST or as `?query=`."),
