@@ -45,6 +45,7 @@ impl App {
     /// Like `init`, on an already connected database.
     pub async fn with_db(config: Config, db: Db) -> AppResult<App> {
         db.migrate().await?;
+        db.set_settings_ttl(config.settings_cache_ttl);
         crate::service::settings::init(&db, &config).await?;
         let secret = match &config.secret_key {
             Some(key) => key.clone(),

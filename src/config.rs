@@ -106,6 +106,10 @@ pub struct Config {
     pub database_url: String,
     pub database_pool_size: u32,
     pub database_pool_timeout: Duration,
+    /// How long a read of the stored configuration is reused (`SETTINGS_CACHE_TTL` in
+    /// milliseconds, default 1000; 0 reads it on every use). This instance's own changes apply at
+    /// once; another instance's within this time.
+    pub settings_cache_ttl: Duration,
     pub redis_url: Option<String>,
     /// `None` ⇒ generated once and kept in `DATA_DIR/.webui_secret_key`.
     pub secret_key: Option<String>,
@@ -342,6 +346,7 @@ impl Config {
             return Err(ConfigError::new("DATABASE_POOL_SIZE", "must be at least 1"));
         }
         let database_pool_timeout = Duration::from_secs(env.number::<u64>("DATABASE_POOL_TIMEOUT", 30)?);
+        let settings_cache_ttl = Duration::from_millis(env.number::<u64>("SETTINGS_CACHE_TTL", 1000)?);
 
         let redis_url = env.raw("REDIS_URL");
         if let Some(url) = &redis_url
@@ -470,6 +475,7 @@ impl Config {
             database_url,
             database_pool_size,
             database_pool_timeout,
+            settings_cache_ttl,
             redis_url,
             secret_key,
             cookie_same_site,

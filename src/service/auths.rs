@@ -125,6 +125,9 @@ async fn create_account(
         store::settings::seed(&mut tx, key, &Value::String(user.id.clone()), now).await?;
     }
     tx.commit().await.map_err(|e| map_unique(e, ErrorCode::EmailTaken))?;
+    if promote_first && user.role == "admin" {
+        app.db.settings_changed();
+    }
     Ok(user)
 }
 

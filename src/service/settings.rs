@@ -279,22 +279,23 @@ pub async fn init(db: &Db, config: &Config) -> AppResult<()> {
             store::settings::set(db, key, &value, now).await?;
         }
     }
+    db.settings_changed();
     Ok(())
 }
 
 /// A snapshot of the stored configuration with typed reads.
 #[derive(Debug, Clone, Default)]
 pub struct Settings {
-    values: HashMap<String, Value>,
+    values: std::sync::Arc<HashMap<String, Value>>,
 }
 
 impl Settings {
     pub async fn load(db: &Db) -> AppResult<Settings> {
-        Ok(Settings { values: store::settings::all(db).await? })
+        Ok(Settings { values: store::settings::all_cached(db).await? })
     }
 
     pub fn from_values(values: HashMap<String, Value>) -> Self {
-        Settings { values }
+        Settings { values: std::sync::Arc::new(values) }
     }
 
     pub fn get(&self, key: &str) -> Option<&Value> {
@@ -379,6 +380,7 @@ pub async fn update_admin_config(db: &Db, caller: &Caller, body: &Value) -> AppR
     let mut tx = db.begin().await?;
     store::settings::set_many(&mut tx, &updates, store::now()).await?;
     tx.commit().await?;
+    db.settings_changed();
     let mut view = Settings::load(db).await?.admin_view();
     view.insert("sessions_revoked".into(), Value::Bool(false));
     Ok(view)
@@ -540,6 +542,7 @@ pub async fn set_default_permissions(db: &Db, caller: &Caller, body: &Value) -> 
     caller.require_admin()?;
     let tree = PermissionTree::from_form(body).map_err(AppError::validation)?;
     store::settings::set(db, PERMISSIONS_KEY, &tree.to_value(), store::now()).await?;
+    db.settings_changed();
     Ok(tree)
 }
 

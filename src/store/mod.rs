@@ -42,11 +42,18 @@ enum Pool {
 pub struct Db {
     pool: Pool,
     statements: Arc<AtomicU64>,
+    /// The `config` table as last read (see `settings::Cache`).
+    pub(crate) settings_cache: Arc<settings::Cache>,
+    /// SQLite has one writer at a time: transactions queue here (first come, first served)
+    /// rather than in SQLite's busy handler, which polls with sleeps of up to 100 ms.
+    sqlite_writer: Arc<tokio::sync::Mutex<()>>,
+    acquire_timeout: Duration,
 }
 
-/// An open transaction on either backend.
+/// An open transaction on either backend. A SQLite transaction holds the writer turn until it
+/// ends.
 pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>, Arc<AtomicU64>),
+    Sqlite(Transaction<'static, Sqlite>, Arc<AtomicU64>, tokio::sync::OwnedMutexGuard<()>),
     Postgres(Transaction<'static, Postgres>, Arc<AtomicU64>),
 }
 
@@ -78,7 +85,7 @@ impl<'a> From<&'a Db> for Exec<'a> {
 impl<'a> From<&'a mut Tx> for Exec<'a> {
     fn from(tx: &'a mut Tx) -> Self {
         match tx {
-            Tx::Sqlite(t, n) => {
+            Tx::Sqlite(t, n, _) => {
                 n.fetch_add(1, Ordering::Relaxed);
                 Exec::Sqlite(t)
             }
@@ -105,6 +112,27 @@ macro_rules! run {
 }
 
 impl Db {
+    fn new(pool: Pool, acquire_timeout: Duration) -> Db {
+        Db {
+            pool,
+            statements: Arc::new(AtomicU64::new(0)),
+            settings_cache: Arc::default(),
+            sqlite_writer: Arc::default(),
+            acquire_timeout,
+        }
+    }
+
+    /// How long a read of the `config` table is reused (0: every read goes to the database).
+    /// Writes through this handle take effect at once; another instance's writes within `ttl`.
+    pub fn set_settings_ttl(&self, ttl: Duration) {
+        self.settings_cache.set_ttl(ttl);
+    }
+
+    /// Drops the cached `config` table; call after committing a write to it.
+    pub fn settings_changed(&self) {
+        self.settings_cache.invalidate();
+    }
+
     /// Connects to `url` (`sqlite://…` or `postgres://…`). A SQLite file and its directory are
     /// created when missing; SQLite runs in WAL mode with a busy timeout.
     pub async fn connect(url: &str, pool_size: u32, acquire_timeout: Duration) -> AppResult<Db> {
@@ -123,7 +151,7 @@ impl Db {
             }
             Pool::Sqlite(Self::sqlite_pool(opts, pool_size, acquire_timeout).await?)
         };
-        Ok(Db { pool, statements: Arc::new(AtomicU64::new(0)) })
+        Ok(Db::new(pool, acquire_timeout))
     }
 
     /// A PostgreSQL pool whose connections use `schema` (created if missing) as search path.
@@ -134,7 +162,7 @@ impl Db {
             .await?;
         let create = format!("create schema if not exists \"{}\"", schema.replace('"', ""));
         sqlx::query(sqlx::AssertSqlSafe(create)).execute(&pool).await?;
-        Ok(Db { pool: Pool::Postgres(pool), statements: Arc::new(AtomicU64::new(0)) })
+        Ok(Db::new(Pool::Postgres(pool), Duration::from_secs(30)))
     }
 
     async fn pg_pool(opts: PgConnectOptions, size: u32, timeout: Duration) -> AppResult<PgPool> {
@@ -165,7 +193,14 @@ impl Db {
 
     pub async fn begin(&self) -> AppResult<Tx> {
         Ok(match &self.pool {
-            Pool::Sqlite(p) => Tx::Sqlite(p.begin().await?, self.statements.clone()),
+            Pool::Sqlite(p) => {
+                // Waiting longer than for a pool connection means the database is stuck.
+                let turn =
+                    tokio::time::timeout(self.acquire_timeout, self.sqlite_writer.clone().lock_owned())
+                        .await
+                        .map_err(|_| AppError::from(sqlx::Error::PoolTimedOut))?;
+                Tx::Sqlite(p.begin_with("begin immediate").await?, self.statements.clone(), turn)
+            }
             Pool::Postgres(p) => Tx::Postgres(p.begin().await?, self.statements.clone()),
         })
     }
@@ -208,7 +243,7 @@ impl Db {
 impl Tx {
     pub async fn commit(self) -> AppResult<()> {
         match self {
-            Tx::Sqlite(t, _) => t.commit().await?,
+            Tx::Sqlite(t, _, _turn) => t.commit().await?,
             Tx::Postgres(t, _) => t.commit().await?,
         }
         Ok(())

@@ -137,6 +137,34 @@ impl TestApp {
         })
     }
 
+    /// Another process's view of the same database: a server with its own pool and caches
+    /// (unlike `twin`, which shares this server's handle), the same secret and extra `env`.
+    pub async fn separate_instance(&self, env: &[(&str, &str)]) -> TestApp {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let mut vars: HashMap<String, String> = HashMap::new();
+        vars.insert("DATA_DIR".into(), dir.path().display().to_string());
+        vars.insert("WEBUI_SECRET_KEY".into(), SECRET.into());
+        for (k, v) in env {
+            vars.insert(k.to_string(), v.to_string());
+        }
+        let config = Config::from_map(&vars).expect("test config");
+        let db = match &self.pg_schema {
+            Some((url, schema)) => Db::connect_postgres_schema(url, schema, 3).await.expect("postgres"),
+            None => {
+                let url = format!("sqlite://{}/webui.db", self._dir.path().display());
+                Db::connect(&url, 3, std::time::Duration::from_secs(10)).await.expect("sqlite")
+            }
+        };
+        let app = App::with_db(config, db.clone()).await.expect("second instance start");
+        let router = build_router(app.into_state());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        tokio::spawn(async move {
+            axum::serve(listener, router).await.expect("serve");
+        });
+        TestApp { addr, client: reqwest::Client::new(), db, _dir: dir, pg_schema: None }
+    }
+
     /// A second server over the same database and secret (another instance of a deployment).
     pub async fn twin(&self) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");

@@ -12,7 +12,57 @@ use duet::store::Db;
 use crate::backend_tests;
 use crate::helpers::{Backend, TestApp};
 
-backend_tests!(fresh_database_migrates_once_under_concurrent_start_ups, two_instances_share_one_database);
+backend_tests!(
+    fresh_database_migrates_once_under_concurrent_start_ups,
+    two_instances_share_one_database,
+    hot_paths_run_few_statements,
+    settings_changes_apply_at_once_here_and_within_the_ttl_elsewhere,
+);
+
+/// Statements one request runs, counted by the server's own handle.
+async fn statements_for(app: &TestApp, path: &str, token: &str) -> u64 {
+    let before = app.db.statement_count();
+    let a = app.get(path, Some(token)).await;
+    assert_eq!(a.status, StatusCode::OK, "{path}: {}", a.text);
+    app.db.statement_count() - before
+}
+
+/// The requests clients send most: the session check is one statement, and the stored
+/// configuration is read once per `SETTINGS_CACHE_TTL`, not once per request.
+async fn hot_paths_run_few_statements(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else { return };
+    let (token, _) = app.admin().await;
+    let chat = app.post("/api/v1/chats/new", Some(&token), json!({"chat": {"title": "One"}})).await;
+    let id = chat.body["id"].as_str().expect("id").to_string();
+    for path in ["/api/v1/auths/", "/api/v1/chats/?page=1", "/api/v1/models/list"] {
+        statements_for(&app, path, &token).await; // warms the configuration cache
+    }
+    assert_eq!(statements_for(&app, "/api/v1/auths/", &token).await, 1);
+    assert_eq!(statements_for(&app, "/api/v1/chats/?page=1", &token).await, 2);
+    assert_eq!(statements_for(&app, &format!("/api/v1/chats/{id}"), &token).await, 2);
+}
+
+/// A configuration change made through one server applies to its next request; a second
+/// server on the same database (its own handle and cache) sees it once its cache expires.
+async fn settings_changes_apply_at_once_here_and_within_the_ttl_elsewhere(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else { return };
+    let (token, _) = app.admin().await;
+    let other = app.separate_instance(&[("SETTINGS_CACHE_TTL", "2000")]).await;
+    let signup_open = |a: &crate::helpers::Answer| a.body["features"]["enable_signup"].clone();
+    assert_eq!(signup_open(&other.get("/api/config", None).await), json!(false));
+    assert_eq!(signup_open(&app.get("/api/config", None).await), json!(false));
+
+    let mut form = app.get("/api/v1/auths/admin/config", Some(&token)).await.body;
+    form["ENABLE_SIGNUP"] = json!(true);
+    let saved = app.post("/api/v1/auths/admin/config", Some(&token), form).await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+    // At once on the server that wrote it.
+    assert_eq!(signup_open(&app.get("/api/config", None).await), json!(true));
+    // The other one still has its copy, then reads the new value after the TTL.
+    assert_eq!(signup_open(&other.get("/api/config", None).await), json!(false));
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    assert_eq!(signup_open(&other.get("/api/config", None).await), json!(true));
+}
 
 /// Three handles with pools of their own on a fresh database, migrating at the same time.
 async fn fresh_database_migrates_once_under_concurrent_start_ups(b: Backend) {
