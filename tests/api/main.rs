@@ -11,6 +11,7 @@ mod graphql;
 mod graphql_models;
 mod models;
 mod secrets;
+mod serving;
 mod store;
 mod system;
 mod users;
