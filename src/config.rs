@@ -123,6 +123,13 @@ pub struct Config {
     pub signin_rate_limit: u32,
     pub signin_rate_window: Duration,
     pub request_body_limit: usize,
+    /// `REQUEST_TIMEOUT` (default 60 s, `0` = none): longest time to start an answer (504 after).
+    pub request_timeout: Option<Duration>,
+    /// `HEADER_READ_TIMEOUT` (default 10 s, `0` = none): longest time a client may take to send a
+    /// request's headers, and to start its next request on an idle keep-alive connection.
+    pub header_read_timeout: Option<Duration>,
+    /// `FORWARDED_ALLOW_IPS` (default `127.0.0.1`): peers whose `X-Forwarded-*` headers count.
+    pub forwarded_allow_ips: crate::http::client::TrustedProxies,
     /// Upstream model providers and the model-list cache (`ENABLE_OPENAI_API`,
     /// `OPENAI_API_BASE_URLS`, `OLLAMA_BASE_URLS`, `AIOHTTP_CLIENT_TIMEOUT_MODEL_LIST`, …).
     pub upstream: crate::upstream::UpstreamConfig,
@@ -227,6 +234,18 @@ impl Env<'_> {
             None => Ok(default),
             Some((var, v)) => parse_bool(&v)
                 .ok_or_else(|| ConfigError::new(&var, format!("expected true or false, got {v:?}"))),
+        }
+    }
+
+    /// A number of seconds (fractions allowed); `0` ⇒ `None` (no limit).
+    fn timeout(&self, var: &str, default: u64) -> Result<Option<Duration>, ConfigError> {
+        let Some(v) = self.raw(var) else { return Ok(Some(Duration::from_secs(default))) };
+        match v.trim().parse::<f64>() {
+            Ok(0.0) => Ok(None),
+            Ok(n) if n.is_finite() && n > 0.0 && n < 1e9 => Ok(Some(Duration::from_secs_f64(n))),
+            _ => {
+                Err(ConfigError::new(var, format!("expected a number of seconds (0 = no limit), got {v:?}")))
+            }
         }
     }
 
@@ -400,6 +419,10 @@ impl Config {
         }
 
         let request_body_limit = env.number::<usize>("REQUEST_BODY_LIMIT", 16 * 1024 * 1024)?;
+        let request_timeout = env.timeout("REQUEST_TIMEOUT", 60)?;
+        let header_read_timeout = env.timeout("HEADER_READ_TIMEOUT", 10)?;
+        let forwarded_allow_ips =
+            crate::http::client::TrustedProxies::parse(env.raw("FORWARDED_ALLOW_IPS").as_deref())?;
         let upstream = crate::upstream::UpstreamConfig::from_lookup(&|v| env.raw(v))?;
         let bypass_admin_access_control =
             env.bool_any(&["BYPASS_ADMIN_ACCESS_CONTROL", "ENABLE_ADMIN_WORKSPACE_CONTENT_ACCESS"], true)?;
@@ -488,6 +511,9 @@ impl Config {
             signin_rate_limit,
             signin_rate_window,
             request_body_limit,
+            request_timeout,
+            header_read_timeout,
+            forwarded_allow_ips,
             upstream,
             bypass_admin_access_control,
             bypass_model_access_control,
@@ -531,6 +557,21 @@ mod tests {
         assert!(c.seeds.enable_signup);
         assert!(!c.seeds.enable_api_keys);
         assert_eq!(c.cookie_same_site, SameSite::Lax);
+        assert_eq!(c.request_timeout, Some(Duration::from_secs(60)));
+        assert_eq!(c.header_read_timeout, Some(Duration::from_secs(10)));
+        assert!(c.forwarded_allow_ips.contains("127.0.0.1".parse().expect("ip")));
+    }
+
+    #[test]
+    fn timeouts_take_seconds_and_zero_turns_them_off() {
+        let c = cfg(&[("REQUEST_TIMEOUT", "0"), ("HEADER_READ_TIMEOUT", "2.5")]).expect("config");
+        assert_eq!(c.request_timeout, None);
+        assert_eq!(c.header_read_timeout, Some(Duration::from_millis(2500)));
+        for (var, bad) in
+            [("REQUEST_TIMEOUT", "-1"), ("HEADER_READ_TIMEOUT", "ten"), ("FORWARDED_ALLOW_IPS", "proxy")]
+        {
+            assert_eq!(cfg(&[(var, bad)]).expect_err(bad).var, var);
+        }
     }
 
     #[test]

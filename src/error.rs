@@ -56,6 +56,8 @@ pub enum ErrorCode {
     UnknownPrincipal,
     /// A file referenced by a model (background image, voice avatar) cannot be read.
     FileNotAccessible,
+    /// The handler did not produce an answer within `REQUEST_TIMEOUT`.
+    RequestTimeout,
 }
 
 impl ErrorCode {
@@ -97,6 +99,7 @@ impl ErrorCode {
             SharingNotAllowed => "SHARING_NOT_ALLOWED",
             UnknownPrincipal => "UNKNOWN_PRINCIPAL",
             FileNotAccessible => "FILE_NOT_ACCESSIBLE",
+            RequestTimeout => "REQUEST_TIMEOUT",
         }
     }
 
@@ -160,6 +163,7 @@ impl ErrorCode {
             SharingNotAllowed => "You do not have permission to share with the requested audience",
             UnknownPrincipal => "An access grant names a user or group that does not exist.",
             FileNotAccessible => "Background image is not accessible.",
+            RequestTimeout => "The request timed out. Please try again later.",
         }
     }
 }

@@ -46,13 +46,16 @@ enum Command {
     },
 }
 
+/// Logs go to stdout: `RUST_LOG` filters (default `info,sqlx=warn`); `LOG_FORMAT=json` writes one
+/// JSON object per line with the event's fields and its request span. Colours only on a terminal.
 fn init_tracing(format: LogFormat) {
+    use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().with_span_list(false).init(),
+        LogFormat::Text => builder.with_ansi(std::io::stdout().is_terminal()).init(),
     }
 }
 
@@ -106,8 +109,8 @@ async fn serve(config: Config) -> Result<(), String> {
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!(%addr, "duet listening");
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(shutdown_signal())
+    let limits = duet::http::server::ConnectionLimits::from_config(&state.config);
+    duet::http::server::run(listener, router, limits, shutdown_signal())
         .await
         .map_err(|e| format!("server error: {e}"))?;
     tokio::time::timeout(Duration::from_secs(5), state.db.close()).await.ok();

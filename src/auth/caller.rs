@@ -142,7 +142,11 @@ pub async fn resolve(db: &Db, keys: &TokenKeys, headers: &HeaderMap, path: &str)
         resolve_token(db, keys, credential).await
     };
     match result {
-        Ok(principal) => Caller::Authenticated(Box::new(principal)),
+        Ok(principal) => {
+            // The request span declares `user_id`; elsewhere this records nothing.
+            tracing::Span::current().record("user_id", principal.user.id.as_str());
+            Caller::Authenticated(Box::new(principal))
+        }
         Err(err) => Caller::Rejected(err),
     }
 }

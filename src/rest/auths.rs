@@ -14,6 +14,7 @@ use super::extract::{Body, Form, FormReader};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, ErrorCode};
+use crate::http::ClientInfo;
 use crate::service::auths::{
     self as svc, AddUserInput, ProfileInput, Session, SignupInput, profile_image_path,
 };
@@ -62,7 +63,7 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The session answer of sign-in and sign-up, with the `token` cookie.
-fn session_response(state: &AppState, session: Session) -> Response {
+fn session_response(state: &AppState, client: &ClientInfo, session: Session) -> Response {
     let body = json!({
         "id": session.user.id,
         "name": session.user.name,
@@ -74,8 +75,13 @@ fn session_response(state: &AppState, session: Session) -> Response {
         "expires_at": session.expires_at(),
         "permissions": session.permissions,
     });
-    let cookie =
-        cookies::token_cookie(&state.config, &session.token, session.lifetime.map(|d| d.as_secs()), None);
+    let cookie = cookies::token_cookie(
+        &state.config,
+        client,
+        &session.token,
+        session.lifetime.map(|d| d.as_secs()),
+        None,
+    );
     with_cookies(Json(body).into_response(), &[cookie])
 }
 
@@ -101,11 +107,12 @@ impl Form for SigninForm {
 
 async fn signin(
     State(state): State<AppState>,
+    client: ClientInfo,
     body: std::result::Result<Body<SigninForm>, AppError>,
 ) -> Result<Response> {
     let Body(form) = body?;
     let session = svc::signin(&state, &form.email, &form.password).await?;
-    Ok(session_response(&state, session))
+    Ok(session_response(&state, &client, session))
 }
 
 impl Form for SignupInput {
@@ -121,24 +128,25 @@ impl Form for SignupInput {
 
 async fn signup(
     State(state): State<AppState>,
+    client: ClientInfo,
     body: std::result::Result<Body<SignupInput>, AppError>,
 ) -> Result<Response> {
     let Body(form) = body?;
     let session = svc::signup(&state, form).await?;
-    Ok(session_response(&state, session))
+    Ok(session_response(&state, &client, session))
 }
 
-async fn signout(State(state): State<AppState>, headers: HeaderMap) -> Result<Response> {
+async fn signout(State(state): State<AppState>, client: ClientInfo, headers: HeaderMap) -> Result<Response> {
     let token = crate::auth::caller::credential_from_headers(&headers).map(|c| c.0);
     svc::signout(&state, token.as_deref()).await?;
     let expired: Vec<String> = ["token", "owui-session", "oui-session", "oauth_id_token"]
         .iter()
-        .map(|name| cookies::expired_cookie(&state.config, name))
+        .map(|name| cookies::expired_cookie(&state.config, &client, name))
         .collect();
     Ok(with_cookies(Json(json!({"status": true})).into_response(), &expired))
 }
 
-async fn session_user(State(state): State<AppState>, caller: Caller) -> Result<Response> {
+async fn session_user(State(state): State<AppState>, client: ClientInfo, caller: Caller) -> Result<Response> {
     let info = svc::session_user(&state, &caller).await?;
     let u = &info.user;
     let body = json!({
@@ -162,7 +170,8 @@ async fn session_user(State(state): State<AppState>, caller: Caller) -> Result<R
     Ok(match info.expires_at {
         Some(exp) => {
             let remaining = (exp - crate::store::now()).max(0) as u64;
-            let cookie = cookies::token_cookie(&state.config, &info.token, Some(remaining), Some(exp));
+            let cookie =
+                cookies::token_cookie(&state.config, &client, &info.token, Some(remaining), Some(exp));
             with_cookies(response, &[cookie])
         }
         None => response,

@@ -44,6 +44,18 @@ macro_rules! backend_tests {
     };
 }
 
+/// Serves `state` on an ephemeral port with the binary's accept loop; returns the address.
+async fn serve(state: duet::AppState) -> SocketAddr {
+    let limits = duet::http::server::ConnectionLimits::from_config(&state.config);
+    let router = build_router(state);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move {
+        duet::http::server::run(listener, router, limits, std::future::pending()).await.expect("serve");
+    });
+    addr
+}
+
 static SKIP_NOTICE: AtomicBool = AtomicBool::new(false);
 
 /// A running server and what tests need to talk to it and to its database.
@@ -122,12 +134,7 @@ impl TestApp {
         };
         let app = App::with_db(config, db.clone()).await.expect("app start");
         let state = app.into_state();
-        let router = build_router(state);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            axum::serve(listener, router).await.expect("serve");
-        });
+        let addr = serve(state).await;
         Some(TestApp {
             addr,
             client: reqwest::Client::builder().build().expect("client"),
@@ -173,12 +180,7 @@ impl TestApp {
         vars.insert("WEBUI_SECRET_KEY".into(), SECRET.into());
         let config = Config::from_map(&vars).expect("test config");
         let app = App::with_db(config, self.db.clone()).await.expect("twin start");
-        let router = build_router(app.into_state());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            axum::serve(listener, router).await.expect("serve");
-        });
+        let addr = serve(app.into_state()).await;
         TestApp { addr, client: reqwest::Client::new(), db: self.db.clone(), _dir: dir, pg_schema: None }
     }
 

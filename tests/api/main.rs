@@ -12,6 +12,7 @@ mod graphql_models;
 mod models;
 mod playground;
 mod secrets;
+mod serving;
 mod store;
 mod system;
 mod users;

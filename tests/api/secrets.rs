@@ -1,4 +1,5 @@
-//! No response or log line ever contains a password, a password hash, a token or an API key.
+//! No response or log line ever contains a password, a password hash, a token (as a bearer header
+//! or a cookie) or an API key (duet's own or an upstream provider's).
 
 use reqwest::StatusCode;
 use serde_json::json;
@@ -15,7 +16,27 @@ async fn no_response_or_log_line_contains_a_secret(b: Backend) {
         // The log content does not depend on the backend; the SQLite run covers it.
         return;
     }
-    let server = crate::helpers::Process::start(&[("RUST_LOG", "trace"), ("LOG_FORMAT", "json")]).await;
+    // A model provider that wants a key: the key goes out in an `Authorization` header.
+    let upstream_key = "sk-upstream-5ecret-0123456789abcdef";
+    let provider = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let provider_url = format!("http://{}/v1", provider.local_addr().expect("addr"));
+    let models = axum::Router::new().route(
+        "/v1/models",
+        axum::routing::get(|| async {
+            axum::Json(json!({"object": "list", "data": [{"id": "m1", "object": "model", "owned_by": "x"}]}))
+        }),
+    );
+    tokio::spawn(async move {
+        let _ = axum::serve(provider, models).await;
+    });
+    let server = crate::helpers::Process::start(&[
+        ("RUST_LOG", "trace"),
+        ("LOG_FORMAT", "json"),
+        ("ENABLE_OPENAI_API", "true"),
+        ("OPENAI_API_BASE_URLS", provider_url.as_str()),
+        ("OPENAI_API_KEYS", upstream_key),
+    ])
+    .await;
     let app = server.client().await;
     let (admin, admin_id) = app.admin().await;
     let second_password = "S3cond-Secret!";
@@ -45,7 +66,31 @@ async fn no_response_or_log_line_contains_a_secret(b: Backend) {
     let key = app.post("/api/v1/auths/api_key", Some(&admin), json!({})).await;
     let key = key.body["api_key"].as_str().expect("key").to_string();
     assert_eq!(app.get("/api/v1/users/", Some(&key)).await.status, StatusCode::OK);
+    let by_header = app
+        .raw("GET", "/api/v1/users/", &[("x-api-key", &key), ("x-forwarded-for", "203.0.113.9")], None)
+        .await;
+    assert_eq!(by_header.status, StatusCode::OK);
     secrets.push(key);
+
+    // The session cookie, a password change by the user, and the upstream key.
+    let bob = app.signin("bob@example.com", new_password).await;
+    let bob_token = bob.body["token"].as_str().expect("token").to_string();
+    let cookie = bob.set_cookies().first().expect("cookie").split(';').next().expect("pair").to_string();
+    assert_eq!(cookie, format!("token={bob_token}"));
+    let me = app.raw("GET", "/api/v1/auths/", &[("cookie", &cookie)], None).await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+    let third_password = "Th1rd-Secret-Pass!";
+    let changed = app
+        .post(
+            "/api/v1/auths/update/password",
+            Some(&bob_token),
+            json!({"password": new_password, "new_password": third_password}),
+        )
+        .await;
+    assert_eq!(changed.status, StatusCode::OK, "{}", changed.text);
+    secrets.extend([bob_token, third_password.to_string(), upstream_key.to_string()]);
+    let listed = app.get("/api/models", Some(&admin)).await;
+    assert_eq!(listed.body["data"][0]["id"], "m1", "{}", listed.text);
 
     for hash_of in [&admin_id, &bob_id] {
         secrets
