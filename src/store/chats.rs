@@ -201,6 +201,23 @@ pub async fn list(
     if let Some(limit) = limit {
         sql.push_str(&format!(" limit {limit} offset {offset}"));
     }
+    if db.backend() == super::Backend::Sqlite {
+        // One row holding the page as a JSON array: SQLite hands rows from its worker thread one
+        // message at a time, so a 60-row page would cost 60 hand-overs.
+        let sql = format!(
+            "select coalesce(json_group_array(json_array({}) order by {} {direction}, id asc), '[]') from ({sql})",
+            title_columns!(),
+            sort.column()
+        );
+        let page: String = run!(db, e => {
+            let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql)).bind(user_id);
+            for a in &args {
+                q = q.bind(a);
+            }
+            q.fetch_one(e).await
+        })?;
+        return title_rows_from_json(&page);
+    }
     let rows: Vec<TitleRow> = run!(db, e => {
         let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone())).bind(user_id);
         for a in &args {
@@ -209,6 +226,29 @@ pub async fn list(
         q.fetch_all(e).await
     })?;
     Ok(rows)
+}
+
+/// Rows of `title_columns!()` encoded by SQLite's `json_array` (booleans as 0/1).
+fn title_rows_from_json(page: &str) -> AppResult<Vec<TitleRow>> {
+    type Encoded = (String, String, String, i64, i64, Option<i64>, i64, i64, Option<String>);
+    let rows: Vec<Encoded> = serde_json::from_str(page)
+        .map_err(|e| crate::error::AppError::internal(format!("chat page from the database: {e}")))?;
+    Ok(rows
+        .into_iter()
+        .map(|(id, user_id, title, updated_at, created_at, last_read_at, archived, pinned, share_id)| {
+            TitleRow {
+                id,
+                user_id,
+                title,
+                updated_at,
+                created_at,
+                last_read_at,
+                archived: archived != 0,
+                pinned: pinned != 0,
+                share_id,
+            }
+        })
+        .collect())
 }
 
 /// How many of a user's chats match `filter`.

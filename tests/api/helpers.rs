@@ -163,12 +163,7 @@ impl TestApp {
             }
         };
         let app = App::with_db(config, db.clone()).await.expect("second instance start");
-        let router = build_router(app.into_state());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        tokio::spawn(async move {
-            axum::serve(listener, router).await.expect("serve");
-        });
+        let addr = serve(app.into_state()).await;
         TestApp { addr, client: reqwest::Client::new(), db, _dir: dir, pg_schema: None }
     }
 
