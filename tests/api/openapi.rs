@@ -141,6 +141,12 @@ fn document_is_openapi_3_1_with_the_error_shape_and_security_schemes() {
         signin["responses"]["4XX"]["content"]["application/json"]["schema"]["$ref"],
         "#/components/schemas/ErrorBody"
     );
+    // Plain `true` and counts are JSON answers too (schemathesis' content-type check).
+    for (path, method) in [("/api/v1/chats/archived/count", "get"), ("/api/v1/chats/{id}", "delete")] {
+        let content = &doc["paths"][path][method]["responses"]["200"]["content"];
+        assert!(content["application/json"]["schema"]["type"].is_string(), "{method} {path}: {content}");
+        assert!(content.get("text/plain").is_none(), "{method} {path}: {content}");
+    }
     let ids: Vec<&str> = doc["paths"]
         .as_object()
         .into_iter()
