@@ -34,6 +34,8 @@ enum Command {
     Migrate,
     /// Print the GraphQL schema (SDL) and exit; `schema/schema.graphql` is this output.
     ExportSchema,
+    /// Print the OpenAPI document of the REST routes and exit; `schema/openapi.json` is this output.
+    ExportOpenapi,
     /// Create an admin account (when the email is free) and exit.
     CreateAdmin {
         #[arg(long)]
@@ -83,6 +85,10 @@ async fn main() -> ExitCode {
         Command::Migrate => migrate(config).await,
         Command::ExportSchema => {
             print!("{}", duet::graphql::sdl());
+            Ok(())
+        }
+        Command::ExportOpenapi => {
+            print!("{}", duet::rest::openapi::json());
             Ok(())
         }
         Command::CreateAdmin { email, name, password } => {

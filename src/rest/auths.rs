@@ -105,6 +105,7 @@ impl Form for SigninForm {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/auths/signin", tag = "auths", summary = "Sign in with email and password", request_body = super::openapi::SigninRequest, responses((status = 200, description = "OK", body = super::openapi::SessionUserBody)), security(()))]
 async fn signin(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -126,6 +127,7 @@ impl Form for SignupInput {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/auths/signup", tag = "auths", summary = "Create an account and sign in", request_body = super::openapi::SignupRequest, responses((status = 200, description = "OK", body = super::openapi::SessionUserBody)), security(()))]
 async fn signup(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -136,6 +138,7 @@ async fn signup(
     Ok(session_response(&state, &client, session))
 }
 
+#[utoipa::path(post, path = "/api/v1/auths/signout", tag = "auths", summary = "Sign out (revokes the token)", responses((status = 200, description = "OK", body = super::openapi::StatusBody)), security(()))]
 async fn signout(State(state): State<AppState>, client: ClientInfo, headers: HeaderMap) -> Result<Response> {
     let token = crate::auth::caller::credential_from_headers(&headers).map(|c| c.0);
     svc::signout(&state, token.as_deref()).await?;
@@ -146,6 +149,7 @@ async fn signout(State(state): State<AppState>, client: ClientInfo, headers: Hea
     Ok(with_cookies(Json(json!({"status": true})).into_response(), &expired))
 }
 
+#[utoipa::path(get, path = "/api/v1/auths", tag = "auths", summary = "The signed-in session user", responses((status = 200, description = "OK", body = super::openapi::SessionUserBody)))]
 async fn session_user(State(state): State<AppState>, client: ClientInfo, caller: Caller) -> Result<Response> {
     let info = svc::session_user(&state, &caller).await?;
     let u = &info.user;
@@ -190,6 +194,7 @@ impl Form for ProfileInput {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/auths/update/profile", tag = "auths", summary = "Update the caller's profile", request_body = super::openapi::ProfileRequest, responses((status = 200, description = "OK", body = super::openapi::UserBriefBody)))]
 async fn update_profile(
     State(state): State<AppState>,
     caller: Caller,
@@ -209,6 +214,7 @@ impl Form for TimezoneForm {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/auths/update/timezone", tag = "auths", summary = "Set the caller's timezone", request_body = super::openapi::TimezoneRequest, responses((status = 200, description = "OK", body = super::openapi::StatusBody)))]
 async fn update_timezone(
     State(state): State<AppState>,
     caller: Caller,
@@ -231,6 +237,7 @@ impl Form for PasswordForm {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/auths/update/password", tag = "auths", summary = "Change the caller's password (ends their other sessions)", request_body = super::openapi::PasswordRequest, responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
 async fn update_password(
     State(state): State<AppState>,
     caller: Caller,
@@ -254,6 +261,7 @@ impl Form for AddUserInput {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/auths/add", tag = "auths", summary = "Add a user (admin)", request_body = super::openapi::AddUserRequest, responses((status = 200, description = "OK", body = super::openapi::AddedUserBody)))]
 async fn add_user(
     State(state): State<AppState>,
     caller: Caller,
@@ -274,15 +282,18 @@ async fn add_user(
     .into_response())
 }
 
+#[utoipa::path(get, path = "/api/v1/auths/admin/details", tag = "auths", summary = "The admin's contact details, when shown", responses((status = 200, description = "OK", body = super::openapi::AdminDetailsBody)))]
 async fn admin_details(State(state): State<AppState>, caller: Caller) -> Result<Response> {
     let (name, email) = svc::admin_details(&state, &caller).await?;
     Ok(Json(json!({"name": name, "email": email})).into_response())
 }
 
+#[utoipa::path(get, path = "/api/v1/auths/admin/config", tag = "auths", summary = "The admin configuration (admin)", responses((status = 200, description = "OK", body = Object)))]
 async fn get_admin_config(State(state): State<AppState>, caller: Caller) -> Result<Json<Map<String, Value>>> {
     Ok(Json(settings::admin_config(&state.db, &caller).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/auths/admin/config", tag = "auths", summary = "Update the admin configuration (admin)", request_body = Object, responses((status = 200, description = "OK", body = Object)))]
 async fn set_admin_config(
     State(state): State<AppState>,
     caller: Caller,
@@ -293,16 +304,19 @@ async fn set_admin_config(
     Ok(Json(settings::update_admin_config(&state.db, &caller, &form).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/auths/api_key", tag = "auths", summary = "Create (or replace) the caller's API key", responses((status = 200, description = "OK", body = super::openapi::ApiKeyBody)))]
 async fn create_api_key(State(state): State<AppState>, caller: Caller) -> Result<Response> {
     let key = svc::create_api_key(&state, &caller).await?;
     Ok(Json(json!({"api_key": key})).into_response())
 }
 
+#[utoipa::path(get, path = "/api/v1/auths/api_key", tag = "auths", summary = "The caller's API key", responses((status = 200, description = "OK", body = super::openapi::ApiKeyBody)))]
 async fn get_api_key(State(state): State<AppState>, caller: Caller) -> Result<Response> {
     let key = svc::get_api_key(&state, &caller).await?;
     Ok(Json(json!({"api_key": key})).into_response())
 }
 
+#[utoipa::path(delete, path = "/api/v1/auths/api_key", tag = "auths", summary = "Delete the caller's API key", responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
 async fn delete_api_key(State(state): State<AppState>, caller: Caller) -> Result<Response> {
     svc::delete_api_key(&state, &caller).await?;
     Ok(Json(true).into_response())

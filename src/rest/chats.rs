@@ -213,15 +213,18 @@ fn paged_params(params: &Params) -> AppResult<PagedParams> {
     })
 }
 
+#[utoipa::path(get, path = "/api/v1/chats", tag = "chats", summary = "The caller's chats (titles), newest first", params(("page" = Option<i64>, Query, description = "1-based page; every item without it"), ("include_pinned" = Option<bool>, Query, description = "Include pinned chats"), ("sort_by" = Option<String>, Query, description = "updated_at, created_at or title"), ("sort_dir" = Option<String>, Query, description = "asc or desc")), responses((status = 200, description = "OK", body = Vec<super::openapi::ChatTitleBody>)))]
 async fn list(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Vec<Value>>> {
     caller.require_verified()?;
     Ok(titles(svc::list(&s, &caller, list_params(&params)?).await?))
 }
 
+#[utoipa::path(delete, path = "/api/v1/chats", tag = "chats", summary = "Delete every chat of the caller", responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
 async fn delete_all(State(s): State<AppState>, caller: Caller) -> AppResult<Json<bool>> {
     Ok(Json(svc::delete_all(&s, &caller).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/chats/new", tag = "chats", summary = "Create a chat", request_body = super::openapi::ChatRequest, responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
 async fn create(
     State(s): State<AppState>,
     caller: Caller,
@@ -231,6 +234,7 @@ async fn create(
     Ok(Json(chat_response(&svc::create(&s, &caller, body?.0).await?)))
 }
 
+#[utoipa::path(post, path = "/api/v1/chats/import", tag = "chats", summary = "Import chats in one transaction", request_body = super::openapi::ImportChatsRequest, responses((status = 200, description = "OK", body = Vec<super::openapi::ChatBody>)))]
 async fn import(
     State(s): State<AppState>,
     caller: Caller,
@@ -240,6 +244,7 @@ async fn import(
     Ok(chats(svc::import(&s, &caller, body?.0.0).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/chats/search", tag = "chats", summary = "Search the caller's chats", params(("text" = Option<String>, Query, description = "Words and tag:/pinned:/archived:/shared: filters"), ("page" = Option<i64>, Query, description = "1-based page; every item without it")), responses((status = 200, description = "OK", body = Vec<super::openapi::ChatTitleBody>)))]
 async fn search(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Vec<Value>>> {
     caller.require_verified()?;
     let text = params.required_text("text")?;
@@ -247,11 +252,13 @@ async fn search(State(s): State<AppState>, caller: Caller, params: Params) -> Ap
     Ok(Json(found.into_iter().map(|(row, snippet)| title_response(&row, snippet)).collect()))
 }
 
+#[utoipa::path(get, path = "/api/v1/chats/pinned", tag = "chats", summary = "Pinned chats", responses((status = 200, description = "OK", body = Vec<super::openapi::ChatTitleBody>)))]
 async fn pinned(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<Value>>> {
     Ok(titles(svc::pinned(&s, &caller).await?))
 }
 
 /// NDJSON: one chat per line, newest first.
+#[utoipa::path(get, path = "/api/v1/chats/all", tag = "chats", summary = "Every chat of the caller, one JSON document per line", responses((status = 200, description = "OK", body = String, content_type = "application/x-ndjson")))]
 async fn export(State(s): State<AppState>, caller: Caller) -> AppResult<Response> {
     let rows = svc::export(&s, &caller).await?;
     let mut body = String::new();
@@ -264,39 +271,48 @@ async fn export(State(s): State<AppState>, caller: Caller) -> AppResult<Response
     Ok(response)
 }
 
+#[utoipa::path(get, path = "/api/v1/chats/all/archived", tag = "chats", summary = "Every archived chat", responses((status = 200, description = "OK", body = Vec<super::openapi::ChatBody>)))]
 async fn all_archived(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<Value>>> {
     Ok(chats(svc::all_archived(&s, &caller).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/chats/all/tags", tag = "chats", summary = "The caller's tags", responses((status = 200, description = "OK", body = Vec<super::openapi::TagBody>)))]
 async fn user_tags(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<Value>>> {
     Ok(tags(svc::user_tags(&s, &caller).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/chats/all/db", tag = "chats", summary = "Every chat of every user (admin)", responses((status = 200, description = "OK", body = Vec<super::openapi::ChatBody>)))]
 async fn all_db(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<Value>>> {
     Ok(chats(svc::all_db(&s, &caller).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/chats/archived", tag = "chats", summary = "Archived chats (titles)", params(("page" = Option<i64>, Query, description = "1-based page; every item without it"), ("query" = Option<String>, Query, description = "Title filter"), ("order_by" = Option<String>, Query, description = "Sort field"), ("direction" = Option<String>, Query, description = "asc or desc")), responses((status = 200, description = "OK", body = Vec<super::openapi::ChatTitleBody>)))]
 async fn archived(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Vec<Value>>> {
     caller.require_verified()?;
     Ok(titles(svc::archived(&s, &caller, paged_params(&params)?).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/chats/archived/count", tag = "chats", summary = "How many chats are archived", responses((status = 200, description = "OK", body = i64, content_type = "application/json")))]
 async fn archived_count(State(s): State<AppState>, caller: Caller) -> AppResult<Json<i64>> {
     Ok(Json(svc::archived_count(&s, &caller).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/chats/archive/all", tag = "chats", summary = "Archive every chat", responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
 async fn archive_all(State(s): State<AppState>, caller: Caller) -> AppResult<Json<bool>> {
     Ok(Json(svc::set_archived_all(&s, &caller, true).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/chats/unarchive/all", tag = "chats", summary = "Unarchive every chat", responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
 async fn unarchive_all(State(s): State<AppState>, caller: Caller) -> AppResult<Json<bool>> {
     Ok(Json(svc::set_archived_all(&s, &caller, false).await?))
 }
 
+#[utoipa::path(delete, path = "/api/v1/chats/share/all", tag = "chats", summary = "Delete every share of the caller", responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
 async fn unshare_all(State(s): State<AppState>, caller: Caller) -> AppResult<Json<bool>> {
     Ok(Json(svc::unshare_all(&s, &caller).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/chats/share/{share_id}", tag = "chats", summary = "A shared snapshot", params(("share_id" = String, Path, description = "The share id")), responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
 async fn get_share(
     State(s): State<AppState>,
     caller: Caller,
@@ -305,6 +321,7 @@ async fn get_share(
     Ok(Json(shared_response(&svc::get_share(&s, &caller, &share_id).await?)))
 }
 
+#[utoipa::path(get, path = "/api/v1/chats/shared", tag = "chats", summary = "The caller's shares", params(("page" = Option<i64>, Query, description = "1-based page; every item without it"), ("query" = Option<String>, Query, description = "Title filter"), ("order_by" = Option<String>, Query, description = "Sort field"), ("direction" = Option<String>, Query, description = "asc or desc")), responses((status = 200, description = "OK", body = Vec<super::openapi::SharedItemBody>)))]
 async fn shared_list(
     State(s): State<AppState>,
     caller: Caller,
@@ -314,6 +331,7 @@ async fn shared_list(
     Ok(Json(svc::shared_list(&s, &caller, paged_params(&params)?).await?.iter().map(shared_item).collect()))
 }
 
+#[utoipa::path(post, path = "/api/v1/chats/tags", tag = "chats", summary = "Chats with a tag (titles)", request_body = super::openapi::TagFilterRequest, responses((status = 200, description = "OK", body = Vec<super::openapi::ChatTitleBody>)))]
 async fn chats_by_tag(
     State(s): State<AppState>,
     caller: Caller,
@@ -325,6 +343,7 @@ async fn chats_by_tag(
     Ok(titles(svc::chats_by_tag(&s, &caller, &form.name, skip, limit).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/chats/list/user/{user_id}", tag = "chats", summary = "Another user's chats (admin)", params(("user_id" = String, Path, description = "The user id"), ("page" = Option<i64>, Query, description = "1-based page; every item without it"), ("query" = Option<String>, Query, description = "Title filter"), ("order_by" = Option<String>, Query, description = "Sort field"), ("direction" = Option<String>, Query, description = "asc or desc")), responses((status = 200, description = "OK", body = Vec<super::openapi::ChatTitleBody>)))]
 async fn list_for_user(
     State(s): State<AppState>,
     caller: Caller,
@@ -335,6 +354,7 @@ async fn list_for_user(
     Ok(titles(svc::list_for_user(&s, &caller, &user_id, paged_params(&params)?).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/chats/{id}", tag = "chats", summary = "One chat", params(("id" = String, Path, description = "The chat id")), responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
 async fn get_chat(
     State(s): State<AppState>,
     caller: Caller,
@@ -350,6 +370,7 @@ async fn get_chat(
     Ok(Json(out))
 }
 
+#[utoipa::path(post, path = "/api/v1/chats/{id}", tag = "chats", summary = "Merge a chat document into a chat", params(("id" = String, Path, description = "The chat id")), request_body = super::openapi::ChatRequest, responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
 async fn update(
     State(s): State<AppState>,
     caller: Caller,
@@ -360,6 +381,7 @@ async fn update(
     Ok(Json(chat_response(&svc::update(&s, &caller, &id, body?.0).await?)))
 }
 
+#[utoipa::path(delete, path = "/api/v1/chats/{id}", tag = "chats", summary = "Delete a chat", params(("id" = String, Path, description = "The chat id")), responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
 async fn delete_chat(
     State(s): State<AppState>,
     caller: Caller,
@@ -368,6 +390,7 @@ async fn delete_chat(
     Ok(Json(svc::delete(&s, &caller, &id).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/chats/{id}/pinned", tag = "chats", summary = "Whether a chat is pinned", params(("id" = String, Path, description = "The chat id")), responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
 async fn is_pinned(
     State(s): State<AppState>,
     caller: Caller,
@@ -376,10 +399,12 @@ async fn is_pinned(
     Ok(Json(svc::is_pinned(&s, &caller, &id).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/chats/{id}/pin", tag = "chats", summary = "Toggle a chat's pin", params(("id" = String, Path, description = "The chat id")), responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
 async fn pin(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> AppResult<Json<Value>> {
     Ok(Json(chat_response(&svc::toggle_pin(&s, &caller, &id).await?)))
 }
 
+#[utoipa::path(post, path = "/api/v1/chats/{id}/archive", tag = "chats", summary = "Toggle a chat's archive state", params(("id" = String, Path, description = "The chat id")), responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
 async fn archive(
     State(s): State<AppState>,
     caller: Caller,
@@ -388,14 +413,17 @@ async fn archive(
     Ok(Json(chat_response(&svc::toggle_archive(&s, &caller, &id).await?)))
 }
 
+#[utoipa::path(post, path = "/api/v1/chats/{id}/share", tag = "chats", summary = "Share a snapshot of a chat", params(("id" = String, Path, description = "The chat id")), responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
 async fn share(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> AppResult<Json<Value>> {
     Ok(Json(chat_response(&svc::share(&s, &caller, &id).await?)))
 }
 
+#[utoipa::path(delete, path = "/api/v1/chats/{id}/share", tag = "chats", summary = "Delete a chat's share", params(("id" = String, Path, description = "The chat id")), responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
 async fn unshare(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> AppResult<Json<bool>> {
     Ok(Json(svc::unshare(&s, &caller, &id).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/chats/{id}/clone", tag = "chats", summary = "Copy a chat", params(("id" = String, Path, description = "The chat id")), request_body = super::openapi::CloneRequest, responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
 async fn clone(
     State(s): State<AppState>,
     caller: Caller,
@@ -406,6 +434,7 @@ async fn clone(
     Ok(Json(chat_response(&svc::clone(&s, &caller, &id, body?.0.0).await?)))
 }
 
+#[utoipa::path(post, path = "/api/v1/chats/{id}/clone/shared", tag = "chats", summary = "Copy a shared chat", params(("id" = String, Path, description = "The share id")), responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
 async fn clone_shared(
     State(s): State<AppState>,
     caller: Caller,
@@ -414,6 +443,7 @@ async fn clone_shared(
     Ok(Json(chat_response(&svc::clone_shared(&s, &caller, &id).await?)))
 }
 
+#[utoipa::path(get, path = "/api/v1/chats/{id}/tags", tag = "chats", summary = "A chat's tags", params(("id" = String, Path, description = "The chat id")), responses((status = 200, description = "OK", body = Vec<super::openapi::TagBody>)))]
 async fn chat_tags(
     State(s): State<AppState>,
     caller: Caller,
@@ -422,6 +452,7 @@ async fn chat_tags(
     Ok(tags(svc::chat_tags(&s, &caller, &id).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/chats/{id}/tags", tag = "chats", summary = "Tag a chat", params(("id" = String, Path, description = "The chat id")), request_body = super::openapi::TagRequest, responses((status = 200, description = "OK", body = Vec<super::openapi::TagBody>)))]
 async fn add_tag(
     State(s): State<AppState>,
     caller: Caller,
@@ -432,6 +463,7 @@ async fn add_tag(
     Ok(tags(svc::add_tag(&s, &caller, &id, &body?.0.name).await?))
 }
 
+#[utoipa::path(delete, path = "/api/v1/chats/{id}/tags", tag = "chats", summary = "Untag a chat", params(("id" = String, Path, description = "The chat id")), request_body = super::openapi::TagRequest, responses((status = 200, description = "OK", body = Vec<super::openapi::TagBody>)))]
 async fn remove_tag(
     State(s): State<AppState>,
     caller: Caller,
@@ -442,6 +474,7 @@ async fn remove_tag(
     Ok(tags(svc::remove_tag(&s, &caller, &id, &body?.0.name).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/chats/{id}/messages/{message_id}", tag = "chats", summary = "Edit one message", params(("id" = String, Path, description = "The chat id"), ("message_id" = String, Path, description = "The message id")), request_body = super::openapi::MessageRequest, responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
 async fn update_message(
     State(s): State<AppState>,
     caller: Caller,
@@ -459,6 +492,7 @@ async fn update_message(
     Ok(Json(chat_response(&svc::update_message(&s, &caller, &id, &message_id, content).await?)))
 }
 
+#[utoipa::path(delete, path = "/api/v1/chats/{id}/messages/{message_id}", tag = "chats", summary = "Delete one message", params(("id" = String, Path, description = "The chat id"), ("message_id" = String, Path, description = "The message id")), responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
 async fn delete_message(
     State(s): State<AppState>,
     caller: Caller,

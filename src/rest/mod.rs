@@ -12,8 +12,10 @@ use crate::error::AppError;
 pub mod auths;
 pub mod chats;
 pub mod cookies;
+pub mod docs_ui;
 pub mod extract;
 pub mod models;
+pub mod openapi;
 pub mod system;
 pub mod users;
 
@@ -29,6 +31,8 @@ pub fn router() -> Router<AppState> {
         .merge(users::router())
         .merge(chats::router())
         .merge(models::router())
+        .merge(openapi::router())
+        .merge(docs_ui::router())
         .merge(crate::graphql::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -55,16 +55,19 @@ fn models(list: Vec<Model>) -> Json<Vec<Value>> {
     Json(list.iter().map(model_json).collect())
 }
 
+#[utoipa::path(get, path = "/api/models", tag = "models", summary = "The chat model list", params(("refresh" = Option<bool>, Query, description = "Wait for a new upstream fetch")), responses((status = 200, description = "OK", body = super::openapi::ModelListBody)))]
 async fn chat_models(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Value>> {
     caller.require_verified()?;
     let refresh = params.bool("refresh")?.unwrap_or(false);
     Ok(Json(json!({"data": svc::chat_models(&s, &caller, refresh).await?})))
 }
 
+#[utoipa::path(get, path = "/api/models/base", tag = "models", summary = "The upstream models alone (admin)", responses((status = 200, description = "OK", body = super::openapi::ModelListBody)))]
 async fn upstream_models(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
     Ok(Json(json!({"data": svc::upstream_models(&s, &caller).await?})))
 }
 
+#[utoipa::path(get, path = "/api/v1/models/list", tag = "models", summary = "Presets the caller can read, 30 per page", params(("query" = Option<String>, Query, description = "Name, base model or owner"), ("view_option" = Option<String>, Query, description = "created or shared"), ("tag" = Option<String>, Query, description = "A tag name"), ("order_by" = Option<String>, Query, description = "name, created_at or updated_at"), ("direction" = Option<String>, Query, description = "asc or desc"), ("page" = Option<i64>, Query, description = "1-based page; every item without it")), responses((status = 200, description = "OK", body = super::openapi::ModelPageBody)))]
 async fn list(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Value>> {
     caller.require_verified()?;
     let list = ListParams {
@@ -79,22 +82,27 @@ async fn list(State(s): State<AppState>, caller: Caller, params: Params) -> AppR
     Ok(Json(json!({"items": page.items.iter().map(access_json).collect::<Vec<_>>(), "total": page.total})))
 }
 
+#[utoipa::path(get, path = "/api/v1/models/all", tag = "models", summary = "Every model row (admin)", responses((status = 200, description = "OK", body = Vec<super::openapi::ModelBody>)))]
 async fn all(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<Value>>> {
     Ok(models(svc::all(&s, &caller).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/models/base", tag = "models", summary = "Rows without a base model (admin)", params(("tag" = Option<String>, Query, description = "A tag name")), responses((status = 200, description = "OK", body = Vec<super::openapi::ModelBody>)))]
 async fn base(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Vec<Value>>> {
     Ok(models(svc::base(&s, &caller, params.text("tag").as_deref()).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/models/base/tags", tag = "models", summary = "Tags of the rows without a base model (admin)", responses((status = 200, description = "OK", body = Vec<String>)))]
 async fn base_tags(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<String>>> {
     Ok(Json(svc::base_tags(&s, &caller).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/models/tags", tag = "models", summary = "Tags of the presets the caller can read", responses((status = 200, description = "OK", body = Vec<String>)))]
 async fn tags(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<String>>> {
     Ok(Json(svc::tags(&s, &caller).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/models/create", tag = "models", summary = "Create a model", request_body = super::openapi::ModelRequest, responses((status = 200, description = "OK", body = super::openapi::ModelBody)))]
 async fn create(State(s): State<AppState>, caller: Caller, body: BodyResult) -> AppResult<Json<Value>> {
     caller.require_verified()?;
     let form = ModelForm::from_json(&body?.0)?;
@@ -102,6 +110,7 @@ async fn create(State(s): State<AppState>, caller: Caller, body: BodyResult) -> 
 }
 
 /// `ids` may repeat (`?ids=a&ids=b`); without it every exportable model is exported.
+#[utoipa::path(get, path = "/api/v1/models/export", tag = "models", summary = "Export presets the caller may write", params(("ids" = Option<Vec<String>>, Query, description = "Model ids (repeatable)")), responses((status = 200, description = "OK", body = Vec<super::openapi::ModelBody>)))]
 async fn export(
     State(s): State<AppState>,
     caller: Caller,
@@ -131,36 +140,42 @@ async fn export(
     ))
 }
 
+#[utoipa::path(post, path = "/api/v1/models/import", tag = "models", summary = "Create or update models in one transaction", request_body = super::openapi::ModelImportRequest, responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
 async fn import(State(s): State<AppState>, caller: Caller, body: BodyResult) -> AppResult<Json<bool>> {
     caller.require_verified()?;
     let list = svc::import_from_json(&body?.0)?;
     Ok(Json(svc::import(&s, &caller, list).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/models/model", tag = "models", summary = "One model", params(("id" = String, Query, description = "The model id")), responses((status = 200, description = "OK", body = super::openapi::ModelAccessBody)))]
 async fn get_model(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Value>> {
     caller.require_verified()?;
     let id = params.required_text("id")?;
     Ok(Json(access_json(&svc::get(&s, &caller, &id).await?)))
 }
 
+#[utoipa::path(post, path = "/api/v1/models/model/update", tag = "models", summary = "Update a model", request_body = super::openapi::ModelRequest, responses((status = 200, description = "OK", body = super::openapi::ModelBody)))]
 async fn update(State(s): State<AppState>, caller: Caller, body: BodyResult) -> AppResult<Json<Value>> {
     caller.require_verified()?;
     let form = ModelForm::from_json(&body?.0)?;
     Ok(Json(model_json(&svc::update(&s, &caller, form).await?)))
 }
 
+#[utoipa::path(post, path = "/api/v1/models/model/delete", tag = "models", summary = "Delete a model", request_body = super::openapi::ModelIdRequest, responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
 async fn delete_model(State(s): State<AppState>, caller: Caller, body: BodyResult) -> AppResult<Json<bool>> {
     caller.require_verified()?;
     let id = svc::id_from_json(&body?.0)?;
     Ok(Json(svc::delete(&s, &caller, &id).await?))
 }
 
+#[utoipa::path(post, path = "/api/v1/models/model/toggle", tag = "models", summary = "Flip a model's is_active", params(("id" = String, Query, description = "The model id")), responses((status = 200, description = "OK", body = super::openapi::ModelBody)))]
 async fn toggle(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Value>> {
     caller.require_verified()?;
     let id = params.required_text("id")?;
     Ok(Json(model_json(&svc::toggle(&s, &caller, &id).await?)))
 }
 
+#[utoipa::path(post, path = "/api/v1/models/model/access/update", tag = "models", summary = "Replace a model's access grants", request_body = super::openapi::ModelAccessRequest, responses((status = 200, description = "OK", body = super::openapi::ModelBody)))]
 async fn update_access(
     State(s): State<AppState>,
     caller: Caller,
@@ -171,6 +186,7 @@ async fn update_access(
     Ok(Json(model_json(&svc::update_access(&s, &caller, form).await?)))
 }
 
+#[utoipa::path(delete, path = "/api/v1/models/delete/all", tag = "models", summary = "Delete every model (admin)", responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
 async fn delete_all(State(s): State<AppState>, caller: Caller) -> AppResult<Json<bool>> {
     Ok(Json(svc::delete_all(&s, &caller).await?))
 }

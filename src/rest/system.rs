@@ -18,19 +18,23 @@ pub fn router() -> Router<AppState> {
         .route("/api/config", get(config))
 }
 
+#[utoipa::path(get, path = "/health", tag = "system", summary = "Liveness", responses((status = 200, description = "OK", body = super::openapi::StatusBody)), security(()))]
 async fn health() -> Json<Value> {
     Json(json!({"status": true}))
 }
 
+#[utoipa::path(get, path = "/health/db", tag = "system", summary = "Database reachability", responses((status = 200, description = "OK", body = super::openapi::StatusBody)), security(()))]
 async fn health_db(State(state): State<AppState>) -> AppResult<Json<Value>> {
     system::health_db(&state).await?;
     Ok(Json(json!({"status": true})))
 }
 
+#[utoipa::path(get, path = "/api/version", tag = "system", summary = "Server version", responses((status = 200, description = "OK", body = super::openapi::VersionBody)), security(()))]
 async fn version(State(state): State<AppState>) -> Json<Value> {
     Json(json!({"version": system::API_VERSION, "deployment_id": state.config.deployment_id}))
 }
 
+#[utoipa::path(get, path = "/api/config", tag = "system", summary = "Public configuration (more when signed in)", responses((status = 200, description = "OK", body = Object)), security(()))]
 async fn config(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Json<Value>> {
     Ok(Json(system::app_config(&state, &headers).await?))
 }

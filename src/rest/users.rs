@@ -25,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{P}/{{user_id}}/update"), post(update_user))
 }
 
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", summary = "Users, 30 per page (admin)", params(("query" = Option<String>, Query, description = "Matches name or email"), ("order_by" = Option<String>, Query, description = "name, email, created_at, last_active_at, updated_at or role"), ("direction" = Option<String>, Query, description = "asc or desc"), ("page" = Option<i64>, Query, description = "1-based page")), responses((status = 200, description = "OK", body = super::openapi::UserPageBody)))]
 async fn list(State(state): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<UserPage>> {
     caller.require_admin()?;
     let list = ListParams {
@@ -36,6 +37,7 @@ async fn list(State(state): State<AppState>, caller: Caller, params: Params) -> 
     Ok(Json(svc::list(&state, &caller, list).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/users/{user_id}", tag = "users", summary = "One user (admin, or the user themself)", params(("user_id" = String, Path, description = "The user id")), responses((status = 200, description = "OK", body = super::openapi::UserDetailBody)))]
 async fn get_user(
     State(state): State<AppState>,
     caller: Caller,
@@ -56,6 +58,7 @@ impl Form for UpdateInput {
     }
 }
 
+#[utoipa::path(post, path = "/api/v1/users/{user_id}/update", tag = "users", summary = "Update a user (admin)", params(("user_id" = String, Path, description = "The user id")), request_body = super::openapi::UserUpdateRequest, responses((status = 200, description = "OK", body = super::openapi::UserBody)))]
 async fn update_user(
     State(state): State<AppState>,
     caller: Caller,
@@ -67,6 +70,7 @@ async fn update_user(
     Ok(Json(svc::update(&state, &caller, &id, form).await?))
 }
 
+#[utoipa::path(delete, path = "/api/v1/users/{user_id}", tag = "users", summary = "Delete a user (admin)", params(("user_id" = String, Path, description = "The user id")), responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
 async fn delete_user(
     State(state): State<AppState>,
     caller: Caller,
@@ -75,10 +79,12 @@ async fn delete_user(
     Ok(Json(svc::delete(&state, &caller, &id).await?))
 }
 
+#[utoipa::path(get, path = "/api/v1/users/default/permissions", tag = "users", summary = "The default permission tree (admin)", responses((status = 200, description = "OK", body = Object)))]
 async fn default_permissions(State(state): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
     Ok(Json(settings::default_permissions(&state.db, &caller).await?.to_value()))
 }
 
+#[utoipa::path(post, path = "/api/v1/users/default/permissions", tag = "users", summary = "Replace the default permission tree (admin)", request_body = Object, responses((status = 200, description = "OK", body = Object)))]
 async fn set_default_permissions(
     State(state): State<AppState>,
     caller: Caller,

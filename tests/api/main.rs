@@ -10,6 +10,7 @@ mod edge;
 mod graphql;
 mod graphql_models;
 mod models;
+mod openapi;
 mod playground;
 mod secrets;
 mod serving;

@@ -1,0 +1,600 @@
+//! The OpenAPI 3.1 document of every REST route, generated from the handlers' `#[utoipa::path]`
+//! annotations and the schemas below (which mirror what the handlers render). Served at
+//! `GET /openapi.json`; `schema/openapi.json` is the same text.
+
+use axum::Router;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{Content, OpenApi as Document, RefOr, ResponseBuilder};
+use utoipa::{Modify, OpenApi, ToSchema};
+
+use super::{auths, chats, models, system, users};
+use crate::app::AppState;
+
+/// Paths whose route also answers with a trailing slash (the reference's router roots).
+pub const SLASH_ALIASES: [&str; 3] = ["/api/v1/auths", "/api/v1/users", "/api/v1/chats"];
+
+/// `GET` routes served by the handler of another path: (alias, documented path).
+pub const GET_ALIASES: [(&str, &str); 2] =
+    [("/api/v1/chats/list", "/api/v1/chats"), ("/api/v1/models", "/api/models")];
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "duet",
+        description = "An Open WebUI-compatible API server: the REST routes of Open WebUI 0.12.4's \
+                       auths, users, chats and models routers, and its service routes."
+    ),
+    paths(
+        system::health, system::health_db, system::version, system::config,
+        auths::session_user, auths::signin, auths::signup, auths::signout, auths::update_profile,
+        auths::update_timezone, auths::update_password, auths::add_user, auths::admin_details,
+        auths::get_admin_config, auths::set_admin_config, auths::get_api_key, auths::create_api_key,
+        auths::delete_api_key,
+        users::list, users::default_permissions, users::set_default_permissions, users::get_user,
+        users::delete_user, users::update_user,
+        chats::list, chats::delete_all, chats::create, chats::import, chats::search,
+        chats::pinned, chats::export, chats::all_archived, chats::user_tags, chats::all_db, chats::archived,
+        chats::archived_count, chats::archive_all, chats::unarchive_all, chats::unshare_all,
+        chats::get_share, chats::shared_list, chats::chats_by_tag, chats::list_for_user, chats::get_chat,
+        chats::update, chats::delete_chat, chats::is_pinned, chats::pin, chats::archive, chats::share,
+        chats::unshare, chats::clone, chats::clone_shared, chats::chat_tags, chats::add_tag,
+        chats::remove_tag, chats::update_message, chats::delete_message,
+        models::chat_models, models::upstream_models, models::list, models::all,
+        models::base, models::base_tags, models::tags, models::create, models::export, models::import,
+        models::get_model, models::update, models::delete_model, models::toggle, models::update_access,
+        models::delete_all,
+    ),
+    components(schemas(ErrorBody)),
+    modifiers(&Conventions),
+    security(("bearer" = []), ("cookie" = []), ("api_key" = [])),
+    tags(
+        (name = "system", description = "Health, version and public configuration"),
+        (name = "auths", description = "Sign-in, sign-up, sessions, profile and API keys"),
+        (name = "users", description = "User administration and default permissions"),
+        (name = "chats", description = "Chats, shares, tags and messages"),
+        (name = "models", description = "Model presets, access grants and the chat model list"),
+    )
+)]
+struct ApiDoc;
+
+/// The whole document.
+pub fn document() -> Document {
+    ApiDoc::openapi()
+}
+
+/// The document as pretty JSON with a trailing newline (the text of `schema/openapi.json`).
+pub fn json() -> String {
+    let mut text = document().to_pretty_json().unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    text.push('\n');
+    text
+}
+
+/// `GET /openapi.json`.
+pub fn router() -> Router<AppState> {
+    Router::new().route("/openapi.json", get(serve))
+}
+
+async fn serve() -> Response {
+    static TEXT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let text = TEXT.get_or_init(json).clone();
+    let mut response = text.into_response();
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+/// What every operation shares: the security schemes, the error answers, and the trailing-slash
+/// aliases of the router roots.
+struct Conventions;
+
+impl Modify for Conventions {
+    fn modify(&self, doc: &mut Document) {
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT or sk- API key")
+                    .description(Some(
+                        "A session token from sign-in/sign-up, or an API key (`sk-…`) when API keys \
+                         are enabled",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
+            "cookie",
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "token",
+                "The session token cookie set by sign-in and sign-up",
+            ))),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "x-api-key",
+                "An API key (`sk-…`) when API keys are enabled",
+            ))),
+        );
+        let error = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    Content::new(Some(RefOr::Ref(utoipa::openapi::Ref::from_schema_name("ErrorBody")))),
+                )
+                .build()
+        };
+        let mut aliases = Vec::new();
+        for (path, item) in doc.paths.paths.iter_mut() {
+            for op in operations(item) {
+                // Handler names repeat across routers: the id is `<tag>_<handler>`.
+                if let (Some(id), Some(tag)) =
+                    (&mut op.operation_id, op.tags.as_ref().and_then(|t| t.first()))
+                {
+                    *id = format!("{tag}_{id}");
+                }
+                op.responses.responses.entry("4XX".into()).or_insert_with(|| {
+                    RefOr::T(error(
+                        "A client error: `{\"detail\": text}`, or for 422 FastAPI's list of field errors",
+                    ))
+                });
+                op.responses.responses.entry("5XX".into()).or_insert_with(|| {
+                    RefOr::T(error("A server error or an unavailable database: `{\"detail\": text}`"))
+                });
+            }
+            if SLASH_ALIASES.contains(&path.as_str()) {
+                aliases.push((format!("{path}/"), renamed(item.clone(), "_slash")));
+            }
+            for (alias, source) in GET_ALIASES {
+                if path == source {
+                    let mut get_only = PathItem::default();
+                    get_only.get = item.get.clone();
+                    aliases.push((alias.to_string(), renamed(get_only, "_alias")));
+                }
+            }
+        }
+        for (path, item) in aliases {
+            doc.paths.paths.insert(path, item);
+        }
+    }
+}
+
+/// The item with every operation id suffixed (ids are unique in a document).
+fn renamed(mut item: PathItem, suffix: &str) -> PathItem {
+    for op in operations(&mut item) {
+        if let Some(id) = &mut op.operation_id {
+            id.push_str(suffix);
+        }
+    }
+    item
+}
+
+fn operations(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
+    [&mut item.get, &mut item.post, &mut item.put, &mut item.delete, &mut item.patch]
+        .into_iter()
+        .filter_map(|o| o.as_mut())
+}
+
+// ---- shared shapes -------------------------------------------------------------------------
+
+/// Every error answer.
+#[derive(Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub detail: ErrorDetail,
+}
+
+/// A text, or (422) FastAPI's list of field errors.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum ErrorDetail {
+    Text(String),
+    Fields(Vec<FieldErrorBody>),
+}
+
+/// One field error, as pydantic reports it.
+#[derive(Serialize, ToSchema)]
+pub struct FieldErrorBody {
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Where: `body`/`query`, then field names and list indexes.
+    #[schema(value_type = Vec<Value>)]
+    pub loc: Vec<Value>,
+    pub msg: String,
+    #[schema(value_type = Value)]
+    pub input: Value,
+    #[schema(value_type = Option<Object>)]
+    pub ctx: Option<Value>,
+}
+
+/// `{"status": true}`.
+#[derive(Serialize, ToSchema)]
+pub struct StatusBody {
+    pub status: bool,
+}
+
+/// `GET /api/version`.
+#[derive(Serialize, ToSchema)]
+pub struct VersionBody {
+    pub version: String,
+    pub deployment_id: Option<String>,
+}
+
+// ---- auths ---------------------------------------------------------------------------------
+
+/// The session answer of sign-in, sign-up and `GET /auths/`.
+#[derive(Serialize, ToSchema)]
+pub struct SessionUserBody {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub email: String,
+    pub profile_image_url: String,
+    pub token: String,
+    pub token_type: String,
+    /// Epoch seconds; null for a token without expiry.
+    pub expires_at: Option<i64>,
+    #[schema(value_type = Object)]
+    pub permissions: Value,
+    pub status_emoji: Option<String>,
+    pub status_message: Option<String>,
+    pub status_expires_at: Option<i64>,
+    pub bio: Option<String>,
+    pub gender: Option<String>,
+    pub date_of_birth: Option<String>,
+}
+
+/// `{id, name, role, email, profile_image_url}`.
+#[derive(Serialize, ToSchema)]
+pub struct UserBriefBody {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub email: String,
+    pub profile_image_url: String,
+}
+
+/// The answer of `POST /auths/add`.
+#[derive(Serialize, ToSchema)]
+pub struct AddedUserBody {
+    pub token: String,
+    pub token_type: String,
+    pub id: String,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub profile_image_url: String,
+}
+
+/// `GET /auths/admin/details`.
+#[derive(Serialize, ToSchema)]
+pub struct AdminDetailsBody {
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+/// `{"api_key": "sk-…"}`.
+#[derive(Serialize, ToSchema)]
+pub struct ApiKeyBody {
+    pub api_key: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SigninRequest {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SignupRequest {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+    pub profile_image_url: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AddUserRequest {
+    pub name: String,
+    pub email: String,
+    pub password: String,
+    pub profile_image_url: Option<String>,
+    /// `pending`, `user` or `admin` (default `pending`).
+    pub role: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ProfileRequest {
+    pub profile_image_url: String,
+    pub name: String,
+    pub bio: Option<String>,
+    pub gender: Option<String>,
+    pub date_of_birth: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TimezoneRequest {
+    pub timezone: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PasswordRequest {
+    pub password: String,
+    pub new_password: String,
+}
+
+// ---- users ---------------------------------------------------------------------------------
+
+/// The reference's `UserModel`.
+#[derive(Serialize, ToSchema)]
+pub struct UserBody {
+    pub id: String,
+    pub email: String,
+    pub username: Option<String>,
+    pub role: String,
+    pub name: String,
+    pub profile_image_url: String,
+    pub profile_banner_image_url: Option<String>,
+    pub bio: Option<String>,
+    pub gender: Option<String>,
+    pub date_of_birth: Option<String>,
+    pub timezone: Option<String>,
+    pub presence_state: Option<String>,
+    pub status_emoji: Option<String>,
+    pub status_message: Option<String>,
+    pub status_expires_at: Option<i64>,
+    #[schema(value_type = Value)]
+    pub info: Option<Value>,
+    #[schema(value_type = Value)]
+    pub settings: Option<Value>,
+    #[schema(value_type = Value)]
+    pub oauth: Option<Value>,
+    #[schema(value_type = Value)]
+    pub scim: Option<Value>,
+    pub last_active_at: i64,
+    pub updated_at: i64,
+    pub created_at: i64,
+}
+
+/// A user of the admin list: `UserModel` + `group_ids`.
+#[derive(Serialize, ToSchema)]
+pub struct UserListItemBody {
+    #[serde(flatten)]
+    pub user: UserBody,
+    pub group_ids: Vec<String>,
+}
+
+/// `GET /users/`.
+#[derive(Serialize, ToSchema)]
+pub struct UserPageBody {
+    pub users: Vec<UserListItemBody>,
+    pub total: i64,
+}
+
+/// `GET /users/{user_id}`: `UserModel` + `groups`, `is_active`.
+#[derive(Serialize, ToSchema)]
+pub struct UserDetailBody {
+    #[serde(flatten)]
+    pub user: UserBody,
+    #[schema(value_type = Vec<Object>)]
+    pub groups: Vec<Value>,
+    pub is_active: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct UserUpdateRequest {
+    pub role: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub profile_image_url: Option<String>,
+    pub password: Option<String>,
+}
+
+// ---- chats ---------------------------------------------------------------------------------
+
+/// The reference's `ChatResponse`.
+#[derive(Serialize, ToSchema)]
+pub struct ChatBody {
+    pub id: String,
+    pub user_id: String,
+    pub title: String,
+    /// The chat document (`title`, `models`, `history`, `messages`, …), open-ended.
+    #[schema(value_type = Object)]
+    pub chat: Value,
+    pub updated_at: i64,
+    pub created_at: i64,
+    pub share_id: Option<String>,
+    pub archived: bool,
+    pub pinned: Option<bool>,
+    #[schema(value_type = Value)]
+    pub meta: Value,
+    #[schema(value_type = Object)]
+    pub variables: Value,
+    pub folder_id: Option<String>,
+    #[schema(value_type = Value)]
+    pub tasks: Option<Value>,
+    #[schema(value_type = Value)]
+    pub summary: Option<Value>,
+    pub current_message_id: Option<String>,
+    #[schema(value_type = Value)]
+    pub context_usage: Option<Value>,
+}
+
+/// The reference's `ChatTitleIdResponse`.
+#[derive(Serialize, ToSchema)]
+pub struct ChatTitleBody {
+    pub id: String,
+    pub title: String,
+    pub updated_at: i64,
+    pub created_at: i64,
+    pub last_read_at: Option<i64>,
+    pub snippet: Option<String>,
+    pub active: bool,
+    pub archived: bool,
+}
+
+/// A tag.
+#[derive(Serialize, ToSchema)]
+pub struct TagBody {
+    pub id: String,
+    pub name: String,
+    pub user_id: String,
+    #[schema(value_type = Value)]
+    pub meta: Option<Value>,
+}
+
+/// An item of `GET /chats/shared`.
+#[derive(Serialize, ToSchema)]
+pub struct SharedItemBody {
+    pub id: String,
+    pub chat_id: String,
+    pub title: String,
+    pub share_id: String,
+    pub updated_at: i64,
+    pub created_at: i64,
+}
+
+/// `POST /chats/new` and `POST /chats/{id}`.
+#[derive(Serialize, ToSchema)]
+pub struct ChatRequest {
+    #[schema(value_type = Object)]
+    pub chat: Value,
+    #[schema(value_type = Option<Object>)]
+    pub variables: Option<Value>,
+    pub folder_id: Option<String>,
+}
+
+/// One chat of an import.
+#[derive(Serialize, ToSchema)]
+pub struct ImportChatRequest {
+    #[schema(value_type = Object)]
+    pub chat: Value,
+    #[schema(value_type = Option<Object>)]
+    pub meta: Option<Value>,
+    pub pinned: Option<bool>,
+    pub archived: Option<bool>,
+    pub created_at: Option<i64>,
+    pub updated_at: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ImportChatsRequest {
+    pub chats: Vec<ImportChatRequest>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TagRequest {
+    pub name: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TagFilterRequest {
+    pub name: String,
+    pub skip: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CloneRequest {
+    pub title: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageRequest {
+    pub content: Option<String>,
+}
+
+// ---- models --------------------------------------------------------------------------------
+
+/// The reference's `ModelModel`.
+#[derive(Serialize, ToSchema)]
+pub struct ModelBody {
+    pub version_id: Option<String>,
+    pub id: String,
+    pub user_id: String,
+    pub base_model_id: Option<String>,
+    pub name: String,
+    #[schema(value_type = Object)]
+    pub params: Value,
+    #[schema(value_type = Object)]
+    pub meta: Value,
+    pub access_grants: Vec<AccessGrantBody>,
+    pub is_active: bool,
+    pub updated_at: i64,
+    pub created_at: i64,
+}
+
+/// `{principal_type, principal_id, permission}`.
+#[derive(Serialize, ToSchema)]
+pub struct AccessGrantBody {
+    /// `user` or `group`.
+    pub principal_type: String,
+    /// A user id, or `*` for every signed-in user.
+    pub principal_id: String,
+    /// `read` or `write`.
+    pub permission: String,
+}
+
+/// `ModelModel` + `user` (the owner, or null) + `write_access`.
+#[derive(Serialize, ToSchema)]
+pub struct ModelAccessBody {
+    #[serde(flatten)]
+    pub model: ModelBody,
+    #[schema(value_type = Option<Object>)]
+    pub user: Option<Value>,
+    pub write_access: bool,
+}
+
+/// `GET /models/list`.
+#[derive(Serialize, ToSchema)]
+pub struct ModelPageBody {
+    pub items: Vec<ModelAccessBody>,
+    pub total: i64,
+}
+
+/// `{"data": [...]}`: the chat model list (entries are open-ended provider objects).
+#[derive(Serialize, ToSchema)]
+pub struct ModelListBody {
+    #[schema(value_type = Vec<Object>)]
+    pub data: Vec<Value>,
+}
+
+/// `ModelForm`.
+#[derive(Serialize, ToSchema)]
+pub struct ModelRequest {
+    /// 1 to 256 characters without whitespace.
+    pub id: String,
+    pub name: String,
+    #[schema(value_type = Object)]
+    pub meta: Value,
+    #[schema(value_type = Object)]
+    pub params: Value,
+    pub base_model_id: Option<String>,
+    pub access_grants: Option<Vec<AccessGrantBody>>,
+    pub is_active: Option<bool>,
+    pub commit_message: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ModelIdRequest {
+    pub id: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ModelAccessRequest {
+    pub id: String,
+    pub name: Option<String>,
+    pub access_grants: Vec<AccessGrantBody>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ModelImportRequest {
+    #[schema(value_type = Vec<Object>)]
+    pub models: Vec<Value>,
+}
