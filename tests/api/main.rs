@@ -10,6 +10,7 @@ mod edge;
 mod graphql;
 mod graphql_models;
 mod models;
+mod scale;
 mod secrets;
 mod store;
 mod system;
