@@ -10,7 +10,8 @@ use axum::Router;
 use crate::auth::jwt::TokenKeys;
 use crate::config::Config;
 use crate::error::{AppError, AppResult};
-use crate::limit::{MemoryRateLimiter, RateLimiter};
+use crate::kv::Redis;
+use crate::limit::{MemoryRateLimiter, RateLimiter, RedisRateLimiter};
 use crate::store::Db;
 
 /// Everything a request handler or service function may use.
@@ -19,6 +20,8 @@ pub struct App {
     pub db: Db,
     pub keys: TokenKeys,
     pub signin_limiter: Arc<dyn RateLimiter>,
+    /// The shared Redis (`REDIS_URL`), when configured.
+    pub redis: Option<Arc<Redis>>,
     /// Upstream model providers and the cached model list.
     pub upstream: Arc<crate::upstream::Upstream>,
 }
@@ -51,10 +54,28 @@ impl App {
             Some(key) => key.clone(),
             None => load_or_create_secret(&config.data_dir)?,
         };
-        let signin_limiter: Arc<dyn RateLimiter> =
-            Arc::new(MemoryRateLimiter::new(config.signin_rate_limit, config.signin_rate_window));
+        let redis = match &config.redis_url {
+            Some(url) => {
+                let redis = Redis::new(url, &config.redis_key_prefix, config.redis_timeout)
+                    .map_err(AppError::internal)?;
+                if redis.ping().await {
+                    tracing::info!(url = %crate::config::redact_url(url), "connected to Redis");
+                }
+                Some(Arc::new(redis))
+            }
+            None => None,
+        };
+        let signin_limiter: Arc<dyn RateLimiter> = match &redis {
+            Some(redis) => Arc::new(RedisRateLimiter::new(
+                redis.clone(),
+                "signin",
+                config.signin_rate_limit,
+                config.signin_rate_window,
+            )),
+            None => Arc::new(MemoryRateLimiter::new(config.signin_rate_limit, config.signin_rate_window)),
+        };
         let upstream = crate::upstream::Upstream::new(&config.upstream)?;
-        let app = App { keys: TokenKeys::new(&secret), config, db, signin_limiter, upstream };
+        let app = App { keys: TokenKeys::new(&secret), config, db, signin_limiter, redis, upstream };
         crate::service::auths::bootstrap_admin(&app).await?;
         Ok(app)
     }

@@ -111,6 +111,12 @@ pub struct Config {
     /// once; another instance's within this time.
     pub settings_cache_ttl: Duration,
     pub redis_url: Option<String>,
+    /// Prefix of every Redis key (`REDIS_KEY_PREFIX`, default `open-webui`).
+    pub redis_key_prefix: String,
+    /// Bound on each Redis command (`REDIS_TIMEOUT`, default 250 ms); slower means "unavailable".
+    pub redis_timeout: Duration,
+    /// How long in-flight requests may run after SIGTERM/SIGINT (`SHUTDOWN_TIMEOUT`, default 30 s).
+    pub shutdown_timeout: Duration,
     /// `None` ⇒ generated once and kept in `DATA_DIR/.webui_secret_key`.
     pub secret_key: Option<String>,
     pub cookie_same_site: SameSite,
@@ -367,12 +373,40 @@ impl Config {
         let database_pool_timeout = Duration::from_secs(env.number::<u64>("DATABASE_POOL_TIMEOUT", 30)?);
         let settings_cache_ttl = Duration::from_millis(env.number::<u64>("SETTINGS_CACHE_TTL", 1000)?);
 
-        let redis_url = env.raw("REDIS_URL");
+        let redis_url = env.raw("REDIS_URL").map(|u| u.trim().to_string());
         if let Some(url) = &redis_url
-            && !(url.starts_with("redis://") || url.starts_with("rediss://") || url.starts_with("unix://"))
+            && !(url.starts_with("redis://")
+                || url.starts_with("unix://")
+                || url.starts_with("redis+unix://"))
         {
-            return Err(ConfigError::new("REDIS_URL", "expected a redis:// or rediss:// URL"));
+            let message = if url.starts_with("rediss://") {
+                "TLS (rediss://) is not supported; use redis:// on a private network or a TLS tunnel"
+            } else {
+                "expected a redis://host:port[/db] or unix:// URL"
+            };
+            return Err(ConfigError::new("REDIS_URL", message));
         }
+
+        let redis_key_prefix = env.string("REDIS_KEY_PREFIX", "open-webui").trim().to_string();
+        if redis_key_prefix.chars().any(|c| c.is_whitespace() || c.is_control()) {
+            return Err(ConfigError::new(
+                "REDIS_KEY_PREFIX",
+                "must not contain spaces or control characters",
+            ));
+        }
+        let redis_timeout = match env.raw("REDIS_TIMEOUT") {
+            None => Duration::from_millis(250),
+            Some(v) => match parse_duration(&v) {
+                Ok(Some(d)) if d >= Duration::from_millis(1) => d,
+                _ => {
+                    return Err(ConfigError::new(
+                        "REDIS_TIMEOUT",
+                        format!("expected a positive duration like 250ms or 1s, got {v:?}"),
+                    ));
+                }
+            },
+        };
+        let shutdown_timeout = Duration::from_secs(env.number::<u64>("SHUTDOWN_TIMEOUT", 30)?);
 
         let secret_key = env.first(&["WEBUI_SECRET_KEY", "WEBUI_JWT_SECRET_KEY"]).map(|(_, v)| v);
 
@@ -500,6 +534,9 @@ impl Config {
             database_pool_timeout,
             settings_cache_ttl,
             redis_url,
+            redis_key_prefix,
+            redis_timeout,
+            shutdown_timeout,
             secret_key,
             cookie_same_site,
             cookie_secure,
@@ -560,6 +597,13 @@ mod tests {
         assert_eq!(c.request_timeout, Some(Duration::from_secs(60)));
         assert_eq!(c.header_read_timeout, Some(Duration::from_secs(10)));
         assert!(c.forwarded_allow_ips.contains("127.0.0.1".parse().expect("ip")));
+        assert_eq!(c.redis_url, None);
+        assert_eq!(c.redis_key_prefix, "open-webui");
+        assert_eq!(c.redis_timeout, Duration::from_millis(250));
+        assert_eq!(c.shutdown_timeout, Duration::from_secs(30));
+        let c = cfg(&[("REDIS_TIMEOUT", "1s"), ("REDIS_KEY_PREFIX", "team-a")]).expect("config");
+        assert_eq!(c.redis_timeout, Duration::from_secs(1));
+        assert_eq!(c.redis_key_prefix, "team-a");
     }
 
     #[test]
@@ -584,6 +628,16 @@ mod tests {
         assert_eq!(e.var, "JWT_EXPIRES_IN");
         let e = cfg(&[("DEFAULT_USER_ROLE", "root")]).expect_err("error");
         assert_eq!(e.var, "DEFAULT_USER_ROLE");
+        let e = cfg(&[("REDIS_TIMEOUT", "250")]).expect_err("error");
+        assert_eq!(e.var, "REDIS_TIMEOUT");
+        let e = cfg(&[("REDIS_TIMEOUT", "-1")]).expect_err("error");
+        assert_eq!(e.var, "REDIS_TIMEOUT");
+        let e = cfg(&[("REDIS_KEY_PREFIX", "a b")]).expect_err("error");
+        assert_eq!(e.var, "REDIS_KEY_PREFIX");
+        let e = cfg(&[("SHUTDOWN_TIMEOUT", "soon")]).expect_err("error");
+        assert_eq!(e.var, "SHUTDOWN_TIMEOUT");
+        let e = cfg(&[("REDIS_URL", "http://x")]).expect_err("error");
+        assert_eq!(e.var, "REDIS_URL");
         let e = cfg(&[("DATABASE_URL", "mysql://x")]).expect_err("error");
         assert_eq!(e.var, "DATABASE_URL");
         assert_eq!(

@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod graphql;
 pub mod http;
+pub mod kv;
 pub mod limit;
 pub mod rest;
 pub mod service;

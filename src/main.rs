@@ -115,11 +115,28 @@ async fn serve(config: Config) -> Result<(), String> {
     let listener =
         tokio::net::TcpListener::bind(addr).await.map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     tracing::info!(%addr, "duet listening");
+    // On SIGTERM/SIGINT the listener stops accepting, in-flight requests run to completion for
+    // at most SHUTDOWN_TIMEOUT, then the pool closes (after the last connection is returned).
+    let (stopping, mut stop_seen) = tokio::sync::watch::channel(false);
     let limits = duet::http::server::ConnectionLimits::from_config(&state.config);
-    duet::http::server::run(listener, router, limits, shutdown_signal())
-        .await
-        .map_err(|e| format!("server error: {e}"))?;
-    tokio::time::timeout(Duration::from_secs(5), state.db.close()).await.ok();
+    let server = duet::http::server::run(listener, router, limits, async move {
+        shutdown_signal().await;
+        let _ = stopping.send(true);
+    });
+    let grace = state.config.shutdown_timeout;
+    let deadline = async move {
+        let _ = stop_seen.wait_for(|stop| *stop).await;
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        result = server => result.map_err(|e| format!("server error: {e}"))?,
+        () = deadline => {
+            tracing::warn!(timeout_s = grace.as_secs(), "requests still running after SHUTDOWN_TIMEOUT; stopping anyway");
+        }
+    }
+    if tokio::time::timeout(Duration::from_secs(5), state.db.close()).await.is_err() {
+        tracing::warn!("database connections did not close within 5 s");
+    }
     tracing::info!("duet stopped");
     Ok(())
 }

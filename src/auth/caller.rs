@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use super::Role;
 use super::jwt::{ACCEPTED_TYPES, Claims, TokenKeys};
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::kv::Redis;
 use crate::service::settings::Settings;
 use crate::store::{self, Db, users::User};
 
@@ -132,14 +133,20 @@ pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
 }
 
 /// Resolves the caller of a request to `path`.
-pub async fn resolve(db: &Db, keys: &TokenKeys, headers: &HeaderMap, path: &str) -> Caller {
+pub async fn resolve(
+    db: &Db,
+    keys: &TokenKeys,
+    redis: Option<&Redis>,
+    headers: &HeaderMap,
+    path: &str,
+) -> Caller {
     let Some(RawCredential(credential)) = credential_from_headers(headers) else {
         return Caller::Anonymous;
     };
     let result = if credential.starts_with("sk-") {
         resolve_api_key(db, &credential, path).await
     } else {
-        resolve_token(db, keys, credential).await
+        resolve_token(db, keys, redis, credential).await
     };
     match result {
         Ok(principal) => {
@@ -152,8 +159,15 @@ pub async fn resolve(db: &Db, keys: &TokenKeys, headers: &HeaderMap, path: &str)
 }
 
 /// Checks a JWT: signature and expiry, then the account (present, active), its session stamp,
-/// the token type, and per-token revocation.
-pub async fn resolve_token(db: &Db, keys: &TokenKeys, token: String) -> AppResult<Principal> {
+/// the token type, and per-token revocation: the database's `revoked_tokens` (in the same
+/// statement), then, with Redis, the key `<prefix>:auth:token:<jti>:revoked` that duet and
+/// Open WebUI set at sign-out. When Redis cannot answer, the database's answer stands.
+pub async fn resolve_token(
+    db: &Db,
+    keys: &TokenKeys,
+    redis: Option<&Redis>,
+    token: String,
+) -> AppResult<Principal> {
     let claims = keys.decode(&token).ok_or_else(|| AppError::unauthorized(ErrorCode::Unauthorized))?;
     let jti = claims.jti.clone().unwrap_or_default();
     let row = store::auths::session(db, &claims.id, &jti)
@@ -165,6 +179,12 @@ pub async fn resolve_token(db: &Db, keys: &TokenKeys, token: String) -> AppResul
     }
     let stamp_ok = claims.session_stamp.as_deref() == Some(row.session_stamp.as_str());
     if !stamp_ok || !ACCEPTED_TYPES.contains(&claims.typ()) || row.revoked {
+        return Err(AppError::unauthorized(ErrorCode::TokenRevoked));
+    }
+    if let Some(redis) = redis
+        && !jti.is_empty()
+        && redis.exists("revocation check", &revoked_key(redis, &jti)).await == Some(true)
+    {
         return Err(AppError::unauthorized(ErrorCode::TokenRevoked));
     }
     touch(db, &row.user).await;
@@ -211,6 +231,11 @@ async fn touch(db: &Db, user: &User) {
     {
         tracing::debug!(error = %e, "could not refresh last_active_at");
     }
+}
+
+/// The Redis key marking token `jti` as revoked (the name Open WebUI uses too).
+pub fn revoked_key(redis: &Redis, jti: &str) -> String {
+    redis.key(&format!("auth:token:{jti}:revoked"))
 }
 
 /// Database trouble while checking a credential is 503 with the reference's text.

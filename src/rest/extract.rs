@@ -19,8 +19,14 @@ impl FromRequestParts<AppState> for Caller {
         if let Some(caller) = parts.extensions.get::<Caller>() {
             return Ok(caller.clone());
         }
-        let caller =
-            crate::auth::caller::resolve(&state.db, &state.keys, &parts.headers, parts.uri.path()).await;
+        let caller = crate::auth::caller::resolve(
+            &state.db,
+            &state.keys,
+            state.redis.as_deref(),
+            &parts.headers,
+            parts.uri.path(),
+        )
+        .await;
         parts.extensions.insert(caller.clone());
         Ok(caller)
     }

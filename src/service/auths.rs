@@ -183,7 +183,22 @@ pub async fn signout(app: &App, raw_token: Option<&str>) -> AppResult<()> {
     if let Some(claims) = app.keys.decode(token)
         && let Some(jti) = &claims.jti
     {
-        store::revoked::revoke(&app.db, jti, &claims.id, claims.exp, store::now()).await?;
+        revoke_token(app, jti, &claims.id, claims.exp).await?;
+    }
+    Ok(())
+}
+
+/// Revokes one token on every instance. The database row is the record (written first, so a
+/// failure there is the request's failure); with Redis the token is also flagged there until it
+/// expires, where Open WebUI instances sharing the Redis see it too. A Redis failure is logged and
+/// the database row still revokes the token everywhere.
+pub async fn revoke_token(app: &App, jti: &str, user_id: &str, expires_at: Option<i64>) -> AppResult<()> {
+    let now = store::now();
+    store::revoked::revoke(&app.db, jti, user_id, expires_at, now).await?;
+    if let Some(redis) = &app.redis {
+        let ttl = expires_at.map(|exp| Duration::from_secs(exp.saturating_sub(now).max(1) as u64));
+        let key = crate::auth::caller::revoked_key(redis, jti);
+        redis.set_flag("token revocation", &key, ttl).await;
     }
     Ok(())
 }

@@ -25,7 +25,7 @@ async fn config_caller(app: &App, headers: &HeaderMap) -> AppResult<Option<User>
     if token.starts_with("sk-") {
         return Ok(None);
     }
-    match caller::resolve_token(&app.db, &app.keys, token).await {
+    match caller::resolve_token(&app.db, &app.keys, app.redis.as_deref(), token).await {
         Ok(p) => Ok(Some(p.user)),
         Err(e) if e.code == ErrorCode::InvalidAuthRequest || e.is_unavailable() => Err(e),
         Err(_) => Ok(None),

@@ -57,6 +57,25 @@ async fn serve(state: duet::AppState) -> SocketAddr {
 }
 
 static SKIP_NOTICE: AtomicBool = AtomicBool::new(false);
+static REDIS_SKIP_NOTICE: AtomicBool = AtomicBool::new(false);
+
+/// `DUET_TEST_REDIS_URL`, or `None` (the calling test is skipped, said once on stderr).
+pub fn redis_url() -> Option<String> {
+    match std::env::var("DUET_TEST_REDIS_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ => {
+            if !REDIS_SKIP_NOTICE.swap(true, Ordering::Relaxed) {
+                eprintln!("DUET_TEST_REDIS_URL is not set: skipping the Redis tests");
+            }
+            None
+        }
+    }
+}
+
+/// A key prefix no other test uses, so tests can share one Redis.
+pub fn unique_prefix() -> String {
+    format!("duet-test-{}", uuid::Uuid::new_v4().simple())
+}
 
 /// A running server and what tests need to talk to it and to its database.
 pub struct TestApp {
@@ -169,10 +188,18 @@ impl TestApp {
 
     /// A second server over the same database and secret (another instance of a deployment).
     pub async fn twin(&self) -> TestApp {
+        self.twin_with(&[]).await
+    }
+
+    /// `twin` with extra environment variables (e.g. the same `REDIS_URL`).
+    pub async fn twin_with(&self, env: &[(&str, &str)]) -> TestApp {
         let dir = tempfile::tempdir().expect("temp dir");
         let mut vars: HashMap<String, String> = HashMap::new();
         vars.insert("DATA_DIR".into(), dir.path().display().to_string());
         vars.insert("WEBUI_SECRET_KEY".into(), SECRET.into());
+        for (k, v) in env {
+            vars.insert(k.to_string(), v.to_string());
+        }
         let config = Config::from_map(&vars).expect("test config");
         let app = App::with_db(config, self.db.clone()).await.expect("twin start");
         let addr = serve(app.into_state()).await;
@@ -337,6 +364,7 @@ pub struct Process {
     child: std::process::Child,
     port: u16,
     dir: tempfile::TempDir,
+    database_url: Option<String>,
 }
 
 impl Process {
@@ -357,7 +385,8 @@ impl Process {
             cmd.env(k, v);
         }
         let child = cmd.spawn().expect("spawn duet");
-        let process = Process { child, port, dir };
+        let database_url = env.iter().find(|(k, _)| *k == "DATABASE_URL").map(|(_, v)| v.to_string());
+        let process = Process { child, port, dir, database_url };
         let health = format!("http://127.0.0.1:{port}/health");
         for _ in 0..1500 {
             if reqwest::get(&health).await.is_ok_and(|r| r.status() == StatusCode::OK) {
@@ -368,9 +397,10 @@ impl Process {
         panic!("duet did not answer /health within 30 s");
     }
 
-    /// A `TestApp` talking to this process, with a handle on its SQLite database.
+    /// A `TestApp` talking to this process, with a handle on its SQLite database (or on the
+    /// database at `DATABASE_URL` when the process was given one).
     pub async fn client(&self) -> TestApp {
-        let url = format!("sqlite://{}/data/webui.db", self.dir.path().display());
+        let url = self.database_url.clone().unwrap_or_else(|| self.sqlite_url());
         let db = Db::connect(&url, 2, std::time::Duration::from_secs(10)).await.expect("db");
         TestApp {
             addr: SocketAddr::from(([127, 0, 0, 1], self.port)),
@@ -379,6 +409,32 @@ impl Process {
             _dir: tempfile::tempdir().expect("dir"),
             pg_schema: None,
         }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The SQLite database URL of this process.
+    pub fn sqlite_url(&self) -> String {
+        format!("sqlite://{}/data/webui.db", self.dir.path().display())
+    }
+
+    /// Everything logged so far.
+    pub fn logs(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("duet.log")).unwrap_or_default()
+    }
+
+    /// Waits up to `limit` for the process to exit by itself; its exit status.
+    pub async fn wait_exit(&mut self, limit: std::time::Duration) -> Option<std::process::ExitStatus> {
+        let start = std::time::Instant::now();
+        while start.elapsed() < limit {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        None
     }
 
     /// Stops the process and returns everything it logged.

@@ -12,6 +12,7 @@ mod graphql_models;
 mod models;
 mod openapi;
 mod playground;
+mod scale;
 mod secrets;
 mod serving;
 mod store;

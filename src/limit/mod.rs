@@ -1,5 +1,6 @@
 //! Rate limiting behind the `RateLimiter` trait. `MemoryRateLimiter` keeps an exact sliding-window
-//! log per key in this process; a Redis implementation shares the window between instances.
+//! log per key in this process; `RedisRateLimiter` (in `redis`) shares the window between
+//! instances and falls back to a `MemoryRateLimiter` while Redis is unreachable.
 //!
 //! Semantics (all implementations): at most `limit` accepted attempts per key within any
 //! `window`; a refused attempt is not counted, and its `retry_after` is the exact number of
@@ -9,7 +10,10 @@ use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+mod redis;
+pub use self::redis::RedisRateLimiter;
 
 /// The answer for one attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,33 +29,49 @@ pub trait RateLimiter: Send + Sync {
     fn hit<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Decision>;
 }
 
-/// A monotonic time source (injectable in tests).
+/// A time source (injectable in tests): monotonic for the in-memory log, and wall-clock
+/// milliseconds since the Unix epoch for the log kept in Redis, which several hosts share.
 pub trait Clock: Send + Sync {
     fn now(&self) -> Instant;
+    fn epoch_millis(&self) -> u64;
 }
 
-/// The system's monotonic clock.
+/// The system's clocks.
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now(&self) -> Instant {
         Instant::now()
     }
+
+    fn epoch_millis(&self) -> u64 {
+        SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+    }
 }
 
-/// A clock moved by hand.
+/// A clock moved by hand; both readings move together.
 pub struct ManualClock {
-    now: Mutex<Instant>,
+    start: Instant,
+    start_millis: u64,
+    elapsed: Mutex<Duration>,
 }
 
 impl ManualClock {
     pub fn new() -> Self {
-        ManualClock { now: Mutex::new(Instant::now()) }
+        ManualClock {
+            start: Instant::now(),
+            start_millis: SystemClock.epoch_millis(),
+            elapsed: Mutex::default(),
+        }
     }
 
     pub fn advance(&self, by: Duration) {
-        let mut now = self.now.lock().unwrap_or_else(|e| e.into_inner());
-        *now += by;
+        let mut elapsed = self.elapsed.lock().unwrap_or_else(|e| e.into_inner());
+        *elapsed += by;
+    }
+
+    fn elapsed(&self) -> Duration {
+        *self.elapsed.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -63,7 +83,11 @@ impl Default for ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> Instant {
-        *self.now.lock().unwrap_or_else(|e| e.into_inner())
+        self.start + self.elapsed()
+    }
+
+    fn epoch_millis(&self) -> u64 {
+        self.start_millis + self.elapsed().as_millis() as u64
     }
 }
 
