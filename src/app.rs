@@ -4,6 +4,7 @@
 use std::ops::Deref;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 
@@ -13,6 +14,10 @@ use crate::error::{AppError, AppResult};
 use crate::kv::Redis;
 use crate::limit::{MemoryRateLimiter, RateLimiter, RedisRateLimiter};
 use crate::store::Db;
+
+/// Default time to live of the session and chat-list caches on SQLite, where one process owns
+/// the database and every write goes through it (see `store::cache`).
+const DEFAULT_SQLITE_READ_CACHE_TTL: Duration = Duration::from_secs(5);
 
 /// Everything a request handler or service function may use.
 pub struct App {
@@ -49,6 +54,14 @@ impl App {
     pub async fn with_db(config: Config, db: Db) -> AppResult<App> {
         db.migrate().await?;
         db.set_settings_ttl(config.settings_cache_ttl);
+        let read_cache_default = match db.backend() {
+            crate::store::Backend::Sqlite => DEFAULT_SQLITE_READ_CACHE_TTL,
+            crate::store::Backend::Postgres => Duration::ZERO,
+        };
+        db.set_read_cache_ttls(
+            config.session_cache_ttl.unwrap_or(read_cache_default),
+            config.chat_list_cache_ttl.unwrap_or(read_cache_default),
+        );
         crate::service::settings::init(&db, &config).await?;
         let secret = match &config.secret_key {
             Some(key) => key.clone(),

@@ -110,6 +110,11 @@ pub struct Config {
     /// milliseconds, default 1000; 0 reads it on every use). This instance's own changes apply at
     /// once; another instance's within this time.
     pub settings_cache_ttl: Duration,
+    /// How long the account read behind a session token is reused (`SESSION_CACHE_TTL`, ms) and a
+    /// page of a user's chat list (`CHAT_LIST_CACHE_TTL`, ms). `None`: 5000 on SQLite, 0 (off) on
+    /// PostgreSQL. This instance's own writes apply at once; another process's within this time.
+    pub session_cache_ttl: Option<Duration>,
+    pub chat_list_cache_ttl: Option<Duration>,
     pub redis_url: Option<String>,
     /// Prefix of every Redis key (`REDIS_KEY_PREFIX`, default `open-webui`).
     pub redis_key_prefix: String,
@@ -372,6 +377,14 @@ impl Config {
         }
         let database_pool_timeout = Duration::from_secs(env.number::<u64>("DATABASE_POOL_TIMEOUT", 30)?);
         let settings_cache_ttl = Duration::from_millis(env.number::<u64>("SETTINGS_CACHE_TTL", 1000)?);
+        let optional_ms = |var: &str| -> Result<Option<Duration>, ConfigError> {
+            Ok(match env.raw(var) {
+                None => None,
+                Some(_) => Some(Duration::from_millis(env.number::<u64>(var, 0)?)),
+            })
+        };
+        let session_cache_ttl = optional_ms("SESSION_CACHE_TTL")?;
+        let chat_list_cache_ttl = optional_ms("CHAT_LIST_CACHE_TTL")?;
 
         let redis_url = env.raw("REDIS_URL").map(|u| u.trim().to_string());
         if let Some(url) = &redis_url
@@ -533,6 +546,8 @@ impl Config {
             database_pool_size,
             database_pool_timeout,
             settings_cache_ttl,
+            session_cache_ttl,
+            chat_list_cache_ttl,
             redis_url,
             redis_key_prefix,
             redis_timeout,

@@ -151,25 +151,48 @@ async fn signout(State(state): State<AppState>, client: ClientInfo, headers: Hea
 
 #[utoipa::path(get, path = "/api/v1/auths", tag = "auths", summary = "The signed-in session user", responses((status = 200, description = "OK", body = super::openapi::SessionUserBody)))]
 async fn session_user(State(state): State<AppState>, client: ClientInfo, caller: Caller) -> Result<Response> {
+    /// The answer, serialised straight from the session (field order as Open WebUI's).
+    #[derive(serde::Serialize)]
+    struct SessionUserBody<'a> {
+        status_emoji: &'a Option<String>,
+        status_message: &'a Option<String>,
+        status_expires_at: &'a Option<i64>,
+        id: &'a str,
+        name: &'a str,
+        role: &'a str,
+        email: &'a str,
+        profile_image_url: std::borrow::Cow<'a, str>,
+        token: &'a str,
+        token_type: &'static str,
+        expires_at: Option<i64>,
+        permissions: &'a Map<String, Value>,
+        bio: &'a Option<String>,
+        gender: &'a Option<String>,
+        date_of_birth: &'a Option<String>,
+    }
     let info = svc::session_user(&state, &caller).await?;
     let u = &info.user;
-    let body = json!({
-        "status_emoji": u.status_emoji,
-        "status_message": u.status_message,
-        "status_expires_at": u.status_expires_at,
-        "id": u.id,
-        "name": u.name,
-        "role": u.role,
-        "email": u.email,
-        "profile_image_url": if u.profile_image_url.is_empty() { profile_image_path(&u.id) } else { u.profile_image_url.clone() },
-        "token": info.token,
-        "token_type": "Bearer",
-        "expires_at": info.expires_at,
-        "permissions": info.permissions,
-        "bio": u.bio,
-        "gender": u.gender,
-        "date_of_birth": u.date_of_birth,
-    });
+    let body = SessionUserBody {
+        status_emoji: &u.status_emoji,
+        status_message: &u.status_message,
+        status_expires_at: &u.status_expires_at,
+        id: &u.id,
+        name: &u.name,
+        role: &u.role,
+        email: &u.email,
+        profile_image_url: if u.profile_image_url.is_empty() {
+            profile_image_path(&u.id).into()
+        } else {
+            u.profile_image_url.as_str().into()
+        },
+        token: &info.token,
+        token_type: "Bearer",
+        expires_at: info.expires_at,
+        permissions: &info.permissions.0,
+        bio: &u.bio,
+        gender: &u.gender,
+        date_of_birth: &u.date_of_birth,
+    };
     let response = Json(body).into_response();
     Ok(match info.expires_at {
         Some(exp) => {

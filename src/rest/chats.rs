@@ -122,8 +122,34 @@ fn chats(rows: Vec<ChatRow>) -> Json<Vec<Value>> {
     Json(rows.iter().map(chat_response).collect())
 }
 
-fn titles(rows: Vec<TitleRow>) -> Json<Vec<Value>> {
-    Json(rows.iter().map(|r| title_response(r, None)).collect())
+/// A chat list entry (`title_response` without a snippet), serialised without building a `Value`.
+#[derive(serde::Serialize)]
+struct TitleBody<'a> {
+    id: &'a str,
+    title: &'a str,
+    updated_at: i64,
+    created_at: i64,
+    last_read_at: Option<i64>,
+    snippet: Option<&'a str>,
+    active: bool,
+    archived: bool,
+}
+
+fn titles(rows: std::sync::Arc<Vec<TitleRow>>) -> Response {
+    let body: Vec<TitleBody<'_>> = rows
+        .iter()
+        .map(|r| TitleBody {
+            id: &r.id,
+            title: &r.title,
+            updated_at: r.updated_at,
+            created_at: r.created_at,
+            last_read_at: r.last_read_at,
+            snippet: None,
+            active: false,
+            archived: r.archived,
+        })
+        .collect();
+    Json(body).into_response()
 }
 
 fn tags(rows: Vec<TagRow>) -> Json<Vec<Value>> {
@@ -214,7 +240,7 @@ fn paged_params(params: &Params) -> AppResult<PagedParams> {
 }
 
 #[utoipa::path(get, path = "/api/v1/chats", tag = "chats", summary = "The caller's chats (titles), newest first", params(("page" = Option<i64>, Query, description = "1-based page; every item without it"), ("include_pinned" = Option<bool>, Query, description = "Include pinned chats"), ("sort_by" = Option<String>, Query, description = "updated_at, created_at or title"), ("sort_dir" = Option<String>, Query, description = "asc or desc")), responses((status = 200, description = "OK", body = Vec<super::openapi::ChatTitleBody>)))]
-async fn list(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Vec<Value>>> {
+async fn list(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Response> {
     caller.require_verified()?;
     Ok(titles(svc::list(&s, &caller, list_params(&params)?).await?))
 }
@@ -253,7 +279,7 @@ async fn search(State(s): State<AppState>, caller: Caller, params: Params) -> Ap
 }
 
 #[utoipa::path(get, path = "/api/v1/chats/pinned", tag = "chats", summary = "Pinned chats", responses((status = 200, description = "OK", body = Vec<super::openapi::ChatTitleBody>)))]
-async fn pinned(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<Value>>> {
+async fn pinned(State(s): State<AppState>, caller: Caller) -> AppResult<Response> {
     Ok(titles(svc::pinned(&s, &caller).await?))
 }
 
@@ -287,7 +313,7 @@ async fn all_db(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec
 }
 
 #[utoipa::path(get, path = "/api/v1/chats/archived", tag = "chats", summary = "Archived chats (titles)", params(("page" = Option<i64>, Query, description = "1-based page; every item without it"), ("query" = Option<String>, Query, description = "Title filter"), ("order_by" = Option<String>, Query, description = "Sort field"), ("direction" = Option<String>, Query, description = "asc or desc")), responses((status = 200, description = "OK", body = Vec<super::openapi::ChatTitleBody>)))]
-async fn archived(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Vec<Value>>> {
+async fn archived(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Response> {
     caller.require_verified()?;
     Ok(titles(svc::archived(&s, &caller, paged_params(&params)?).await?))
 }
@@ -336,7 +362,7 @@ async fn chats_by_tag(
     State(s): State<AppState>,
     caller: Caller,
     body: BodyResult<TagForm>,
-) -> AppResult<Json<Vec<Value>>> {
+) -> AppResult<Response> {
     caller.require_verified()?;
     let form = body?.0;
     let (skip, limit) = (form.skip.unwrap_or(0), form.limit.unwrap_or(50));
@@ -349,7 +375,7 @@ async fn list_for_user(
     caller: Caller,
     Path(user_id): Path<String>,
     params: Params,
-) -> AppResult<Json<Vec<Value>>> {
+) -> AppResult<Response> {
     caller.require_admin()?;
     Ok(titles(svc::list_for_user(&s, &caller, &user_id, paged_params(&params)?).await?))
 }

@@ -209,7 +209,7 @@ pub struct SessionInfo {
     pub user: User,
     pub token: String,
     pub expires_at: Option<i64>,
-    pub permissions: Value,
+    pub permissions: std::sync::Arc<crate::service::permissions::PermissionTree>,
 }
 
 pub async fn session_user(app: &App, caller: &Caller) -> AppResult<SessionInfo> {
@@ -225,7 +225,7 @@ pub async fn session_user(app: &App, caller: &Caller) -> AppResult<SessionInfo> 
         user: p.user.clone(),
         token: token.clone(),
         expires_at: claims.exp,
-        permissions: settings.permissions().to_value(),
+        permissions: settings.permissions(),
     })
 }
 

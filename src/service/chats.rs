@@ -1,6 +1,8 @@
 //! Chats: create, read, merge-update, delete; pin, archive, tags, shares, clones, message edits,
 //! import, search and the admin views. Every ownership and permission rule lives here.
 
+use std::sync::Arc;
+
 use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
@@ -494,7 +496,7 @@ fn page_window(page: Option<i64>) -> (Option<i64>, i64) {
 }
 
 /// `GET /chats/` and `/chats/list`: not archived, not in a folder, pinned only on request.
-pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<Vec<TitleRow>> {
+pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<Arc<Vec<TitleRow>>> {
     let p = caller.require_verified()?;
     let (sort, ascending) = parse_sort(params.sort_by.as_deref(), params.sort_dir.as_deref())?;
     let filter = Filter {
@@ -509,7 +511,7 @@ pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<V
 }
 
 /// `GET /chats/pinned`.
-pub async fn pinned(app: &App, caller: &Caller) -> AppResult<Vec<TitleRow>> {
+pub async fn pinned(app: &App, caller: &Caller) -> AppResult<Arc<Vec<TitleRow>>> {
     let p = caller.require_verified()?;
     let filter = Filter { archived: Some(false), pinned: Some(true), ..Default::default() };
     let rows = store::chats::list(&app.db, &p.user.id, &filter, Sort::UpdatedAt, false, None, 0).await?;
@@ -539,7 +541,7 @@ fn paged(params: &PagedParams) -> AppResult<(Sort, bool, i64)> {
 }
 
 /// `GET /chats/archived`.
-pub async fn archived(app: &App, caller: &Caller, params: PagedParams) -> AppResult<Vec<TitleRow>> {
+pub async fn archived(app: &App, caller: &Caller, params: PagedParams) -> AppResult<Arc<Vec<TitleRow>>> {
     let p = caller.require_verified()?;
     user_list(app, &p.user.id, Some(true), params).await
 }
@@ -549,7 +551,7 @@ async fn user_list(
     user_id: &str,
     archived: Option<bool>,
     params: PagedParams,
-) -> AppResult<Vec<TitleRow>> {
+) -> AppResult<Arc<Vec<TitleRow>>> {
     let (sort, ascending, offset) = paged(&params)?;
     let filter = Filter { archived, title: params.query.filter(|q| !q.is_empty()), ..Default::default() };
     let rows =
@@ -590,7 +592,7 @@ pub async fn list_for_user(
     caller: &Caller,
     user_id: &str,
     params: PagedParams,
-) -> AppResult<Vec<TitleRow>> {
+) -> AppResult<Arc<Vec<TitleRow>>> {
     let p = caller.require_admin()?;
     if !admin_access(app, p) {
         return Err(AppError::unauthorized(ErrorCode::AccessProhibited));
@@ -624,7 +626,7 @@ pub async fn search(
     )
     .await?;
     let mut out = Vec::with_capacity(rows.len());
-    for row in &rows {
+    for row in rows.iter() {
         let snippet =
             if filter.words.is_empty() { None } else { snippet(&app.db, &row.id, &filter.words).await? };
         out.push((row.clone(), snippet));
@@ -709,7 +711,7 @@ pub async fn query(
     )
     .await?;
     let total = store::chats::count(&app.db, owner_id, &filter).await?;
-    Ok((rows, total))
+    Ok((Arc::unwrap_or_clone(rows), total))
 }
 
 /// About 200 characters of the first message (or title) containing the first word.
@@ -822,7 +824,7 @@ pub async fn chats_by_tag(
     name: &str,
     skip: i64,
     limit: i64,
-) -> AppResult<Vec<TitleRow>> {
+) -> AppResult<Arc<Vec<TitleRow>>> {
     let p = caller.require_verified()?;
     let filter = Filter { archived: Some(false), tags: vec![normalize_tag(name)], ..Default::default() };
     let rows = store::chats::list(

@@ -351,8 +351,22 @@ impl Settings {
         self.str(key)
     }
     /// The default permission tree (stored values over the built-in defaults).
-    pub fn permissions(&self) -> PermissionTree {
-        PermissionTree::filled(self.values.get(PERMISSIONS_KEY), &PermissionTree::builtin())
+    /// The default permissions of role `user` (built-in defaults filled in), computed once per
+    /// read of the stored configuration.
+    pub fn permissions(&self) -> std::sync::Arc<PermissionTree> {
+        use std::sync::{Arc, Mutex};
+        type Memo = Option<(Arc<HashMap<String, Value>>, Arc<PermissionTree>)>;
+        static MEMO: Mutex<Memo> = Mutex::new(None);
+        let mut memo = MEMO.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((values, tree)) = memo.as_ref()
+            && Arc::ptr_eq(values, &self.values)
+        {
+            return tree.clone();
+        }
+        let tree =
+            Arc::new(PermissionTree::filled(self.values.get(PERMISSIONS_KEY), &PermissionTree::builtin()));
+        *memo = Some((self.values.clone(), tree.clone()));
+        tree
     }
 
     /// The admin-config object (`GET /auths/admin/config`).
@@ -534,7 +548,7 @@ fn validate_i18n(v: &Value) -> Result<Value, String> {
 /// `GET /users/default/permissions`.
 pub async fn default_permissions(db: &Db, caller: &Caller) -> AppResult<PermissionTree> {
     caller.require_admin()?;
-    Ok(Settings::load(db).await?.permissions())
+    Ok(PermissionTree::clone(&Settings::load(db).await?.permissions()))
 }
 
 /// `POST /users/default/permissions`: validates and stores the whole tree.

@@ -1,5 +1,6 @@
 //! Table `auths`: password hashes, the active flag and the session stamp of each user.
 
+use super::cache::Change;
 use super::{Exec, Tx};
 use crate::error::AppResult;
 use crate::run;
@@ -31,6 +32,7 @@ pub async fn insert(
     password_hash: &str,
     session_stamp: &str,
 ) -> AppResult<()> {
+    tx.changes(Change::Account(id.to_string()));
     run!(tx, e => sqlx::query("insert into auths (id, email, password, active, session_stamp) values ($1, $2, $3, true, $4)")
         .bind(id)
         .bind(email)
@@ -80,8 +82,21 @@ pub async fn get(ex: impl Into<Exec<'_>>, id: &str) -> AppResult<Option<Credenti
         .await)?)
 }
 
-/// Everything a JWT check needs in one statement.
-pub async fn session(ex: impl Into<Exec<'_>>, id: &str, jti: &str) -> AppResult<Option<SessionRow>> {
+/// Everything a JWT check needs in one statement; served from `Caches::sessions` while fresh.
+pub async fn session(db: &super::Db, id: &str, jti: &str) -> AppResult<Option<SessionRow>> {
+    let cache = &db.caches().sessions;
+    if let Some(row) = cache.get(id, jti) {
+        return Ok(Some(row));
+    }
+    let ticket = cache.ticket();
+    let row = session_uncached(db, id, jti).await?;
+    if let (Some(ticket), Some(row)) = (ticket, &row) {
+        cache.put(ticket, id, jti.to_string(), row.clone());
+    }
+    Ok(row)
+}
+
+async fn session_uncached(ex: impl Into<Exec<'_>>, id: &str, jti: &str) -> AppResult<Option<SessionRow>> {
     let sql = concat!(
         "select ",
         user_columns_in_join!(),
@@ -99,6 +114,8 @@ pub async fn set_password(
     password_hash: &str,
     new_stamp: Option<&str>,
 ) -> AppResult<bool> {
+    let mut ex = ex.into();
+    let _after = ex.changes(Change::Account(id.to_string()));
     let done = run!(ex, e => sqlx::query("update auths set password = $2, session_stamp = coalesce($3, session_stamp) where id = $1")
         .bind(id)
         .bind(password_hash)
@@ -128,6 +145,8 @@ pub async fn upgrade_hash(
 }
 
 pub async fn set_email(ex: impl Into<Exec<'_>>, id: &str, email: &str) -> AppResult<()> {
+    let mut ex = ex.into();
+    let _after = ex.changes(Change::Account(id.to_string()));
     run!(ex, e => sqlx::query("update auths set email = $2 where id = $1")
         .bind(id)
         .bind(email)
@@ -138,6 +157,7 @@ pub async fn set_email(ex: impl Into<Exec<'_>>, id: &str, email: &str) -> AppRes
 }
 
 pub async fn delete(tx: &mut Tx, id: &str) -> AppResult<()> {
+    tx.changes(Change::Account(id.to_string()));
     run!(tx, e => sqlx::query("delete from auths where id = $1").bind(id).execute(e).await.map(|r| r.rows_affected()))?;
     Ok(())
 }

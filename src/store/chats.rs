@@ -1,8 +1,11 @@
 //! Tables `chats`, `shared_chats`, `tags` and `chat_tags`.
 
+use std::sync::Arc;
+
 use serde_json::Value;
 use sqlx::types::Json;
 
+use super::cache::Change;
 use super::{Db, Exec, Tx};
 use crate::error::AppResult;
 use crate::run;
@@ -78,6 +81,8 @@ pub async fn insert(ex: impl Into<Exec<'_>>, c: &ChatWrite<'_>) -> AppResult<()>
         "folder_id, current_message_id, last_read_at, search_text) ",
         "values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     );
+    let mut ex = ex.into();
+    let _after = ex.changes(Change::Chats(Some(c.user_id.to_string())));
     run!(ex, e => sqlx::query(sql)
         .bind(c.id)
         .bind(c.user_id)
@@ -105,6 +110,8 @@ pub async fn update_content(ex: impl Into<Exec<'_>>, c: &ChatWrite<'_>) -> AppRe
         "update chats set title = $2, chat = $3, updated_at = $4, meta = $5, variables = $6, ",
         "current_message_id = $7, search_text = $8 where id = $1"
     );
+    let mut ex = ex.into();
+    let _after = ex.changes(Change::Chats(Some(c.user_id.to_string())));
     run!(ex, e => sqlx::query(sql)
         .bind(c.id)
         .bind(c.title)
@@ -187,6 +194,28 @@ pub struct Filter {
 
 /// A page of a user's chats (`limit` `None` = all), newest first by default.
 pub async fn list(
+    db: &Db,
+    user_id: &str,
+    filter: &Filter,
+    sort: Sort,
+    ascending: bool,
+    limit: Option<i64>,
+    offset: i64,
+) -> AppResult<Arc<Vec<TitleRow>>> {
+    let cache = &db.caches().chat_lists;
+    let key = format!("{filter:?}|{sort:?}|{ascending}|{limit:?}|{offset}");
+    if let Some(rows) = cache.get(user_id, &key) {
+        return Ok(rows);
+    }
+    let ticket = cache.ticket();
+    let rows = Arc::new(list_uncached(db, user_id, filter, sort, ascending, limit, offset).await?);
+    if let Some(ticket) = ticket {
+        cache.put(ticket, user_id, key, rows.clone());
+    }
+    Ok(rows)
+}
+
+async fn list_uncached(
     db: &Db,
     user_id: &str,
     filter: &Filter,
@@ -382,6 +411,8 @@ pub async fn set_flags(
 ) -> AppResult<()> {
     let sql = "update chats set pinned = $2, archived = $3, folder_id = case when $4 then null else folder_id end, \
                updated_at = $5, last_read_at = $5 where id = $1";
+    let mut ex = ex.into();
+    let _after = ex.changes(Change::Chats(None));
     run!(ex, e => sqlx::query(sql)
         .bind(id)
         .bind(pinned)
@@ -397,12 +428,16 @@ pub async fn set_flags(
 /// Archives (clearing folders) or unarchives every chat of a user.
 pub async fn set_archived_all(db: &Db, user_id: &str, archived: bool) -> AppResult<u64> {
     let sql = "update chats set archived = $2, folder_id = case when $2 then null else folder_id end where user_id = $1";
+    let mut ex = Exec::from(db);
+    let _after = ex.changes(Change::Chats(Some(user_id.to_string())));
     Ok(
-        run!(db, e => sqlx::query(sql).bind(user_id).bind(archived).execute(e).await.map(|r| r.rows_affected()))?,
+        run!(ex, e => sqlx::query(sql).bind(user_id).bind(archived).execute(e).await.map(|r| r.rows_affected()))?,
     )
 }
 
 pub async fn set_meta(ex: impl Into<Exec<'_>>, id: &str, meta: &Value) -> AppResult<()> {
+    let mut ex = ex.into();
+    let _after = ex.changes(Change::Chats(None));
     run!(ex, e => sqlx::query("update chats set meta = $2 where id = $1")
         .bind(id)
         .bind(Json(meta))
@@ -413,6 +448,7 @@ pub async fn set_meta(ex: impl Into<Exec<'_>>, id: &str, meta: &Value) -> AppRes
 }
 
 pub async fn delete(tx: &mut Tx, id: &str) -> AppResult<bool> {
+    tx.changes(Change::Chats(None));
     run!(&mut *tx, e => sqlx::query("delete from chat_tags where chat_id = $1").bind(id).execute(e).await.map(|r| r.rows_affected()))?;
     run!(&mut *tx, e => sqlx::query("delete from shared_chats where chat_id = $1").bind(id).execute(e).await.map(|r| r.rows_affected()))?;
     let n = run!(tx, e => sqlx::query("delete from chats where id = $1").bind(id).execute(e).await.map(|r| r.rows_affected()))?;
@@ -421,6 +457,7 @@ pub async fn delete(tx: &mut Tx, id: &str) -> AppResult<bool> {
 
 /// Deletes every chat of a user with their tags links and snapshots.
 pub async fn delete_for_user(tx: &mut Tx, user_id: &str) -> AppResult<u64> {
+    tx.changes(Change::Chats(Some(user_id.to_string())));
     run!(&mut *tx, e => sqlx::query("delete from chat_tags where user_id = $1").bind(user_id).execute(e).await.map(|r| r.rows_affected()))?;
     run!(&mut *tx, e => sqlx::query("delete from shared_chats where user_id = $1").bind(user_id).execute(e).await.map(|r| r.rows_affected()))?;
     Ok(
@@ -463,6 +500,7 @@ pub async fn upsert_share(
         "values ($1, $2, $3, $4, $5, $6, $6) on conflict (id) do update set title = excluded.title, ",
         "chat = excluded.chat, updated_at = excluded.updated_at"
     );
+    tx.changes(Change::Chats(Some(chat.user_id.clone())));
     run!(&mut *tx, e => sqlx::query(sql)
         .bind(share_id)
         .bind(&chat.id)
@@ -484,12 +522,14 @@ pub async fn upsert_share(
 
 /// Removes a chat's snapshots and its link.
 pub async fn delete_shares(tx: &mut Tx, chat_id: &str) -> AppResult<()> {
+    tx.changes(Change::Chats(None));
     run!(&mut *tx, e => sqlx::query("delete from shared_chats where chat_id = $1").bind(chat_id).execute(e).await.map(|r| r.rows_affected()))?;
     run!(tx, e => sqlx::query("update chats set share_id = null where id = $1").bind(chat_id).execute(e).await.map(|r| r.rows_affected()))?;
     Ok(())
 }
 
 pub async fn delete_shares_for_user(tx: &mut Tx, user_id: &str) -> AppResult<()> {
+    tx.changes(Change::Chats(Some(user_id.to_string())));
     run!(&mut *tx, e => sqlx::query("delete from shared_chats where user_id = $1").bind(user_id).execute(e).await.map(|r| r.rows_affected()))?;
     run!(tx, e => sqlx::query("update chats set share_id = null where user_id = $1").bind(user_id).execute(e).await.map(|r| r.rows_affected()))?;
     Ok(())
@@ -535,6 +575,8 @@ pub struct TagRow {
 
 /// Creates the tag if the user has none with that id.
 pub async fn ensure_tag(ex: impl Into<Exec<'_>>, user_id: &str, id: &str, name: &str) -> AppResult<()> {
+    let mut ex = ex.into();
+    let _after = ex.changes(Change::Chats(Some(user_id.to_string())));
     run!(ex, e => sqlx::query("insert into tags (id, user_id, name) values ($1, $2, $3) on conflict (id, user_id) do nothing")
         .bind(id)
         .bind(user_id)
@@ -547,6 +589,7 @@ pub async fn ensure_tag(ex: impl Into<Exec<'_>>, user_id: &str, id: &str, name: 
 
 /// Replaces the tag links of a chat with `tag_ids`.
 pub async fn set_chat_tags(tx: &mut Tx, chat_id: &str, user_id: &str, tag_ids: &[String]) -> AppResult<()> {
+    tx.changes(Change::Chats(Some(user_id.to_string())));
     run!(&mut *tx, e => sqlx::query("delete from chat_tags where chat_id = $1").bind(chat_id).execute(e).await.map(|r| r.rows_affected()))?;
     for tag in tag_ids {
         run!(&mut *tx, e => sqlx::query("insert into chat_tags (chat_id, user_id, tag_id) values ($1, $2, $3) on conflict do nothing")
@@ -577,6 +620,8 @@ pub async fn user_tags(db: &Db, user_id: &str) -> AppResult<Vec<TagRow>> {
 
 /// Deletes the user's tags no chat carries any more.
 pub async fn delete_unused_tags(ex: impl Into<Exec<'_>>, user_id: &str) -> AppResult<()> {
+    let mut ex = ex.into();
+    let _after = ex.changes(Change::Chats(Some(user_id.to_string())));
     run!(ex, e => sqlx::query("delete from tags where user_id = $1 and not exists (select 1 from chat_tags t where t.user_id = tags.user_id and t.tag_id = tags.id)")
         .bind(user_id)
         .execute(e)

@@ -18,6 +18,7 @@ use crate::error::{AppError, AppResult};
 
 pub mod api_keys;
 pub mod auths;
+pub mod cache;
 pub mod chats;
 pub mod models;
 pub mod revoked;
@@ -44,6 +45,8 @@ pub struct Db {
     statements: Arc<AtomicU64>,
     /// The `config` table as last read (see `settings::Cache`).
     pub(crate) settings_cache: Arc<settings::Cache>,
+    /// Sessions and chat lists as last read (see `cache`).
+    pub(crate) caches: Arc<cache::Caches>,
     /// SQLite has one writer at a time: transactions queue here (first come, first served)
     /// rather than in SQLite's busy handler, which polls with sleeps of up to 100 ms.
     sqlite_writer: Arc<tokio::sync::Mutex<()>>,
@@ -51,18 +54,25 @@ pub struct Db {
 }
 
 /// An open transaction on either backend. A SQLite transaction holds the writer turn until it
-/// ends.
-pub enum Tx {
-    Sqlite(Transaction<'static, Sqlite>, Arc<AtomicU64>, tokio::sync::OwnedMutexGuard<()>),
-    Postgres(Transaction<'static, Postgres>, Arc<AtomicU64>),
+/// ends. The cached reads its statements change are dropped after the commit.
+pub struct Tx {
+    inner: TxInner,
+    statements: Arc<AtomicU64>,
+    caches: Arc<cache::Caches>,
+    changes: Vec<cache::Change>,
+}
+
+enum TxInner {
+    Sqlite(Transaction<'static, Sqlite>, tokio::sync::OwnedMutexGuard<()>),
+    Postgres(Transaction<'static, Postgres>),
 }
 
 /// Where a query runs: the pool or an open transaction.
 pub enum Exec<'a> {
-    SqlitePool(&'a SqlitePool),
-    PgPool(&'a PgPool),
-    Sqlite(&'a mut SqliteConnection),
-    Pg(&'a mut PgConnection),
+    SqlitePool(&'a SqlitePool, &'a Db),
+    PgPool(&'a PgPool, &'a Db),
+    Sqlite(&'a mut SqliteConnection, &'a mut Vec<cache::Change>),
+    Pg(&'a mut PgConnection, &'a mut Vec<cache::Change>),
 }
 
 impl<'a> Exec<'a> {
@@ -70,29 +80,49 @@ impl<'a> Exec<'a> {
     pub fn into_exec(ex: impl Into<Exec<'a>>) -> Exec<'a> {
         ex.into()
     }
+
+    /// Declares that the statement about to run on this executor writes `what`. Outside a
+    /// transaction the cached copies go when the returned guard drops (keep it until the statement
+    /// has run); inside one, after the commit.
+    #[must_use = "the cached copies are dropped when the guard drops"]
+    pub fn changes(&mut self, what: cache::Change) -> AfterWrite {
+        match self {
+            Exec::SqlitePool(_, db) | Exec::PgPool(_, db) => AfterWrite(Some((db.caches.clone(), what))),
+            Exec::Sqlite(_, pending) | Exec::Pg(_, pending) => {
+                pending.push(what);
+                AfterWrite(None)
+            }
+        }
+    }
+}
+
+/// Drops cached copies when it goes out of scope (see `Exec::changes`).
+pub struct AfterWrite(Option<(Arc<cache::Caches>, cache::Change)>);
+
+impl Drop for AfterWrite {
+    fn drop(&mut self) {
+        if let Some((caches, change)) = self.0.take() {
+            caches.apply(&change);
+        }
+    }
 }
 
 impl<'a> From<&'a Db> for Exec<'a> {
     fn from(db: &'a Db) -> Self {
         db.statements.fetch_add(1, Ordering::Relaxed);
         match &db.pool {
-            Pool::Sqlite(p) => Exec::SqlitePool(p),
-            Pool::Postgres(p) => Exec::PgPool(p),
+            Pool::Sqlite(p) => Exec::SqlitePool(p, db),
+            Pool::Postgres(p) => Exec::PgPool(p, db),
         }
     }
 }
 
 impl<'a> From<&'a mut Tx> for Exec<'a> {
     fn from(tx: &'a mut Tx) -> Self {
-        match tx {
-            Tx::Sqlite(t, n, _) => {
-                n.fetch_add(1, Ordering::Relaxed);
-                Exec::Sqlite(t)
-            }
-            Tx::Postgres(t, n) => {
-                n.fetch_add(1, Ordering::Relaxed);
-                Exec::Pg(t)
-            }
+        tx.statements.fetch_add(1, Ordering::Relaxed);
+        match &mut tx.inner {
+            TxInner::Sqlite(t, _) => Exec::Sqlite(t, &mut tx.changes),
+            TxInner::Postgres(t) => Exec::Pg(t, &mut tx.changes),
         }
     }
 }
@@ -103,10 +133,10 @@ impl<'a> From<&'a mut Tx> for Exec<'a> {
 macro_rules! run {
     ($ex:expr, $e:ident => $body:expr) => {
         match $crate::store::Exec::into_exec($ex) {
-            $crate::store::Exec::SqlitePool($e) => $body,
-            $crate::store::Exec::PgPool($e) => $body,
-            $crate::store::Exec::Sqlite($e) => $body,
-            $crate::store::Exec::Pg($e) => $body,
+            $crate::store::Exec::SqlitePool($e, _) => $body,
+            $crate::store::Exec::PgPool($e, _) => $body,
+            $crate::store::Exec::Sqlite($e, _) => $body,
+            $crate::store::Exec::Pg($e, _) => $body,
         }
     };
 }
@@ -117,6 +147,7 @@ impl Db {
             pool,
             statements: Arc::new(AtomicU64::new(0)),
             settings_cache: Arc::default(),
+            caches: Arc::default(),
             sqlite_writer: Arc::default(),
             acquire_timeout,
         }
@@ -131,6 +162,25 @@ impl Db {
     /// Drops the cached `config` table; call after committing a write to it.
     pub fn settings_changed(&self) {
         self.settings_cache.invalidate();
+    }
+
+    /// How long a session check's account read (`sessions`) and a chat list page (`chat_lists`)
+    /// are reused; zero turns a cache off. This process's own writes apply at once.
+    pub fn set_read_cache_ttls(&self, sessions: Duration, chat_lists: Duration) {
+        self.caches.sessions.set_ttl(sessions);
+        self.caches.chat_lists.set_ttl(chat_lists);
+    }
+
+    /// Drops every cached read (configuration, sessions, chat lists), e.g. after the database was
+    /// changed behind this handle's back.
+    pub fn forget_cached_reads(&self) {
+        self.settings_cache.invalidate();
+        self.caches.sessions.invalidate(None);
+        self.caches.chat_lists.invalidate(None);
+    }
+
+    pub(crate) fn caches(&self) -> &cache::Caches {
+        &self.caches
     }
 
     /// Connects to `url` (`sqlite://…` or `postgres://…`). A SQLite file and its directory are
@@ -192,16 +242,22 @@ impl Db {
     }
 
     pub async fn begin(&self) -> AppResult<Tx> {
-        Ok(match &self.pool {
+        let inner = match &self.pool {
             Pool::Sqlite(p) => {
                 // Waiting longer than for a pool connection means the database is stuck.
                 let turn =
                     tokio::time::timeout(self.acquire_timeout, self.sqlite_writer.clone().lock_owned())
                         .await
                         .map_err(|_| AppError::from(sqlx::Error::PoolTimedOut))?;
-                Tx::Sqlite(p.begin_with("begin immediate").await?, self.statements.clone(), turn)
+                TxInner::Sqlite(p.begin_with("begin immediate").await?, turn)
             }
-            Pool::Postgres(p) => Tx::Postgres(p.begin().await?, self.statements.clone()),
+            Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
+        };
+        Ok(Tx {
+            inner,
+            statements: self.statements.clone(),
+            caches: self.caches.clone(),
+            changes: Vec::new(),
         })
     }
 
@@ -242,17 +298,27 @@ impl Db {
 
 impl Tx {
     pub async fn commit(self) -> AppResult<()> {
-        match self {
-            Tx::Sqlite(t, _, _turn) => t.commit().await?,
-            Tx::Postgres(t, _) => t.commit().await?,
+        let Tx { inner, caches, changes, .. } = self;
+        let committed = match inner {
+            TxInner::Sqlite(t, _turn) => t.commit().await,
+            TxInner::Postgres(t) => t.commit().await,
+        };
+        // Also when the commit reports an error: it may have happened all the same.
+        for change in &changes {
+            caches.apply(change);
         }
-        Ok(())
+        Ok(committed?)
+    }
+
+    /// Declares that this transaction writes `what` (cached copies go after the commit).
+    pub fn changes(&mut self, what: cache::Change) {
+        self.changes.push(what);
     }
 
     pub fn backend(&self) -> Backend {
-        match self {
-            Tx::Sqlite(..) => Backend::Sqlite,
-            Tx::Postgres(..) => Backend::Postgres,
+        match self.inner {
+            TxInner::Sqlite(..) => Backend::Sqlite,
+            TxInner::Postgres(..) => Backend::Postgres,
         }
     }
 }

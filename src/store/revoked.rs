@@ -12,7 +12,9 @@ pub async fn revoke(
     expires_at: Option<i64>,
     now: i64,
 ) -> AppResult<()> {
-    run!(db, e => sqlx::query("insert into revoked_tokens (jti, user_id, expires_at) values ($1, $2, $3) on conflict (jti) do nothing")
+    let mut ex = Exec::from(db);
+    let _after = ex.changes(super::cache::Change::Account(user_id.to_string()));
+    run!(ex, e => sqlx::query("insert into revoked_tokens (jti, user_id, expires_at) values ($1, $2, $3) on conflict (jti) do nothing")
         .bind(jti)
         .bind(user_id)
         .bind(expires_at)
@@ -36,6 +38,7 @@ pub async fn is_revoked(ex: impl Into<Exec<'_>>, jti: &str) -> AppResult<bool> {
 }
 
 pub async fn delete_for_user(tx: &mut super::Tx, user_id: &str) -> AppResult<()> {
+    tx.changes(super::cache::Change::Account(user_id.to_string()));
     run!(tx, e => sqlx::query("delete from revoked_tokens where user_id = $1").bind(user_id).execute(e).await.map(|r| r.rows_affected()))?;
     Ok(())
 }

@@ -102,6 +102,7 @@ pub async fn first(ex: impl Into<super::Exec<'_>>) -> AppResult<Option<User>> {
 /// created as `admin` instead of `user.role`; the check and the insert are one atomic step (a
 /// transaction-scoped advisory lock on PostgreSQL, SQLite's single writer otherwise).
 pub async fn insert(tx: &mut Tx, user: &NewUser, promote_first: bool) -> AppResult<User> {
+    tx.changes(super::cache::Change::Account(user.id.clone()));
     if promote_first && tx.backend() == Backend::Postgres {
         run!(&mut *tx, e => sqlx::query("select pg_advisory_xact_lock(727310001)").execute(e).await.map(|r| r.rows_affected()))?;
     }
@@ -144,6 +145,8 @@ pub async fn update_profile(
         "updated_at = $7 where id = $1 returning ",
         user_columns!()
     );
+    let mut ex = ex.into();
+    let _after = ex.changes(super::cache::Change::Account(id.to_string()));
     Ok(run!(ex, e => sqlx::query_as(sql)
         .bind(id)
         .bind(&p.name)
@@ -176,6 +179,8 @@ pub async fn update_admin(
         "profile_image_url = coalesce($5, profile_image_url), updated_at = $6 where id = $1 returning ",
         user_columns!()
     );
+    let mut ex = ex.into();
+    let _after = ex.changes(super::cache::Change::Account(id.to_string()));
     Ok(run!(ex, e => sqlx::query_as(sql)
         .bind(id)
         .bind(&u.role)
@@ -188,6 +193,8 @@ pub async fn update_admin(
 }
 
 pub async fn set_timezone(ex: impl Into<super::Exec<'_>>, id: &str, timezone: &str) -> AppResult<()> {
+    let mut ex = ex.into();
+    let _after = ex.changes(super::cache::Change::Account(id.to_string()));
     run!(ex, e => sqlx::query("update users set timezone = $2 where id = $1")
         .bind(id)
         .bind(timezone)
@@ -204,6 +211,8 @@ pub async fn touch_last_active(
     now: i64,
     interval: i64,
 ) -> AppResult<()> {
+    let mut ex = ex.into();
+    let _after = ex.changes(super::cache::Change::Account(id.to_string()));
     run!(ex, e => sqlx::query("update users set last_active_at = $2 where id = $1 and last_active_at < $3")
         .bind(id)
         .bind(now)
@@ -217,6 +226,8 @@ pub async fn touch_last_active(
 /// Deletes the user row; credentials and API keys go with it (foreign keys cascade, and the
 /// service deletes them explicitly in the same transaction).
 pub async fn delete(tx: &mut Tx, id: &str) -> AppResult<bool> {
+    tx.changes(super::cache::Change::Account(id.to_string()));
+    tx.changes(super::cache::Change::Chats(Some(id.to_string())));
     let done = run!(tx, e => sqlx::query("delete from users where id = $1").bind(id).execute(e).await.map(|r| r.rows_affected()))?;
     Ok(done > 0)
 }

@@ -324,7 +324,8 @@ impl TestApp {
         run!(db, e => sqlx::query_scalar::<_, i64>(sql).bind(arg).fetch_one(e).await).expect("query")
     }
 
-    /// Runs a statement with one text argument.
+    /// Runs a statement with text arguments, behind the server's back: its cached reads are
+    /// dropped so that the next request sees the change.
     pub async fn exec(&self, sql: &'static str, args: &[&str]) {
         use duet::run;
         let db = &self.db;
@@ -336,6 +337,7 @@ impl TestApp {
             q.execute(e).await.map(|r| r.rows_affected())
         })
         .expect("exec");
+        self.db.forget_cached_reads();
     }
 }
 

@@ -10,12 +10,18 @@ use duet::run;
 use duet::store::Db;
 
 use crate::backend_tests;
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp, gql};
+
+const ACCESS_PROHIBITED: &str =
+    "You do not have permission to access this resource. Please contact your administrator for assistance.";
 
 backend_tests!(
     fresh_database_migrates_once_under_concurrent_start_ups,
     two_instances_share_one_database,
     hot_paths_run_few_statements,
+    cached_hot_paths_skip_the_database,
+    cached_reads_follow_every_write_of_this_server,
+    another_process_sees_changes_within_the_cache_ttl,
     settings_changes_apply_at_once_here_and_within_the_ttl_elsewhere,
 );
 
@@ -30,7 +36,7 @@ async fn statements_for(app: &TestApp, path: &str, token: &str) -> u64 {
 /// The requests clients send most: the session check is one statement, and the stored
 /// configuration is read once per `SETTINGS_CACHE_TTL`, not once per request.
 async fn hot_paths_run_few_statements(b: Backend) {
-    let Some(app) = TestApp::spawn(b).await else { return };
+    let Some(app) = TestApp::spawn_with(b, &NO_READ_CACHES).await else { return };
     let (token, _) = app.admin().await;
     let chat = app.post("/api/v1/chats/new", Some(&token), json!({"chat": {"title": "One"}})).await;
     let id = chat.body["id"].as_str().expect("id").to_string();
@@ -40,6 +46,170 @@ async fn hot_paths_run_few_statements(b: Backend) {
     assert_eq!(statements_for(&app, "/api/v1/auths/", &token).await, 1);
     assert_eq!(statements_for(&app, "/api/v1/chats/?page=1", &token).await, 2);
     assert_eq!(statements_for(&app, &format!("/api/v1/chats/{id}"), &token).await, 2);
+}
+
+const NO_READ_CACHES: [(&str, &str); 2] = [("SESSION_CACHE_TTL", "0"), ("CHAT_LIST_CACHE_TTL", "0")];
+const READ_CACHES: [(&str, &str); 2] = [("SESSION_CACHE_TTL", "60000"), ("CHAT_LIST_CACHE_TTL", "60000")];
+
+/// With the session and chat-list caches on, a repeated session check and chat list page run no
+/// statement; a chat still is read from the database.
+async fn cached_hot_paths_skip_the_database(b: Backend) {
+    let Some(app) = TestApp::spawn_with(b, &READ_CACHES).await else { return };
+    let (token, _) = app.admin().await;
+    let chat = app.post("/api/v1/chats/new", Some(&token), json!({"chat": {"title": "One"}})).await;
+    let id = chat.body["id"].as_str().expect("id").to_string();
+    for path in ["/api/v1/auths/", "/api/v1/chats/?page=1", "/api/v1/models/list"] {
+        statements_for(&app, path, &token).await;
+    }
+    assert_eq!(statements_for(&app, "/api/v1/auths/", &token).await, 0);
+    assert_eq!(statements_for(&app, "/api/v1/chats/?page=1", &token).await, 0);
+    assert_eq!(statements_for(&app, &format!("/api/v1/chats/{id}"), &token).await, 1);
+    // SQLite turns both caches on by default; PostgreSQL (several instances) leaves them off.
+    let Some(default) = TestApp::spawn(b).await else { return };
+    let (token, _) = default.admin().await;
+    statements_for(&default, "/api/v1/auths/", &token).await;
+    let expected = if b == Backend::Sqlite { 0 } else { 1 };
+    assert_eq!(statements_for(&default, "/api/v1/auths/", &token).await, expected);
+}
+
+/// Titles of the first page of a user's chat list.
+async fn titles(app: &TestApp, token: &str) -> Vec<String> {
+    let a = app.get("/api/v1/chats/?page=1", Some(token)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let mut titles: Vec<String> =
+        a.body.as_array().expect("list").iter().map(|c| c["title"].as_str().expect("title").into()).collect();
+    titles.sort();
+    titles
+}
+
+/// Every kind of write made through the server shows in its next answer, although the session
+/// check and the chat list are served from caches with a minute to live.
+async fn cached_reads_follow_every_write_of_this_server(b: Backend) {
+    let Some(app) = TestApp::spawn_with(b, &READ_CACHES).await else { return };
+    let (admin, _) = app.admin().await;
+    let (alice, alice_id) = app.user(&admin, "Alice", "alice@example.com", "user").await;
+    let name = |a: &crate::helpers::Answer| a.body["name"].as_str().unwrap_or_default().to_string();
+    assert_eq!(name(&app.get("/api/v1/auths/", Some(&alice)).await), "Alice");
+    assert_eq!(statements_for(&app, "/api/v1/auths/", &alice).await, 0, "served from the cache");
+
+    // Account: an admin's edit, the user's own edit, role changes.
+    let u = app
+        .post(&format!("/api/v1/users/{alice_id}/update"), Some(&admin), json!({"name": "Alice B."}))
+        .await;
+    assert_eq!(u.status, StatusCode::OK, "{}", u.text);
+    assert_eq!(name(&app.get("/api/v1/auths/", Some(&alice)).await), "Alice B.");
+    let p = app
+        .post(
+            "/api/v1/auths/update/profile",
+            Some(&alice),
+            json!({"name": "Alice C.", "profile_image_url": ""}),
+        )
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.text);
+    assert_eq!(name(&app.get("/api/v1/auths/", Some(&alice)).await), "Alice C.");
+    let demote =
+        app.post(&format!("/api/v1/users/{alice_id}/update"), Some(&admin), json!({"role": "pending"})).await;
+    assert_eq!(demote.status, StatusCode::OK, "{}", demote.text);
+    let refused = app.get("/api/v1/chats/?page=1", Some(&alice)).await;
+    assert_eq!(
+        (refused.status, refused.body["detail"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some(ACCESS_PROHIBITED))
+    );
+    app.post(&format!("/api/v1/users/{alice_id}/update"), Some(&admin), json!({"role": "user"})).await;
+
+    // Chats: create, rename, archive, clone, import, archive all, delete, delete all.
+    assert!(titles(&app, &alice).await.is_empty());
+    let c = app.post("/api/v1/chats/new", Some(&alice), json!({"chat": {"title": "First"}})).await;
+    let id = c.body["id"].as_str().expect("id").to_string();
+    assert_eq!(titles(&app, &alice).await, ["First"]);
+    assert_eq!(statements_for(&app, "/api/v1/chats/?page=1", &alice).await, 0, "served from the cache");
+    app.post(&format!("/api/v1/chats/{id}"), Some(&alice), json!({"chat": {"title": "Renamed"}})).await;
+    assert_eq!(titles(&app, &alice).await, ["Renamed"]);
+    // The same cache behind GraphQL: a rename there shows in both interfaces.
+    let gql_titles = || async {
+        let q = gql(&app, Some(&alice), "{ chats(first: 10) { edges { node { title } } } }", json!({})).await;
+        let edges = q.body["data"]["chats"]["edges"].as_array().expect("edges").clone();
+        edges.iter().map(|e| e["node"]["title"].as_str().expect("title").to_string()).collect::<Vec<_>>()
+    };
+    assert_eq!(gql_titles().await, ["Renamed"]);
+    let m = gql(
+        &app,
+        Some(&alice),
+        "mutation($id: String!) { updateChat(id: $id, chat: {title: \"Via GraphQL\"}) { title } }",
+        json!({"id": id}),
+    )
+    .await;
+    assert_eq!(m.body["data"]["updateChat"]["title"], "Via GraphQL", "{}", m.text);
+    assert_eq!(gql_titles().await, ["Via GraphQL"]);
+    assert_eq!(titles(&app, &alice).await, ["Via GraphQL"]);
+    app.post(&format!("/api/v1/chats/{id}"), Some(&alice), json!({"chat": {"title": "Renamed"}})).await;
+    assert_eq!(gql_titles().await, ["Renamed"]);
+    app.send("POST", &format!("/api/v1/chats/{id}/archive"), Some(&alice), None).await;
+    assert!(titles(&app, &alice).await.is_empty());
+    app.send("POST", &format!("/api/v1/chats/{id}/archive"), Some(&alice), None).await;
+    assert_eq!(titles(&app, &alice).await, ["Renamed"]);
+    let copy = app.post(&format!("/api/v1/chats/{id}/clone"), Some(&alice), json!({"title": "Copy"})).await;
+    assert_eq!(copy.status, StatusCode::OK, "{}", copy.text);
+    assert_eq!(titles(&app, &alice).await, ["Copy", "Renamed"]);
+    let import =
+        json!({"chats": [{"chat": {"title": "Imported"}, "meta": {}, "pinned": false, "archived": false}]});
+    assert_eq!(app.post("/api/v1/chats/import", Some(&alice), import).await.status, StatusCode::OK);
+    assert_eq!(titles(&app, &alice).await, ["Copy", "Imported", "Renamed"]);
+    app.send("POST", "/api/v1/chats/archive/all", Some(&alice), None).await;
+    assert!(titles(&app, &alice).await.is_empty());
+    app.send("POST", "/api/v1/chats/unarchive/all", Some(&alice), None).await;
+    assert_eq!(titles(&app, &alice).await, ["Copy", "Imported", "Renamed"]);
+    assert_eq!(app.delete(&format!("/api/v1/chats/{id}"), Some(&alice)).await.status, StatusCode::OK);
+    assert_eq!(titles(&app, &alice).await, ["Copy", "Imported"]);
+    assert_eq!(app.delete("/api/v1/chats/", Some(&alice)).await.status, StatusCode::OK);
+    assert!(titles(&app, &alice).await.is_empty());
+
+    // Sessions: sign-out, password change, deletion.
+    let second = app.signin("alice@example.com", crate::helpers::PASSWORD).await.body["token"]
+        .as_str()
+        .expect("token")
+        .to_string();
+    assert_eq!(app.get("/api/v1/auths/", Some(&second)).await.status, StatusCode::OK);
+    assert_eq!(app.post("/api/v1/auths/signout", Some(&second), json!({})).await.status, StatusCode::OK);
+    let out = app.get("/api/v1/auths/", Some(&second)).await;
+    assert_eq!((out.status, out.detail()), (StatusCode::UNAUTHORIZED, "Invalid token"));
+    assert_eq!(app.get("/api/v1/auths/", Some(&alice)).await.status, StatusCode::OK);
+    let change = json!({"password": crate::helpers::PASSWORD, "new_password": "N3w-pass!"});
+    assert_eq!(app.post("/api/v1/auths/update/password", Some(&alice), change).await.status, StatusCode::OK);
+    let stale = app.get("/api/v1/auths/", Some(&alice)).await;
+    assert_eq!((stale.status, stale.detail()), (StatusCode::UNAUTHORIZED, "Invalid token"));
+    let (bob, bob_id) = app.user(&admin, "Bob", "bob@example.com", "user").await;
+    assert_eq!(app.get("/api/v1/auths/", Some(&bob)).await.status, StatusCode::OK);
+    assert_eq!(app.delete(&format!("/api/v1/users/{bob_id}"), Some(&admin)).await.status, StatusCode::OK);
+    let gone = app.get("/api/v1/auths/", Some(&bob)).await;
+    assert_eq!((gone.status, gone.detail()), (StatusCode::UNAUTHORIZED, "Invalid authentication request."));
+}
+
+/// Another process on the same database (which the deployment guide rules out for SQLite and
+/// which is why PostgreSQL leaves the caches off by default) sees this server's writes once its
+/// cached copies expire.
+async fn another_process_sees_changes_within_the_cache_ttl(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else { return };
+    let (admin, _) = app.admin().await;
+    let (alice, _) = app.user(&admin, "Alice", "alice@example.com", "user").await;
+    let other =
+        app.separate_instance(&[("SESSION_CACHE_TTL", "3000"), ("CHAT_LIST_CACHE_TTL", "3000")]).await;
+    assert_eq!(other.get("/api/v1/auths/", Some(&admin)).await.status, StatusCode::OK);
+    assert!(titles(&other, &alice).await.is_empty());
+
+    assert_eq!(app.post("/api/v1/auths/signout", Some(&admin), json!({})).await.status, StatusCode::OK);
+    app.post("/api/v1/chats/new", Some(&alice), json!({"chat": {"title": "New"}})).await;
+    assert_eq!(
+        other.get("/api/v1/auths/", Some(&admin)).await.status,
+        StatusCode::OK,
+        "its copy, still fresh"
+    );
+    assert!(titles(&other, &alice).await.is_empty());
+
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    let out = other.get("/api/v1/auths/", Some(&admin)).await;
+    assert_eq!((out.status, out.detail()), (StatusCode::UNAUTHORIZED, "Invalid token"));
+    assert_eq!(titles(&other, &alice).await, ["New"]);
 }
 
 /// A configuration change made through one server applies to its next request; a second

@@ -1,0 +1,233 @@
+//! Short-lived copies of the two hottest reads: the account row behind a session token (read on
+//! every authenticated request) and pages of a user's chat list.
+//!
+//! Correctness rests on one rule: every store function that writes a table behind a cached read
+//! declares it (`Exec::changes`), and the copies it affects are dropped once the write is visible
+//! (right after the statement outside a transaction, after the commit inside one). A read that
+//! was in flight while such a write happened is not kept: each cache has an epoch that every
+//! invalidation advances, and a read is only stored under the epoch it started in. So this process
+//! never serves anything older than its own writes. Writes made by another process (a second
+//! instance on the same database) are seen within the cache's time to live; with PostgreSQL, where
+//! several instances are the norm, both caches are off unless configured.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use super::auths::SessionRow;
+use super::chats::TitleRow;
+
+/// What a write changes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// A user's account: profile, role, credentials, revoked tokens.
+    Account(String),
+    /// Chats (titles, flags, tags, shares) of one user, or of anyone (`None`).
+    Chats(Option<String>),
+}
+
+/// The caches of one `Db`.
+pub struct Caches {
+    /// `(user id, token id)` → what a token check reads.
+    pub sessions: OwnedCache<SessionRow>,
+    /// `(user id, list parameters)` → a page of chat titles.
+    pub chat_lists: OwnedCache<std::sync::Arc<Vec<TitleRow>>>,
+}
+
+impl Default for Caches {
+    fn default() -> Self {
+        Caches { sessions: OwnedCache::new(20_000), chat_lists: OwnedCache::new(4_000) }
+    }
+}
+
+impl Caches {
+    pub fn apply(&self, change: &Change) {
+        match change {
+            Change::Account(user) => self.sessions.invalidate(Some(user)),
+            Change::Chats(user) => self.chat_lists.invalidate(user.as_deref()),
+        }
+    }
+}
+
+/// Values grouped by owner (a user id), each kept for at most the time to live. Bounded: when
+/// `capacity` entries are held, the next insert starts over from empty.
+pub struct OwnedCache<V> {
+    ttl_ms: AtomicU64,
+    capacity: usize,
+    state: Mutex<State<V>>,
+}
+
+struct State<V> {
+    epoch: u64,
+    len: usize,
+    owners: HashMap<String, HashMap<String, Entry<V>>>,
+}
+
+struct Entry<V> {
+    read_at: Instant,
+    value: V,
+}
+
+/// Permission to store a read, taken before the read started.
+pub struct Ticket {
+    epoch: u64,
+    read_at: Instant,
+}
+
+impl<V: Clone> OwnedCache<V> {
+    pub fn new(capacity: usize) -> Self {
+        OwnedCache {
+            ttl_ms: AtomicU64::new(0),
+            capacity,
+            state: Mutex::new(State { epoch: 0, len: 0, owners: HashMap::new() }),
+        }
+    }
+
+    /// 0 switches the cache off (and empties it).
+    pub fn set_ttl(&self, ttl: Duration) {
+        self.ttl_ms.store(ttl.as_millis().min(u64::MAX as u128) as u64, Ordering::Relaxed);
+        self.invalidate(None);
+    }
+
+    fn ttl(&self) -> Option<Duration> {
+        match self.ttl_ms.load(Ordering::Relaxed) {
+            0 => None,
+            ms => Some(Duration::from_millis(ms)),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, State<V>> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The stored value, if still fresh.
+    pub fn get(&self, owner: &str, key: &str) -> Option<V> {
+        let ttl = self.ttl()?;
+        let mut state = self.lock();
+        let entries = state.owners.get_mut(owner)?;
+        let entry = entries.get(key)?;
+        if entry.read_at.elapsed() < ttl {
+            return Some(entry.value.clone());
+        }
+        entries.remove(key);
+        if entries.is_empty() {
+            state.owners.remove(owner);
+        }
+        state.len -= 1;
+        None
+    }
+
+    /// Take before reading what will be stored; `None` when the cache is off.
+    pub fn ticket(&self) -> Option<Ticket> {
+        self.ttl()?;
+        let epoch = self.lock().epoch;
+        Some(Ticket { epoch, read_at: Instant::now() })
+    }
+
+    /// Keeps `value` unless something was invalidated since `ticket` was taken.
+    pub fn put(&self, ticket: Ticket, owner: &str, key: String, value: V) {
+        let mut state = self.lock();
+        if state.epoch != ticket.epoch {
+            return;
+        }
+        if state.len >= self.capacity {
+            state.owners.clear();
+            state.len = 0;
+        }
+        let entries = state.owners.entry(owner.to_string()).or_default();
+        if entries.insert(key, Entry { read_at: ticket.read_at, value }).is_none() {
+            state.len += 1;
+        }
+    }
+
+    /// Drops what `owner` has (everything for `None`) and refuses reads in flight.
+    pub fn invalidate(&self, owner: Option<&str>) {
+        let mut state = self.lock();
+        state.epoch += 1;
+        match owner {
+            Some(owner) => {
+                if let Some(entries) = state.owners.remove(owner) {
+                    state.len -= entries.len();
+                }
+            }
+            None => {
+                state.owners.clear();
+                state.len = 0;
+            }
+        }
+    }
+
+    /// Entries held (tests, diagnostics).
+    pub fn len(&self) -> usize {
+        self.lock().len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache() -> OwnedCache<u32> {
+        let cache = OwnedCache::new(3);
+        cache.set_ttl(Duration::from_secs(60));
+        cache
+    }
+
+    #[test]
+    fn a_read_is_served_until_its_owner_changes() {
+        let cache = cache();
+        let t = cache.ticket().expect("cache on");
+        cache.put(t, "u1", "a".into(), 1);
+        let t = cache.ticket().expect("cache on");
+        cache.put(t, "u2", "a".into(), 2);
+        assert_eq!(cache.get("u1", "a"), Some(1));
+        assert_eq!(cache.get("u1", "b"), None);
+        cache.invalidate(Some("u1"));
+        assert_eq!(cache.get("u1", "a"), None);
+        assert_eq!(cache.get("u2", "a"), Some(2));
+        assert_eq!(cache.len(), 1);
+        cache.invalidate(None);
+        assert_eq!(cache.get("u2", "a"), None);
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn a_read_that_overlapped_a_write_is_not_kept() {
+        let cache = cache();
+        let t = cache.ticket().expect("cache on");
+        cache.invalidate(Some("someone else"));
+        cache.put(t, "u1", "a".into(), 1);
+        assert_eq!(cache.get("u1", "a"), None);
+    }
+
+    #[test]
+    fn entries_expire_and_a_zero_ttl_turns_the_cache_off() {
+        let cache = cache();
+        cache.set_ttl(Duration::from_millis(30));
+        let t = cache.ticket().expect("cache on");
+        cache.put(t, "u1", "a".into(), 1);
+        assert_eq!(cache.get("u1", "a"), Some(1));
+        std::thread::sleep(Duration::from_millis(40));
+        assert_eq!(cache.get("u1", "a"), None);
+        assert!(cache.is_empty());
+        cache.set_ttl(Duration::ZERO);
+        assert!(cache.ticket().is_none());
+    }
+
+    #[test]
+    fn a_full_cache_starts_over() {
+        let cache = cache();
+        for (i, owner) in ["a", "b", "c", "d"].into_iter().enumerate() {
+            let t = cache.ticket().expect("cache on");
+            cache.put(t, owner, "k".into(), i as u32);
+        }
+        assert_eq!(cache.len(), 1);
+        assert_eq!(cache.get("d", "k"), Some(3));
+        assert_eq!(cache.get("a", "k"), None);
+    }
+}
