@@ -154,6 +154,16 @@ END_RSS=$(rss "$PID")
 save_body /api/v1/auths/ "$SMALL" auths.json
 save_body "/api/v1/chats/?page=1" "$SMALL" chats.json
 kill "$PID"; wait "$PID" 2>/dev/null || true
+
+# The same reads with the session and chat-list caches off: every request runs its statements.
+SESSION_CACHE_TTL=0 CHAT_LIST_CACHE_TTL=0 target/release/duet serve & PID=$!
+PIDS+=("$PID")
+until curl -sf "$BASE/health" >/dev/null; do sleep 0.01; done
+echo "== duet, SESSION_CACHE_TTL=0 CHAT_LIST_CACHE_TTL=0"
+scenario "GET /api/v1/auths/ (caches off)" "$BASE/api/v1/auths/" "$WORK/report.lua" "$SMALL"
+scenario "GET /api/v1/chats/?page=1 (50, caches off)" "$BASE/api/v1/chats/?page=1" "$WORK/report.lua" "$SMALL"
+scenario "GET /api/v1/chats/?page=1 ($LARGE_CHATS, caches off)" "$BASE/api/v1/chats/?page=1" "$WORK/report.lua" "$LARGE"
+kill "$PID"; wait "$PID" 2>/dev/null || true
 target/release/examples/ceiling "$WORK/bodies" "$CEILING_PORT" & PIDS+=("$!")
 until curl -sf "http://127.0.0.1:$CEILING_PORT/auths.json" >/dev/null; do sleep 0.01; done
 echo "== ceiling: minimal axum, no auth, no database, same bytes"
@@ -168,6 +178,11 @@ echo "cold start to first /health 200: $COLD_MS ms; RSS idle $IDLE_RSS, after th
 echo "auths/ vs ceiling: $(ratio "$(rps_of 'GET /api/v1/auths/')" "$(rps_of 'ceiling (auths')")"
 echo "chat list (50) vs ceiling: $(ratio "$(rps_of 'GET /api/v1/chats/?page=1 (50)')" "$(rps_of 'ceiling (chat list')")"
 echo "chat list p99: 50 chats $(p99_of 'GET /api/v1/chats/?page=1 (50)') ms, $LARGE_CHATS chats $(p99_of "GET /api/v1/chats/?page=1 ($LARGE_CHATS)") ms"
+p50_of() { for r in "${RESULTS[@]}"; do [[ ${r%%|*} == "$1"* ]] && { cut -d'|' -f3 <<<"$r"; return; }; done; }
+for pass in "" ", caches off"; do
+  small_name="GET /api/v1/chats/?page=1 (50$pass)" large_name="GET /api/v1/chats/?page=1 ($LARGE_CHATS$pass)"
+  echo "$LARGE_CHATS-chat page vs 50-chat page${pass}: p50 $(ratio "$(p50_of "$large_name")" "$(p50_of "$small_name")")x, p99 $(ratio "$(p99_of "$large_name")" "$(p99_of "$small_name")")x"
+done
 total_errors=0
 for r in "${RESULTS[@]}"; do total_errors=$((total_errors + $(cut -d'|' -f5 <<<"$r"))); done
 echo "errors in all scenarios: $total_errors"

@@ -5,6 +5,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand};
+
+/// mimalloc: request handling allocates many short-lived small objects across two worker threads,
+/// where it is markedly cheaper than the system allocator (see docs/benchmarks.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use duet::config::{Config, LogFormat};
 use duet::{App, build_router};
 

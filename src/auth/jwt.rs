@@ -2,6 +2,8 @@
 //! `auth_time`, `session_stamp`, `mfa_verified`, `exp`, `jti`, `iat`), so tokens minted by Open WebUI
 //! with the same secret are accepted and ours are accepted by it.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -43,7 +45,14 @@ pub struct TokenKeys {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    /// Tokens whose signature has been checked, with their claims: a signature stays valid for
+    /// the life of the key, so a token sent again only needs its expiry checked. Only tokens that
+    /// passed verification are kept; bounded by `VERIFIED_CAPACITY` (then it starts over).
+    verified: Arc<Mutex<HashMap<String, Claims>>>,
 }
+
+/// Verified tokens remembered at most (a few MB).
+const VERIFIED_CAPACITY: usize = 10_000;
 
 impl TokenKeys {
     pub fn new(secret: &str) -> Self {
@@ -57,6 +66,7 @@ impl TokenKeys {
             encoding: EncodingKey::from_secret(secret.as_bytes()),
             decoding: DecodingKey::from_secret(secret.as_bytes()),
             validation,
+            verified: Arc::default(),
         }
     }
 
@@ -86,8 +96,26 @@ impl TokenKeys {
 
     /// Verified claims, or `None` for anything undecodable, forged, expired or not HS256
     /// (including `alg: none`).
+    /// The claims of a token signed with this key that has not expired.
     pub fn decode(&self, token: &str) -> Option<Claims> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|data| data.claims)
+        let now = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs() as i64)
+                .unwrap_or(0)
+        };
+        let lock = || self.verified.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(claims) = lock().get(token) {
+            // The same rule as the verification below (`exp` < now is expired, no leeway).
+            return claims.exp.is_none_or(|exp| exp >= now()).then(|| claims.clone());
+        }
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok()?.claims;
+        let mut verified = lock();
+        if verified.len() >= VERIFIED_CAPACITY {
+            verified.clear();
+        }
+        verified.insert(token.to_string(), claims.clone());
+        Some(claims)
     }
 }
 
@@ -132,6 +160,22 @@ mod tests {
         let body = URL_SAFE_NO_PAD.encode(br#"{"id":"u1"}"#);
         assert!(keys.decode(&format!("{header}.{body}.")).is_none());
         assert!(keys.decode("not-a-jwt").is_none());
+    }
+
+    #[test]
+    fn a_remembered_token_still_expires_and_its_altered_copies_are_refused() {
+        let keys = TokenKeys::new("secret");
+        let (token, claims) =
+            keys.issue_session("u1", "s", None, Some(Duration::from_secs(1)), now()).expect("issue");
+        assert_eq!(keys.decode(&token), Some(claims.clone()));
+        assert_eq!(keys.decode(&token), Some(claims), "from the memo");
+        // A different character in the middle of the signature.
+        let at = token.len() - 10;
+        let swapped = if &token[at..=at] == "A" { "B" } else { "A" };
+        let altered = format!("{}{swapped}{}", &token[..at], &token[at + 1..]);
+        assert!(keys.decode(&altered).is_none());
+        std::thread::sleep(Duration::from_millis(2100));
+        assert!(keys.decode(&token).is_none(), "expired although remembered");
     }
 
     #[test]

@@ -18,13 +18,10 @@
 //! The `Forwarded` header (RFC 7239) and path prefixes (`X-Forwarded-Prefix`) are not read.
 
 use std::net::{IpAddr, SocketAddr};
-use std::sync::Arc;
 
-use axum::extract::{ConnectInfo, FromRequestParts, Request, State};
+use axum::extract::{ConnectInfo, FromRequestParts, Request};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
-use axum::middleware::Next;
-use axum::response::Response;
 
 use crate::config::ConfigError;
 
@@ -235,15 +232,12 @@ fn forwarded_proto(headers: &HeaderMap) -> Option<Scheme> {
 }
 
 /// Resolves the request's `ClientInfo` and stores it as a request extension.
-pub async fn middleware(
-    State(trusted): State<Arc<TrustedProxies>>,
-    mut req: Request,
-    next: Next,
-) -> Response {
+/// Resolves the client of `req` and stores it in the request's extensions.
+pub fn attach(trusted: &TrustedProxies, req: &mut Request) -> ClientInfo {
     let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     let info = trusted.resolve(peer, req.headers());
     req.extensions_mut().insert(info);
-    next.run(req).await
+    info
 }
 
 #[cfg(test)]

@@ -13,12 +13,8 @@
 //!   with `*`, `*` — or the request's origin when the request carries a cookie; with a list, the
 //!   request's origin when it is listed, nothing otherwise.
 
-use std::sync::Arc;
-
 use axum::body::Body;
-use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::Response;
 
 use crate::config::ConfigError;
@@ -104,33 +100,48 @@ fn split_origin(url: &str) -> (&str, &str) {
     (scheme, host)
 }
 
-/// The CORS middleware (see the module documentation).
-pub async fn middleware(State(origins): State<Arc<CorsOrigins>>, req: Request, next: Next) -> Response {
-    let Some(origin) = req.headers().get(header::ORIGIN).cloned() else {
-        let mut res = next.run(req).await;
-        add_vary_origin(res.headers_mut());
-        return res;
-    };
-    if req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD) {
-        return preflight(&origins, req.headers(), origin);
+/// What CORS needs to know about a request before it is handled.
+pub enum Seen {
+    /// A preflight, answered here without running the route.
+    Preflight(Response),
+    /// Any other request: its `Origin` and whether it carries cookies.
+    Request { origin: Option<HeaderValue>, has_cookie: bool },
+}
+
+/// Looks at a request on its way in (see the module documentation).
+pub fn inbound(origins: &CorsOrigins, method: &Method, headers: &HeaderMap) -> Seen {
+    let origin = headers.get(header::ORIGIN).cloned();
+    if let Some(origin) = &origin
+        && method == Method::OPTIONS
+        && headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)
+    {
+        return Seen::Preflight(preflight(origins, headers, origin.clone()));
     }
-    let has_cookie = req.headers().contains_key(header::COOKIE);
-    let mut res = next.run(req).await;
-    let headers = res.headers_mut();
-    if matches!(*origins, CorsOrigins::Any) {
-        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
-    }
-    headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
-    let echo = match *origins {
-        // With credentials allowed, a request carrying cookies needs its own origin back.
-        CorsOrigins::Any => has_cookie,
-        CorsOrigins::List(_) => origins.allows(&origin),
-    };
-    if echo {
-        headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+    Seen::Request { origin, has_cookie: headers.contains_key(header::COOKIE) }
+}
+
+/// Adds the CORS headers to the answer of a request that was not a preflight.
+pub fn outbound(
+    origins: &CorsOrigins,
+    origin: Option<HeaderValue>,
+    has_cookie: bool,
+    headers: &mut HeaderMap,
+) {
+    if let Some(origin) = origin {
+        if matches!(*origins, CorsOrigins::Any) {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+        }
+        headers.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+        let echo = match *origins {
+            // With credentials allowed, a request carrying cookies needs its own origin back.
+            CorsOrigins::Any => has_cookie,
+            CorsOrigins::List(_) => origins.allows(&origin),
+        };
+        if echo {
+            headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin);
+        }
     }
     add_vary_origin(headers);
-    res
 }
 
 /// The answer to a preflight.

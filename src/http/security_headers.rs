@@ -4,12 +4,7 @@
 //! (matching is case-insensitive and anchored; a valid value is sent as written). CORS preflight
 //! answers never get them (the CORS layer answers those before this layer).
 
-use std::sync::Arc;
-
-use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
-use axum::response::Response;
 
 use crate::config::ConfigError;
 
@@ -128,13 +123,11 @@ impl SecurityHeaders {
 }
 
 /// The security-headers middleware: sets every configured header on the answer.
-pub async fn middleware(State(headers): State<Arc<SecurityHeaders>>, req: Request, next: Next) -> Response {
-    let mut res = next.run(req).await;
-    let map = res.headers_mut();
+/// Writes the configured headers into an answer (replacing any the route set).
+pub fn apply(headers: &SecurityHeaders, map: &mut axum::http::HeaderMap) {
     for (name, value) in headers.headers() {
         map.insert(name.clone(), value.clone());
     }
-    res
 }
 
 /// `value` is one of `options`, ignoring ASCII case.

@@ -12,7 +12,7 @@ use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult};
 use crate::service::chats::{self as svc, ChatInput, ImportInput, ListParams, PagedParams};
-use crate::store::chats::{ChatRow, SharedRow, TagRow, TitleRow};
+use crate::store::chats::{ChatRow, SharedRow, TagRow, TitlePage, TitleRow};
 
 pub fn router() -> Router<AppState> {
     const P: &str = "/api/v1/chats";
@@ -135,7 +135,12 @@ struct TitleBody<'a> {
     archived: bool,
 }
 
-fn titles(rows: std::sync::Arc<Vec<TitleRow>>) -> Response {
+fn titles(page: std::sync::Arc<TitlePage>) -> Response {
+    let json = page.rendered.get_or_init(|| render_titles(&page.rows));
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json.clone()).into_response()
+}
+
+fn render_titles(rows: &[TitleRow]) -> bytes::Bytes {
     let body: Vec<TitleBody<'_>> = rows
         .iter()
         .map(|r| TitleBody {
@@ -149,7 +154,8 @@ fn titles(rows: std::sync::Arc<Vec<TitleRow>>) -> Response {
             archived: r.archived,
         })
         .collect();
-    Json(body).into_response()
+    // Plain structs of strings and numbers: serialising them cannot fail.
+    serde_json::to_vec(&body).unwrap_or_default().into()
 }
 
 fn tags(rows: Vec<TagRow>) -> Json<Vec<Value>> {

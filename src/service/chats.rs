@@ -10,7 +10,7 @@ use crate::app::App;
 use crate::auth::{Caller, Principal};
 use crate::error::{AppError, AppResult, ErrorCode, FieldError};
 use crate::service::settings::Settings;
-use crate::store::chats::{ChatRow, ChatWrite, Filter, SharedRow, Sort, TagRow, TitleRow};
+use crate::store::chats::{ChatRow, ChatWrite, Filter, SharedRow, Sort, TagRow, TitlePage, TitleRow};
 use crate::store::{self, Db};
 
 /// Chats per page of the paged lists.
@@ -496,7 +496,7 @@ fn page_window(page: Option<i64>) -> (Option<i64>, i64) {
 }
 
 /// `GET /chats/` and `/chats/list`: not archived, not in a folder, pinned only on request.
-pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<Arc<Vec<TitleRow>>> {
+pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<Arc<TitlePage>> {
     let p = caller.require_verified()?;
     let (sort, ascending) = parse_sort(params.sort_by.as_deref(), params.sort_dir.as_deref())?;
     let filter = Filter {
@@ -511,7 +511,7 @@ pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<A
 }
 
 /// `GET /chats/pinned`.
-pub async fn pinned(app: &App, caller: &Caller) -> AppResult<Arc<Vec<TitleRow>>> {
+pub async fn pinned(app: &App, caller: &Caller) -> AppResult<Arc<TitlePage>> {
     let p = caller.require_verified()?;
     let filter = Filter { archived: Some(false), pinned: Some(true), ..Default::default() };
     let rows = store::chats::list(&app.db, &p.user.id, &filter, Sort::UpdatedAt, false, None, 0).await?;
@@ -541,7 +541,7 @@ fn paged(params: &PagedParams) -> AppResult<(Sort, bool, i64)> {
 }
 
 /// `GET /chats/archived`.
-pub async fn archived(app: &App, caller: &Caller, params: PagedParams) -> AppResult<Arc<Vec<TitleRow>>> {
+pub async fn archived(app: &App, caller: &Caller, params: PagedParams) -> AppResult<Arc<TitlePage>> {
     let p = caller.require_verified()?;
     user_list(app, &p.user.id, Some(true), params).await
 }
@@ -551,7 +551,7 @@ async fn user_list(
     user_id: &str,
     archived: Option<bool>,
     params: PagedParams,
-) -> AppResult<Arc<Vec<TitleRow>>> {
+) -> AppResult<Arc<TitlePage>> {
     let (sort, ascending, offset) = paged(&params)?;
     let filter = Filter { archived, title: params.query.filter(|q| !q.is_empty()), ..Default::default() };
     let rows =
@@ -592,7 +592,7 @@ pub async fn list_for_user(
     caller: &Caller,
     user_id: &str,
     params: PagedParams,
-) -> AppResult<Arc<Vec<TitleRow>>> {
+) -> AppResult<Arc<TitlePage>> {
     let p = caller.require_admin()?;
     if !admin_access(app, p) {
         return Err(AppError::unauthorized(ErrorCode::AccessProhibited));
@@ -711,7 +711,7 @@ pub async fn query(
     )
     .await?;
     let total = store::chats::count(&app.db, owner_id, &filter).await?;
-    Ok((Arc::unwrap_or_clone(rows), total))
+    Ok((rows.rows.clone(), total))
 }
 
 /// About 200 characters of the first message (or title) containing the first word.
@@ -824,7 +824,7 @@ pub async fn chats_by_tag(
     name: &str,
     skip: i64,
     limit: i64,
-) -> AppResult<Arc<Vec<TitleRow>>> {
+) -> AppResult<Arc<TitlePage>> {
     let p = caller.require_verified()?;
     let filter = Filter { archived: Some(false), tags: vec![normalize_tag(name)], ..Default::default() };
     let rows = store::chats::list(

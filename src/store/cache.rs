@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::auths::SessionRow;
-use super::chats::TitleRow;
+use super::chats::TitlePage;
 
 /// What a write changes.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -32,7 +32,7 @@ pub struct Caches {
     /// `(user id, token id)` → what a token check reads.
     pub sessions: OwnedCache<SessionRow>,
     /// `(user id, list parameters)` → a page of chat titles.
-    pub chat_lists: OwnedCache<std::sync::Arc<Vec<TitleRow>>>,
+    pub chat_lists: OwnedCache<std::sync::Arc<TitlePage>>,
 }
 
 impl Default for Caches {

@@ -56,6 +56,21 @@ pub struct TitleRow {
     pub share_id: Option<String>,
 }
 
+/// A page of a chat list as read, shared by the requests the cache serves it to, with the JSON a
+/// REST list route made of it (made once per page, not once per request).
+#[derive(Debug, Default)]
+pub struct TitlePage {
+    pub rows: Vec<TitleRow>,
+    pub rendered: std::sync::OnceLock<bytes::Bytes>,
+}
+
+impl std::ops::Deref for TitlePage {
+    type Target = Vec<TitleRow>;
+    fn deref(&self) -> &Vec<TitleRow> {
+        &self.rows
+    }
+}
+
 /// A row to write (insert or full replace).
 #[derive(Debug, Clone)]
 pub struct ChatWrite<'a> {
@@ -201,14 +216,15 @@ pub async fn list(
     ascending: bool,
     limit: Option<i64>,
     offset: i64,
-) -> AppResult<Arc<Vec<TitleRow>>> {
+) -> AppResult<Arc<TitlePage>> {
     let cache = &db.caches().chat_lists;
     let key = format!("{filter:?}|{sort:?}|{ascending}|{limit:?}|{offset}");
     if let Some(rows) = cache.get(user_id, &key) {
         return Ok(rows);
     }
     let ticket = cache.ticket();
-    let rows = Arc::new(list_uncached(db, user_id, filter, sort, ascending, limit, offset).await?);
+    let rows = list_uncached(db, user_id, filter, sort, ascending, limit, offset).await?;
+    let rows = Arc::new(TitlePage { rows, rendered: Default::default() });
     if let Some(ticket) = ticket {
         cache.put(ticket, user_id, key, rows.clone());
     }
