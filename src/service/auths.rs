@@ -209,7 +209,8 @@ pub struct SessionInfo {
     pub user: User,
     pub token: String,
     pub expires_at: Option<i64>,
-    pub permissions: std::sync::Arc<crate::service::permissions::PermissionTree>,
+    /// The permissions object as JSON text (computed once per configuration read).
+    pub permissions: std::sync::Arc<serde_json::value::RawValue>,
 }
 
 pub async fn session_user(app: &App, caller: &Caller) -> AppResult<SessionInfo> {
@@ -225,7 +226,7 @@ pub async fn session_user(app: &App, caller: &Caller) -> AppResult<SessionInfo> 
         user: p.user.clone(),
         token: token.clone(),
         expires_at: claims.exp,
-        permissions: settings.permissions(),
+        permissions: settings.permissions_json(),
     })
 }
 

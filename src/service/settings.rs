@@ -354,19 +354,35 @@ impl Settings {
     /// The default permissions of role `user` (built-in defaults filled in), computed once per
     /// read of the stored configuration.
     pub fn permissions(&self) -> std::sync::Arc<PermissionTree> {
+        self.derived().0
+    }
+
+    /// `permissions()` as JSON text, for answers that embed it.
+    pub fn permissions_json(&self) -> std::sync::Arc<serde_json::value::RawValue> {
+        self.derived().1
+    }
+
+    fn derived(&self) -> (std::sync::Arc<PermissionTree>, std::sync::Arc<serde_json::value::RawValue>) {
+        use serde_json::value::RawValue;
         use std::sync::{Arc, Mutex};
-        type Memo = Option<(Arc<HashMap<String, Value>>, Arc<PermissionTree>)>;
+        type Memo = Option<(Arc<HashMap<String, Value>>, Arc<PermissionTree>, Arc<RawValue>)>;
         static MEMO: Mutex<Memo> = Mutex::new(None);
         let mut memo = MEMO.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some((values, tree)) = memo.as_ref()
+        if let Some((values, tree, json)) = memo.as_ref()
             && Arc::ptr_eq(values, &self.values)
         {
-            return tree.clone();
+            return (tree.clone(), json.clone());
         }
         let tree =
             Arc::new(PermissionTree::filled(self.values.get(PERMISSIONS_KEY), &PermissionTree::builtin()));
-        *memo = Some((self.values.clone(), tree.clone()));
-        tree
+        // A map of strings to JSON values always serialises to valid JSON.
+        let text = serde_json::to_string(&tree.0).unwrap_or_else(|_| "{}".to_string());
+        let json: Arc<RawValue> = match RawValue::from_string(text) {
+            Ok(raw) => raw.into(),
+            Err(_) => RawValue::NULL.to_owned().into(),
+        };
+        *memo = Some((self.values.clone(), tree.clone(), json.clone()));
+        (tree, json)
     }
 
     /// The admin-config object (`GET /auths/admin/config`).
