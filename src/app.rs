@@ -29,6 +29,8 @@ pub struct App {
     pub redis: Option<Arc<Redis>>,
     /// Upstream model providers and the cached model list.
     pub upstream: Arc<crate::upstream::Upstream>,
+    /// The GraphQL schema, built once with the configured limits.
+    pub graphql_schema: crate::graphql::DuetSchema,
 }
 
 /// A cheap handle to `App`, used as axum state.
@@ -88,7 +90,16 @@ impl App {
             None => Arc::new(MemoryRateLimiter::new(config.signin_rate_limit, config.signin_rate_window)),
         };
         let upstream = crate::upstream::Upstream::new(&config.upstream)?;
-        let app = App { keys: TokenKeys::new(&secret), config, db, signin_limiter, redis, upstream };
+        let graphql_schema = crate::graphql::schema(&config.graphql);
+        let app = App {
+            keys: TokenKeys::new(&secret),
+            config,
+            db,
+            signin_limiter,
+            redis,
+            upstream,
+            graphql_schema,
+        };
         crate::service::auths::bootstrap_admin(&app).await?;
         Ok(app)
     }

@@ -127,7 +127,7 @@ fn check_request(limits: &GraphqlLimits, request: &Request) -> Result<(), AppErr
 }
 
 async fn execute(state: &AppState, caller: &Caller, batch: BatchRequest) -> Response {
-    let schema = schema(&state.config.graphql);
+    let schema = &state.graphql_schema;
     let response = match batch {
         BatchRequest::Single(r) => BatchResponse::Single(schema.execute(prepare(state, caller, r)).await),
         BatchRequest::Batch(rs) => {
