@@ -176,15 +176,23 @@ impl std::fmt::Debug for Config {
     }
 }
 
+/// The highest `GRAPHQL_MAX_NESTING` accepted: parsing, validation and execution recurse once per
+/// level, and this keeps them far from the end of a 2 MiB worker stack.
+pub const MAX_GRAPHQL_NESTING: usize = 256;
+
 /// Limits of the GraphQL endpoint.
 #[derive(Debug, Clone)]
 pub struct GraphqlLimits {
     /// Deepest selection nesting (`GRAPHQL_MAX_DEPTH`, default 12).
     pub max_depth: usize,
-    /// Highest complexity score, one per field (`GRAPHQL_MAX_COMPLEXITY`, default 5000).
+    /// Highest cost: one per field, list fields times their page size (`GRAPHQL_MAX_COMPLEXITY`,
+    /// default 5000).
     pub max_complexity: usize,
     /// Longest query text in bytes (`GRAPHQL_MAX_QUERY_BYTES`, default 32 KiB).
     pub max_query_bytes: usize,
+    /// Deepest bracket nesting of the text, and of selections once fragments are expanded
+    /// (`GRAPHQL_MAX_NESTING`, default 64).
+    pub max_nesting: usize,
     /// Most operations in one batch (`GRAPHQL_MAX_BATCH`, default 20).
     pub max_batch: usize,
     /// Whether introspection is served (`GRAPHQL_INTROSPECTION`, default true).
@@ -465,6 +473,16 @@ impl Config {
             return Err(ConfigError::new("SIGNIN_RATE_LIMIT_WINDOW", "must be at least 1 second"));
         }
 
+        let graphql_max_nesting = env.number::<usize>("GRAPHQL_MAX_NESTING", 64)?;
+        if !(1..=MAX_GRAPHQL_NESTING).contains(&graphql_max_nesting) {
+            return Err(ConfigError::new(
+                "GRAPHQL_MAX_NESTING",
+                format!(
+                    "must be between 1 and {MAX_GRAPHQL_NESTING} (deeper documents could exhaust the stack)"
+                ),
+            ));
+        }
+
         let request_body_limit = env.number::<usize>("REQUEST_BODY_LIMIT", 16 * 1024 * 1024)?;
         let request_timeout = env.timeout("REQUEST_TIMEOUT", 60)?;
         let header_read_timeout = env.timeout("HEADER_READ_TIMEOUT", 10)?;
@@ -576,6 +594,7 @@ impl Config {
                 max_depth: env.number::<usize>("GRAPHQL_MAX_DEPTH", 12)?,
                 max_complexity: env.number::<usize>("GRAPHQL_MAX_COMPLEXITY", 5000)?,
                 max_query_bytes: env.number::<usize>("GRAPHQL_MAX_QUERY_BYTES", 32 * 1024)?,
+                max_nesting: graphql_max_nesting,
                 max_batch: env.number::<usize>("GRAPHQL_MAX_BATCH", 20)?,
                 introspection: env.bool("GRAPHQL_INTROSPECTION", true)?,
                 playground: env.bool("GRAPHQL_PLAYGROUND", true)?,

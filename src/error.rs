@@ -58,6 +58,10 @@ pub enum ErrorCode {
     FileNotAccessible,
     /// The handler did not produce an answer within `REQUEST_TIMEOUT`.
     RequestTimeout,
+    /// A GraphQL request with more than one sign-in, sign-up or password change.
+    TooManyPasswordOperations,
+    /// A body that is not of the media type the route reads.
+    UnsupportedMediaType,
 }
 
 impl ErrorCode {
@@ -100,6 +104,8 @@ impl ErrorCode {
             UnknownPrincipal => "UNKNOWN_PRINCIPAL",
             FileNotAccessible => "FILE_NOT_ACCESSIBLE",
             RequestTimeout => "REQUEST_TIMEOUT",
+            TooManyPasswordOperations => "TOO_MANY_PASSWORD_OPERATIONS",
+            UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
         }
     }
 
@@ -164,6 +170,10 @@ impl ErrorCode {
             UnknownPrincipal => "An access grant names a user or group that does not exist.",
             FileNotAccessible => "Background image is not accessible.",
             RequestTimeout => "The request timed out. Please try again later.",
+            TooManyPasswordOperations => {
+                "A request may run at most one sign-in, sign-up or password change (aliases and batches included)."
+            }
+            UnsupportedMediaType => "POST /graphql needs `Content-Type: application/json`.",
         }
     }
 }
@@ -317,9 +327,22 @@ impl From<sqlx::Error> for AppError {
             sqlx::Error::Database(db) if db.is_unique_violation() => {
                 AppError::new(StatusCode::CONFLICT, ErrorCode::Conflict)
             }
+            sqlx::Error::Database(db) if is_unstorable_text(db.code().as_deref()) => {
+                tracing::debug!(error = %err, "text the database cannot store");
+                AppError::with_text(StatusCode::BAD_REQUEST, ErrorCode::ValidationError, UNSTORABLE_TEXT)
+            }
             _ => AppError::internal(err),
         }
     }
+}
+
+/// The answer when the database refuses a text (a NUL character reaching PostgreSQL).
+pub const UNSTORABLE_TEXT: &str = "The request contains text the database cannot store (NUL characters).";
+
+/// PostgreSQL SQLSTATE 22021 (`character_not_in_repertoire`: a NUL byte in text) and 22P05
+/// (`untranslatable_character`: `\u0000` in `jsonb`).
+fn is_unstorable_text(code: Option<&str>) -> bool {
+    matches!(code, Some("22021" | "22P05"))
 }
 
 /// PostgreSQL SQLSTATE classes 08 (connection) and 57P (operator intervention: shutdown, restart).

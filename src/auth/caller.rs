@@ -158,10 +158,11 @@ pub async fn resolve(
     }
 }
 
-/// Checks a JWT: signature and expiry, then the account (present, active), its session stamp,
-/// the token type, and per-token revocation: the database's `revoked_tokens` (in the same
-/// statement), then, with Redis, the key `<prefix>:auth:token:<jti>:revoked` that duet and
-/// Open WebUI set at sign-out. When Redis cannot answer, the database's answer stands.
+/// Checks a JWT: signature and expiry, the claims every token needs (a `jti`, and an `exp` unless
+/// `JWT_EXPIRES_IN` is `-1`; 401 `INVALID_TOKEN` otherwise), then the account (present, active),
+/// its session stamp, the token type, and per-token revocation: the database's `revoked_tokens`
+/// (in the same statement), then, with Redis, the key `<prefix>:auth:token:<jti>:revoked` that
+/// duet and Open WebUI set at sign-out. When Redis cannot answer, the database's answer stands.
 pub async fn resolve_token(
     db: &Db,
     keys: &TokenKeys,
@@ -169,6 +170,12 @@ pub async fn resolve_token(
     token: String,
 ) -> AppResult<Principal> {
     let claims = keys.decode(&token).ok_or_else(|| AppError::unauthorized(ErrorCode::Unauthorized))?;
+    // Whether tokens expire matters only for a token without `exp` (the configuration is read then).
+    let expiry_enabled =
+        claims.exp.is_none() && Settings::load(db).await.map_err(auth_unavailable)?.jwt_lifetime().is_some();
+    if !claims.has_required_claims(expiry_enabled) {
+        return Err(AppError::unauthorized(ErrorCode::InvalidToken));
+    }
     let jti = claims.jti.clone().unwrap_or_default();
     let row = store::auths::session(db, &claims.id, &jti)
         .await

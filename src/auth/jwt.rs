@@ -37,6 +37,13 @@ impl Claims {
     pub fn typ(&self) -> &str {
         self.typ.as_deref().unwrap_or("session")
     }
+
+    /// Whether the claims every accepted token carries are there: a `jti` (so the token can be
+    /// revoked), and an `exp` while tokens expire (`expiry_enabled`: `JWT_EXPIRES_IN` is not
+    /// `-1`). Open WebUI's `create_token` always sets `jti` and `iat`, and `exp` when expiry is on.
+    pub fn has_required_claims(&self, expiry_enabled: bool) -> bool {
+        self.jti.as_deref().is_some_and(|jti| !jti.is_empty()) && (self.exp.is_some() || !expiry_enabled)
+    }
 }
 
 /// Signs and verifies tokens with one secret.
@@ -176,6 +183,37 @@ mod tests {
         assert!(keys.decode(&altered).is_none());
         std::thread::sleep(Duration::from_millis(2100));
         assert!(keys.decode(&token).is_none(), "expired although remembered");
+    }
+
+    #[test]
+    fn a_token_needs_a_jti_and_while_tokens_expire_an_exp() {
+        let keys = TokenKeys::new("secret");
+        let (with_exp, _) =
+            keys.issue_session("u1", "s", None, Some(Duration::from_secs(60)), now()).expect("issue");
+        let (without_exp, _) = keys.issue_session("u1", "s", None, None, now()).expect("issue");
+        let with_exp = keys.decode(&with_exp).expect("decode");
+        let without_exp = keys.decode(&without_exp).expect("decode");
+        assert!(with_exp.has_required_claims(true) && with_exp.has_required_claims(false));
+        assert!(without_exp.has_required_claims(false));
+        assert!(!without_exp.has_required_claims(true), "no exp while tokens expire");
+
+        let mint = |claims: serde_json::Value| {
+            let token = jsonwebtoken::encode(
+                &Header::new(Algorithm::HS256),
+                &claims,
+                &EncodingKey::from_secret(b"secret"),
+            )
+            .expect("encode");
+            keys.decode(&token).expect("signed with the key")
+        };
+        let t = now();
+        let no_jti = mint(serde_json::json!({"id": "u1", "exp": t + 60, "iat": t}));
+        assert!(!no_jti.has_required_claims(true) && !no_jti.has_required_claims(false));
+        let empty_jti = mint(serde_json::json!({"id": "u1", "exp": t + 60, "jti": ""}));
+        assert!(!empty_jti.has_required_claims(false));
+        // The shape Open WebUI 0.12.4 mints.
+        let owui = mint(serde_json::json!({"id": "u1", "exp": t + 60, "jti": "4f1c", "iat": t}));
+        assert!(owui.has_required_claims(true));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! layer, with the REST `Caller`, per-request dataloaders, depth/complexity/size/batch limits.
 
 pub mod error;
+pub mod limits;
 pub mod loaders;
 pub mod mutation;
 pub mod playground;
@@ -35,8 +36,9 @@ const BATCH_DELAY: Duration = Duration::from_micros(50);
 
 /// The schema with `limits` applied (also used to export the SDL).
 pub fn schema(limits: &GraphqlLimits) -> DuetSchema {
+    // Depth is measured by `limits::check_document` (which leaves introspection out of it);
+    // the cost of list fields comes from their `complexity` attributes.
     let builder = Schema::build(query::Query, mutation::Mutation, EmptySubscription)
-        .limit_depth(limits.max_depth)
         .limit_complexity(limits.max_complexity);
     if limits.introspection { builder.finish() } else { builder.disable_introspection().finish() }
 }
@@ -47,6 +49,7 @@ pub fn sdl() -> String {
         max_depth: usize::MAX,
         max_complexity: usize::MAX,
         max_query_bytes: usize::MAX,
+        max_nesting: crate::config::MAX_GRAPHQL_NESTING,
         max_batch: usize::MAX,
         introspection: true,
         playground: false,
@@ -100,30 +103,64 @@ fn prepare(state: &AppState, caller: &Caller, request: Request) -> Request {
         )
 }
 
-/// Whether the operation asks for `__schema` or `__type` at its top level.
-fn asks_for_introspection(request: &Request) -> bool {
-    use async_graphql::parser::types::Selection;
-    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else { return false };
-    doc.operations.iter().any(|(_, op)| {
-        op.node.selection_set.node.items.iter().any(|item| match &item.node {
-            Selection::Field(f) => matches!(f.node.name.node.as_str(), "__schema" | "__type"),
-            _ => false,
-        })
-    })
+/// An operation that passed the limits, its document parsed once.
+struct Admitted {
+    request: Request,
+    password_ops: u64,
+    /// Whether the operation that runs is a mutation.
+    mutation: bool,
 }
 
-fn check_request(limits: &GraphqlLimits, request: &Request) -> Result<(), AppError> {
-    if !limits.introspection && asks_for_introspection(request) {
-        return Err(request_error("Introspection is disabled on this server (GRAPHQL_INTROSPECTION=false)."));
-    }
-    if request.query.len() > limits.max_query_bytes {
-        return Err(request_error(format!(
-            "The query is {} bytes; the limit is {} (GRAPHQL_MAX_QUERY_BYTES).",
-            request.query.len(),
-            limits.max_query_bytes
-        )));
-    }
-    Ok(())
+/// Checks one operation against the limits, in order: size and bracket nesting of the text (before
+/// anything recursive reads it), then the parsed document (`limits::check_document`). A document
+/// that does not parse goes on to async-graphql, which answers the syntax error.
+fn admit(limits: &GraphqlLimits, mut request: Request) -> Result<Admitted, AppError> {
+    limits::check_text(limits, &request.query)?;
+    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+        return Ok(Admitted { request, password_ops: 0, mutation: false });
+    };
+    let inspection =
+        limits::check_document(limits, &doc, &request.variables, request.operation_name.as_deref())?;
+    let mutation = doc.operations.iter().any(|(name, op)| {
+        op.node.ty == OperationType::Mutation
+            && request.operation_name.as_deref().is_none_or(|wanted| name.map(|n| n.as_str()) == Some(wanted))
+    });
+    request.set_parsed_query(doc);
+    Ok(Admitted { request, password_ops: inspection.password_ops, mutation })
+}
+
+/// Admits every operation of a request; at most one password-hashing mutation in all of them.
+fn admit_all(limits: &GraphqlLimits, batch: BatchRequest) -> Result<(BatchRequest, bool), AppError> {
+    let (batch, admitted) = match batch {
+        BatchRequest::Single(r) => {
+            let a = admit(limits, r)?;
+            let mutation = a.mutation;
+            limits::check_password_ops(a.password_ops)?;
+            (BatchRequest::Single(a.request), mutation)
+        }
+        BatchRequest::Batch(rs) => {
+            let mut out = Vec::with_capacity(rs.len());
+            let (mut ops, mut mutation) = (0u64, false);
+            for r in rs {
+                let a = admit(limits, r)?;
+                ops = ops.saturating_add(a.password_ops);
+                mutation |= a.mutation;
+                out.push(a.request);
+            }
+            limits::check_password_ops(ops)?;
+            (BatchRequest::Batch(out), mutation)
+        }
+    };
+    Ok((batch, admitted))
+}
+
+/// Whether a `Content-Type` names JSON as the GraphQL-over-HTTP spec allows for requests.
+fn is_json_request(headers: &axum::http::HeaderMap) -> bool {
+    let Some(ct) = headers.get(axum::http::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || essence == "application/graphql-response+json"
 }
 
 async fn execute(state: &AppState, caller: &Caller, batch: BatchRequest) -> Response {
@@ -144,6 +181,10 @@ async fn execute(state: &AppState, caller: &Caller, batch: BatchRequest) -> Resp
 /// `POST /graphql`: one operation, or a JSON array of operations answered in order.
 async fn post_graphql(State(state): State<AppState>, req: axum::extract::Request) -> Response {
     let (mut parts, body) = req.into_parts();
+    if !is_json_request(&parts.headers) {
+        let err = AppError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::UnsupportedMediaType);
+        return error_response(StatusCode::UNSUPPORTED_MEDIA_TYPE, &err);
+    }
     let Ok(caller) = Caller::from_request_parts(&mut parts, &state).await;
     let req = axum::extract::Request::from_parts(parts, body);
     let limits = &state.config.graphql;
@@ -176,14 +217,10 @@ async fn post_graphql(State(state): State<AppState>, req: axum::extract::Request
             );
         }
     };
-    let sizes_ok = match &batch {
-        BatchRequest::Single(r) => check_request(limits, r),
-        BatchRequest::Batch(rs) => rs.iter().try_for_each(|r| check_request(limits, r)),
-    };
-    if let Err(e) = sizes_ok {
-        return error_response(StatusCode::BAD_REQUEST, &e);
+    match admit_all(limits, batch) {
+        Ok((batch, _)) => execute(&state, &caller, batch).await,
+        Err(e) => error_response(e.status, &e),
     }
-    execute(&state, &caller, batch).await
 }
 
 /// `GET /graphql?query=…[&variables=…][&operationName=…]`: queries only, never mutations.
@@ -218,23 +255,12 @@ async fn get_graphql(
             }
         }
     }
-    if let Err(e) = check_request(&state.config.graphql, &request) {
-        return error_response(StatusCode::BAD_REQUEST, &e);
+    match admit_all(&state.config.graphql, BatchRequest::Single(request)) {
+        Ok((_, true)) => error_response(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &request_error("Mutations are only accepted with POST."),
+        ),
+        Ok((batch, false)) => execute(&state, &caller, batch).await,
+        Err(e) => error_response(e.status, &e),
     }
-    if let Ok(doc) = async_graphql::parser::parse_query(&request.query) {
-        let mutation = doc.operations.iter().any(|(name, op)| {
-            op.node.ty == OperationType::Mutation
-                && request
-                    .operation_name
-                    .as_deref()
-                    .is_none_or(|wanted| name.map(|n| n.as_str()) == Some(wanted))
-        });
-        if mutation {
-            return error_response(
-                StatusCode::METHOD_NOT_ALLOWED,
-                &request_error("Mutations are only accepted with POST."),
-            );
-        }
-    }
-    execute(&state, &caller, BatchRequest::Single(request)).await
 }

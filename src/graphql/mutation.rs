@@ -160,6 +160,7 @@ impl Mutation {
     }
 
     async fn create_chat(&self, ctx: &Context<'_>, chat: Json<Value>) -> async_graphql::Result<Chat> {
+        caller(ctx).require_verified().gql()?;
         let input = ChatInput { chat: object("chat", chat.0)?, ..Default::default() };
         Ok(Chat::from_row(chats_svc::create(state(ctx), caller(ctx), input).await.gql()?))
     }
@@ -171,6 +172,7 @@ impl Mutation {
         id: String,
         chat: Json<Value>,
     ) -> async_graphql::Result<Chat> {
+        caller(ctx).require_verified().gql()?;
         let input = ChatInput { chat: object("chat", chat.0)?, ..Default::default() };
         Ok(Chat::from_row(chats_svc::update(state(ctx), caller(ctx), &id, input).await.gql()?))
     }

@@ -5,7 +5,7 @@ use async_graphql::{Context, Object};
 
 use super::error::Gql;
 use super::types::{
-    Chat, ChatConnection, Model, ModelConnection, User, UserConnection, caller, chat_connection,
+    Chat, ChatConnection, Model, ModelConnection, User, UserConnection, caller, chat_connection, list_cost,
     model_connection, offset_after, page_size, state,
 };
 use crate::error::ErrorCode;
@@ -36,6 +36,7 @@ impl Query {
     }
 
     /// Users, newest first (admin). `query` matches name or email.
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn users(
         &self,
         ctx: &Context<'_>,
@@ -58,6 +59,7 @@ impl Query {
     /// The caller's chats, newest first. Archived chats only with `archived: true`; `search` takes
     /// the REST search syntax (words, `tag:`, `pinned:`, `shared:`).
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn chats(
         &self,
         ctx: &Context<'_>,
@@ -110,6 +112,7 @@ impl Query {
     /// The workspace models (presets) the caller can read, newest first, as
     /// `GET /api/v1/models/list`: `query` matches name, base model, owner name or email; `tag` a
     /// tag name.
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn models(
         &self,
         ctx: &Context<'_>,

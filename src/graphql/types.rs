@@ -21,19 +21,50 @@ use crate::store::models::ModelRow;
 pub const DEFAULT_PAGE: i32 = 50;
 pub const MAX_PAGE: i32 = 200;
 
+/// The cost of a chat's whole document (`Chat.chat`; its doc comment gives the figure).
+pub const CHAT_DOCUMENT_COST: usize = 20;
+
 /// An opaque cursor for the item at `offset`.
 pub fn cursor(offset: i64) -> String {
     URL_SAFE_NO_PAD.encode(format!("o:{offset}"))
 }
 
-/// The offset after `after` (0 without a cursor).
+/// The highest offset a cursor may name: far beyond any list, far below where arithmetic on it
+/// could overflow.
+pub const MAX_CURSOR_OFFSET: i64 = 1_000_000_000_000;
+
+/// What an unpaged list field (`Chat.tags`, `Chat.models`, `User.models`) is assumed to hold
+/// when its cost is estimated.
+pub const UNPAGED_LIST_COST: usize = 10;
+
+/// The cost of a paged list field: its page size (`first`, or the default page) times the cost of
+/// what each item selects, plus one. Saturates far below `usize::MAX`, so sums cannot overflow.
+pub fn list_cost(first: Option<i32>, child: usize) -> usize {
+    let page = first.unwrap_or(DEFAULT_PAGE).clamp(0, MAX_PAGE) as usize;
+    page.saturating_mul(child).saturating_add(1).min(u32::MAX as usize)
+}
+
+/// The cost of an unpaged list field.
+pub fn unpaged_list_cost(child: usize) -> usize {
+    UNPAGED_LIST_COST.saturating_mul(child).saturating_add(1).min(u32::MAX as usize)
+}
+
+/// The offset after `after` (0 without a cursor). Only cursors this server could have made are
+/// accepted: `o:<n>` with `0 <= n <= MAX_CURSOR_OFFSET`, in unpadded URL-safe base64.
 pub fn offset_after(after: Option<&str>) -> async_graphql::Result<i64> {
     let Some(after) = after else { return Ok(0) };
     URL_SAFE_NO_PAD
         .decode(after)
         .ok()
         .and_then(|b| String::from_utf8(b).ok())
-        .and_then(|s| s.strip_prefix("o:").and_then(|n| n.parse::<i64>().ok()))
+        .and_then(|s| {
+            let digits = s.strip_prefix("o:")?;
+            if digits.is_empty() || digits.len() > 13 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            digits.parse::<i64>().ok()
+        })
+        .filter(|n| (0..=MAX_CURSOR_OFFSET).contains(n))
         .map(|n| n + 1)
         .ok_or_else(|| {
             AppError::with_text(
@@ -110,6 +141,7 @@ impl User {
     }
     /// This user's chats (their own, or any user's for an admin), newest first.
     #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn chats(
         &self,
         ctx: &Context<'_>,
@@ -124,6 +156,7 @@ impl User {
     }
     /// The workspace models this user owns that the caller can read (the `models` list, newest
     /// first, narrowed to this owner).
+    #[graphql(complexity = "unpaged_list_cost(child_complexity)")]
     async fn models(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Model>> {
         let mut out = Vec::new();
         let mut page = 1;
@@ -325,7 +358,9 @@ impl Chat {
     async fn title(&self) -> &str {
         &self.title
     }
-    /// The whole client document (`title`, `models`, `history`, …).
+    /// The whole client document (`title`, `models`, `history`, …). It can be large: it costs
+    /// as much as 20 fields.
+    #[graphql(complexity = "CHAT_DOCUMENT_COST")]
     async fn chat(&self, ctx: &Context<'_>) -> async_graphql::Result<Json<Value>> {
         if let Some(row) = &self.row {
             return Ok(Json(row.chat.0.clone()));
@@ -349,14 +384,24 @@ impl Chat {
     async fn share_id(&self) -> Option<&str> {
         self.share_id.as_deref()
     }
-    /// The owner.
+    /// The owner's id.
+    async fn user_id(&self) -> &str {
+        &self.user_id
+    }
+    /// The owner: visible to the owner and to admins (a shared chat's readers get `userId`, as
+    /// REST gives them `user_id`).
     async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
+        let me = caller(ctx).require_user().gql()?;
+        if me.user.id != self.user_id && !me.role.is_admin() {
+            return Err(AppError::unauthorized(ErrorCode::AccessProhibited).extend());
+        }
         let loader = ctx.data_unchecked::<Users>();
         let user = loader.load_one(self.user_id.clone()).await.map_err(|e| e.as_ref().extend())?;
         user.map(User).ok_or_else(|| AppError::bad_request(ErrorCode::NotFound).extend())
     }
     /// The stored models the chat document lists (`chat.models`) that the caller may read;
     /// unknown ids are skipped.
+    #[graphql(complexity = "unpaged_list_cost(child_complexity)")]
     async fn models(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Model>> {
         let ids = match &self.row {
             Some(row) => model_ids(&row.chat.0),
@@ -368,6 +413,7 @@ impl Chat {
         };
         readable_models(ctx, ids).await
     }
+    #[graphql(complexity = "unpaged_list_cost(child_complexity)")]
     async fn tags(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Tag>> {
         let loader = ctx.data_unchecked::<Tags>();
         let tags = loader.load_one(self.id.clone()).await.map_err(|e| e.as_ref().extend())?;
@@ -442,12 +488,12 @@ impl Model {
     async fn write_access(&self) -> bool {
         self.0.write_access
     }
-    /// The owner (`null` when the account is gone).
-    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<User>> {
+    /// The owner as every reader sees it, as REST's `user` (`null` when the account is gone).
+    async fn user(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<UserSummary>> {
         let loader = ctx.data_unchecked::<Users>();
         let user =
             loader.load_one(self.0.model.row.user_id.clone()).await.map_err(|e| e.as_ref().extend())?;
-        Ok(user.map(User))
+        Ok(user.map(UserSummary::from))
     }
     /// The stored base model, when there is one and the caller may read it (upstream-only base
     /// models have no row: `null`, `baseModelId` still names them).
@@ -524,6 +570,21 @@ async fn prime_model_page(ctx: &Context<'_>, items: &[ModelAccess]) -> async_gra
         prime_models(ctx, bases).await?;
     }
     Ok(())
+}
+
+/// What anyone who may read a model sees of its owner (REST's `{id, name, role, email}`).
+#[derive(SimpleObject, Clone)]
+pub struct UserSummary {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub email: String,
+}
+
+impl From<crate::store::users::User> for UserSummary {
+    fn from(u: crate::store::users::User) -> Self {
+        UserSummary { id: u.id, name: u.name, role: u.role, email: u.email }
+    }
 }
 
 /// A tag (`id` is the normalised name).

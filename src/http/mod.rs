@@ -1,6 +1,7 @@
 //! Edge middleware applied to every route: request ids, the client behind trusted proxies
 //! (`client`), a tracing span per request, CORS (`cors`), security headers (`security_headers`)
-//! and the handler time limit (`timeout`); `server` is the accept loop.
+//! and the handler time limit (`timeout`); `server` is the accept loop. A path with an encoded NUL
+//! (`%00`) names no route: it is answered 404 `Not Found` before routing.
 //!
 //! Order, outermost first: request id, trace, then one edge step (client, CORS, security headers,
 //! timeout), routing — as in Open WebUI, CORS comes before the security headers, so a preflight
@@ -83,13 +84,28 @@ async fn edge_middleware(
         cors::Seen::Preflight(answer) => return answer,
         cors::Seen::Request { origin, has_cookie } => (origin, has_cookie),
     };
-    let mut res = match edge.timeout {
-        Some(limit) => timeout::run(limit, req, next).await,
-        None => next.run(req).await,
+    let mut res = if req.uri().path().contains("%00") {
+        not_found()
+    } else {
+        match edge.timeout {
+            Some(limit) => timeout::run(limit, req, next).await,
+            None => next.run(req).await,
+        }
     };
     security_headers::apply(&edge.security_headers, res.headers_mut());
     cors::outbound(&edge.origins, origin, has_cookie, res.headers_mut());
     res
+}
+
+/// The answer for a path that names no route.
+fn not_found() -> Response<axum::body::Body> {
+    use axum::response::IntoResponse;
+    crate::error::AppError::with_text(
+        axum::http::StatusCode::NOT_FOUND,
+        crate::error::ErrorCode::NotFound,
+        "Not Found",
+    )
+    .into_response()
 }
 
 /// A random UUID (version 4) per request, drawn from the thread's generator rather than the

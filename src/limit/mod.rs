@@ -24,6 +24,17 @@ pub enum Decision {
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// The fixed-size key under which a text (a lower-cased email) is counted: its SHA-256 as 64
+/// lower-case hex digits, so a huge or odd text never becomes a huge or odd key in memory or Redis.
+pub fn key_digest(text: &str) -> String {
+    use sha2::{Digest, Sha256};
+    use std::fmt::Write;
+    Sha256::digest(text.as_bytes()).iter().fold(String::with_capacity(64), |mut hex, byte| {
+        let _ = write!(hex, "{byte:02x}");
+        hex
+    })
+}
+
 /// Counts an attempt for `key` and decides whether it may proceed.
 pub trait RateLimiter: Send + Sync {
     fn hit<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Decision>;
@@ -149,6 +160,12 @@ impl RateLimiter for MemoryRateLimiter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn key_digest_is_sha256_hex() {
+        assert_eq!(key_digest(""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(key_digest(&"a".repeat(8 << 20)).len(), 64);
+    }
 
     #[test]
     fn sixteenth_attempt_in_the_window_is_limited_and_the_edge_is_exact() {

@@ -34,7 +34,8 @@ end
 return {0, now}
 ";
 
-/// An exact sliding-window limiter whose log lives in Redis under `<prefix>:ratelimit:<name>:<key>`.
+/// An exact sliding-window limiter whose log lives in Redis under `<prefix>:ratelimit:<name>:<key>`
+/// (for sign-in, `<key>` is `key_digest` of the lower-cased email).
 pub struct RedisRateLimiter {
     redis: Arc<Redis>,
     name: String,

@@ -266,7 +266,7 @@ async fn update_password(
     caller: Caller,
     body: std::result::Result<Body<PasswordForm>, AppError>,
 ) -> Result<Response> {
-    caller.require_user()?;
+    caller.require_human()?;
     let Body(form) = body?;
     svc::update_password(&state, &caller, &form.password, &form.new_password).await?;
     Ok(Json(true).into_response())

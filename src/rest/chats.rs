@@ -231,17 +231,17 @@ fn list_params(params: &Params) -> AppResult<ListParams> {
     Ok(ListParams {
         page: params.int("page")?,
         include_pinned: params.bool("include_pinned")?.unwrap_or(false),
-        sort_by: params.text("sort_by"),
-        sort_dir: params.text("sort_dir"),
+        sort_by: params.string("sort_by")?,
+        sort_dir: params.string("sort_dir")?,
     })
 }
 
 fn paged_params(params: &Params) -> AppResult<PagedParams> {
     Ok(PagedParams {
         page: params.int("page")?,
-        query: params.text("query"),
-        order_by: params.text("order_by"),
-        direction: params.text("direction"),
+        query: params.string("query")?,
+        order_by: params.string("order_by")?,
+        direction: params.string("direction")?,
     })
 }
 

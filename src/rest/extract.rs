@@ -196,7 +196,8 @@ impl Form for Value {
     }
 }
 
-/// A JSON body parsed into `T`; failures are 422 in FastAPI's shape, an oversized body 413.
+/// A JSON body parsed into `T`; failures are 422 in FastAPI's shape, an oversized body 413, and
+/// a body with a NUL character in any string (key or value) 422 located at that string.
 pub struct Body<T>(pub T);
 
 fn body_error(kind: &'static str, msg: &str, input: Value, ctx: Option<Value>) -> AppError {
@@ -246,6 +247,7 @@ impl<T: Form> FromRequest<AppState> for Body<T> {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
         let value = read_json(req, state.config.request_body_limit).await?;
+        crate::service::validate::check_no_nul("body", &value)?;
         let Value::Object(map) = &value else {
             return Err(body_error(
                 "model_attributes_type",
@@ -280,13 +282,22 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
 }
 
 impl Params {
+    /// The raw text of a parameter, as sent (NUL characters included).
     pub fn text(&self, name: &str) -> Option<String> {
         self.0.get(name).cloned()
     }
 
-    /// A required text parameter; absent is 422 `missing`.
+    /// An optional text parameter; text containing NUL is 422 at `["query", name]`.
+    pub fn string(&self, name: &str) -> Result<Option<String>, AppError> {
+        match self.0.get(name) {
+            Some(v) => crate::service::validate::check_query_text(name, v).map(|()| Some(v.clone())),
+            None => Ok(None),
+        }
+    }
+
+    /// A required text parameter; absent is 422 `missing`, text containing NUL 422 too.
     pub fn required_text(&self, name: &str) -> Result<String, AppError> {
-        self.text(name).ok_or_else(|| {
+        self.string(name)?.ok_or_else(|| {
             AppError::validation(vec![FieldError {
                 kind: "missing",
                 loc: vec![json!("query"), json!(name)],

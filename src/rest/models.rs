@@ -71,11 +71,11 @@ async fn upstream_models(State(s): State<AppState>, caller: Caller) -> AppResult
 async fn list(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Value>> {
     caller.require_verified()?;
     let list = ListParams {
-        query: params.text("query"),
-        view_option: params.text("view_option"),
-        tag: params.text("tag"),
-        order_by: params.text("order_by"),
-        direction: params.text("direction"),
+        query: params.string("query")?,
+        view_option: params.string("view_option")?,
+        tag: params.string("tag")?,
+        order_by: params.string("order_by")?,
+        direction: params.string("direction")?,
         page: params.int("page")?,
     };
     let page = svc::list(&s, &caller, list).await?;
@@ -89,7 +89,8 @@ async fn all(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<Va
 
 #[utoipa::path(get, path = "/api/v1/models/base", tag = "models", summary = "Rows without a base model (admin)", params(("tag" = Option<String>, Query, description = "A tag name")), responses((status = 200, description = "OK", body = Vec<super::openapi::ModelBody>)))]
 async fn base(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Vec<Value>>> {
-    Ok(models(svc::base(&s, &caller, params.text("tag").as_deref()).await?))
+    caller.require_admin()?;
+    Ok(models(svc::base(&s, &caller, params.string("tag")?.as_deref()).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/models/base/tags", tag = "models", summary = "Tags of the rows without a base model (admin)", responses((status = 200, description = "OK", body = Vec<String>)))]

@@ -29,9 +29,9 @@ pub fn router() -> Router<AppState> {
 async fn list(State(state): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<UserPage>> {
     caller.require_admin()?;
     let list = ListParams {
-        query: params.text("query"),
-        order_by: params.text("order_by"),
-        direction: params.text("direction"),
+        query: params.string("query")?,
+        order_by: params.string("order_by")?,
+        direction: params.string("direction")?,
         page: params.int("page")?,
     };
     Ok(Json(svc::list(&state, &caller, list).await?))

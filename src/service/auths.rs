@@ -151,14 +151,24 @@ pub async fn issue_session(app: &App, user: User, auth_method: Option<&str>) -> 
 }
 
 /// `POST /auths/signin`: rate limit (per lower-cased email, checked first), then credentials.
+/// An email over `MAX_EMAIL_BYTES` is refused before the limiter, a password over
+/// `MAX_PASSWORD_BYTES` before it is hashed (both 400 `INVALID_CRED`: no account has them).
 pub async fn signin(app: &App, email: &str, password: &str) -> AppResult<Session> {
     if !app.config.enable_password_auth {
         return Err(AppError::forbidden(ErrorCode::ActionProhibited));
     }
-    let email = email.trim().to_lowercase();
-    if let Decision::Limited { retry_after } = app.signin_limiter.hit(&email).await {
+    let email = email.trim();
+    if email.len() > validate::MAX_EMAIL_BYTES {
+        return Err(AppError::bad_request(ErrorCode::InvalidCred));
+    }
+    let email = email.to_lowercase();
+    let limiter_key = crate::limit::key_digest(&email);
+    if let Decision::Limited { retry_after } = app.signin_limiter.hit(&limiter_key).await {
         tracing::info!(retry_after, "sign-in rate limit reached");
         return Err(AppError::rate_limited(retry_after));
+    }
+    if password.len() > validate::MAX_PASSWORD_BYTES {
+        return Err(AppError::bad_request(ErrorCode::InvalidCred));
     }
     let found = store::auths::by_email(&app.db, &email).await?;
     let stored = found.as_ref().filter(|(c, _)| c.active).map(|(c, _)| c.password.clone());
@@ -258,15 +268,21 @@ pub async fn update_profile(app: &App, caller: &Caller, input: ProfileInput) -> 
         .ok_or_else(|| AppError::bad_request(ErrorCode::Default))
 }
 
+/// `POST /auths/update/timezone`: an IANA time-zone name (`validate::check_timezone`).
 pub async fn update_timezone(app: &App, caller: &Caller, timezone: &str) -> AppResult<()> {
     let p = caller.require_user()?;
+    validate::check_timezone(timezone)?;
     store::users::set_timezone(&app.db, p.id(), timezone).await
 }
 
 /// `POST /auths/update/password`: checks the current password, stores the new one and ends
-/// every session of the account (including the caller's).
+/// every session of the account (including the caller's). A person's session only: API keys and
+/// automation tokens are refused (403 `HUMAN_SESSION_REQUIRED`).
 pub async fn update_password(app: &App, caller: &Caller, current: &str, new: &str) -> AppResult<()> {
-    let p = caller.require_user()?;
+    let p = caller.require_human()?;
+    if current.len() > validate::MAX_PASSWORD_BYTES {
+        return Err(AppError::bad_request(ErrorCode::IncorrectPassword));
+    }
     let credential = store::auths::get(&app.db, p.id()).await?;
     let stored = credential.as_ref().filter(|c| c.active).map(|c| c.password.clone());
     if password::verify_async(current.to_string(), stored).await? == Verified::No {
@@ -339,8 +355,10 @@ async fn api_key_principal<'a>(app: &App, caller: &'a Caller) -> AppResult<&'a P
     }
 }
 
-/// `POST /auths/api_key`: a new `sk-…` key replacing the previous one.
+/// `POST /auths/api_key`: a new `sk-…` key replacing the previous one. A person's session only
+/// (an API key may not mint or remove keys).
 pub async fn create_api_key(app: &App, caller: &Caller) -> AppResult<String> {
+    caller.require_human()?;
     let p = api_key_principal(app, caller).await?;
     let key = format!("sk-{}", uuid::Uuid::new_v4().simple());
     let mut tx = app.db.begin().await?;
@@ -356,7 +374,9 @@ pub async fn get_api_key(app: &App, caller: &Caller) -> AppResult<String> {
         .ok_or_else(|| AppError::not_found(ErrorCode::ApiKeyNotFound))
 }
 
+/// `DELETE /auths/api_key`: a person's session only, as creation.
 pub async fn delete_api_key(app: &App, caller: &Caller) -> AppResult<()> {
+    caller.require_human()?;
     let p = api_key_principal(app, caller).await?;
     store::api_keys::delete_for_user(&app.db, p.id()).await
 }

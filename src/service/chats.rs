@@ -10,6 +10,7 @@ use crate::app::App;
 use crate::auth::{Caller, Principal};
 use crate::error::{AppError, AppResult, ErrorCode, FieldError};
 use crate::service::settings::Settings;
+use crate::service::validate;
 use crate::store::chats::{ChatRow, ChatWrite, Filter, SharedRow, Sort, TagRow, TitlePage, TitleRow};
 use crate::store::{self, Db};
 
@@ -528,6 +529,9 @@ pub struct PagedParams {
 }
 
 fn paged(params: &PagedParams) -> AppResult<(Sort, bool, i64)> {
+    if let Some(query) = &params.query {
+        validate::check_search(&["query", "query"], query)?;
+    }
     let (sort, ascending) =
         parse_sort(params.order_by.as_deref(), params.direction.as_deref()).map_err(|_| {
             let (name, value) = match params.order_by.as_deref() {
@@ -611,6 +615,7 @@ pub async fn search(
     page: Option<i64>,
 ) -> AppResult<Vec<(TitleRow, Option<String>)>> {
     let p = caller.require_verified()?;
+    validate::check_search(&["query", "text"], text)?;
     let Some(filter) = search_filter(text, Filter { archived: Some(false), ..Default::default() }) else {
         return Ok(Vec::new());
     };
@@ -686,6 +691,12 @@ pub async fn query(
     let p = caller.require_verified()?;
     if p.user.id != owner_id && !admin_access(app, p) {
         return Err(AppError::unauthorized(ErrorCode::AccessProhibited));
+    }
+    if let Some(search) = &q.search {
+        validate::check_search(&["query", "search"], search)?;
+    }
+    if let Some(tag) = &q.tag {
+        validate::check_search(&["query", "tag"], tag)?;
     }
     let base = Filter {
         archived: Some(q.archived.unwrap_or(false)),

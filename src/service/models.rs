@@ -13,6 +13,7 @@ use crate::app::App;
 use crate::auth::{Caller, Principal};
 use crate::error::{AppError, AppResult, ErrorCode, FieldError};
 use crate::service::settings::Settings;
+use crate::service::validate;
 use crate::store::models::{self as db_models, GrantRow, ListFilter, ModelRow, ModelWrite, NewGrant, Order};
 use crate::store::{self, Tx};
 
@@ -1267,6 +1268,11 @@ pub struct ListParams {
 /// `write_access`, `params` only with write access, and no `meta.profile_image_url`.
 pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<ModelPage> {
     let p = caller.require_verified()?;
+    for (name, text) in [("query", &params.query), ("tag", &params.tag)] {
+        if let Some(text) = text {
+            validate::check_search(&["query", name], text)?;
+        }
+    }
     let page = params.page.unwrap_or(1).max(1);
     let sees_all = bypass_admin(app, p);
     let filter = ListFilter {

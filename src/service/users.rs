@@ -57,12 +57,18 @@ pub async fn list_range(
     offset: i64,
 ) -> AppResult<(Vec<User>, i64)> {
     caller.require_admin()?;
+    if let Some(query) = query {
+        validate::check_search(&["query", "query"], query)?;
+    }
     let query = query.filter(|q| !q.is_empty());
     store::users::list(&app.db, query, UserOrder::CreatedAt, false, limit.clamp(0, 1000), offset.max(0)).await
 }
 
 pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<UserPage> {
     caller.require_admin()?;
+    if let Some(query) = &params.query {
+        validate::check_search(&["query", "query"], query)?;
+    }
     let page = params.page.unwrap_or(1).max(1);
     let (order, ascending) = match params.order_by.as_deref().and_then(UserOrder::parse) {
         Some(order) => (order, params.direction.as_deref() == Some("asc")),

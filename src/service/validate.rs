@@ -1,5 +1,5 @@
 //! Value rules shared by every interface: email format, profile image URLs, password policy,
-//! roles and dates.
+//! roles, dates, time zones, search-text length and text without NUL characters.
 
 use serde_json::{Value, json};
 
@@ -23,9 +23,21 @@ pub fn email_format_ok(email: &str) -> bool {
     domain.char_indices().any(|(i, c)| c == '.' && i >= 1 && i + 1 < domain.len())
 }
 
-/// Lower-cases and checks an email; 400 `INVALID_EMAIL_FORMAT` otherwise.
+/// The longest email accepted, in bytes (RFC 5321's 64-byte local part, `@`, 255-byte domain).
+pub const MAX_EMAIL_BYTES: usize = 320;
+
+/// The longest password a sign-in or a password check verifies, in bytes. New passwords are held
+/// to 72 bytes (`check_password`); this bound only keeps a huge text away from the hash function.
+pub const MAX_PASSWORD_BYTES: usize = 1024;
+
+/// Lower-cases and checks an email; 400 `INVALID_EMAIL_FORMAT` otherwise (also for emails over
+/// `MAX_EMAIL_BYTES`, refused before any other work).
 pub fn normalize_email(email: &str) -> AppResult<String> {
-    let email = email.trim().to_lowercase();
+    let email = email.trim();
+    if email.len() > MAX_EMAIL_BYTES {
+        return Err(AppError::bad_request(ErrorCode::InvalidEmailFormat));
+    }
+    let email = email.to_lowercase();
     if email_format_ok(&email) {
         Ok(email)
     } else {
@@ -146,6 +158,131 @@ pub fn check_date(field: &str, text: &str) -> AppResult<()> {
     }
 }
 
+/// The `msg` of a text refused for containing NUL.
+pub const NUL_MESSAGE: &str = "Value error, text may not contain NUL (\\u0000) characters";
+
+/// The location, below the root, of the first JSON string (object key or value, at any depth)
+/// that contains a NUL character: object keys and array indexes in order. `Some(vec![])` when
+/// `value` itself is such a string.
+pub fn find_nul(value: &Value) -> Option<Vec<Value>> {
+    fn walk(value: &Value, path: &mut Vec<Value>) -> bool {
+        match value {
+            Value::String(s) => s.contains('\0'),
+            Value::Array(items) => items.iter().enumerate().any(|(i, item)| {
+                path.push(json!(i));
+                let found = walk(item, path);
+                if !found {
+                    path.pop();
+                }
+                found
+            }),
+            Value::Object(map) => map.iter().any(|(key, item)| {
+                path.push(Value::String(key.clone()));
+                let found = key.contains('\0') || walk(item, path);
+                if !found {
+                    path.pop();
+                }
+                found
+            }),
+            _ => false,
+        }
+    }
+    let mut path = Vec::new();
+    walk(value, &mut path).then_some(path)
+}
+
+/// The field error for a text containing NUL at `loc`.
+pub fn nul_error(loc: Vec<Value>, input: Value) -> FieldError {
+    FieldError { kind: "value_error", loc, msg: NUL_MESSAGE.into(), input, ctx: Some(json!({"error": {}})) }
+}
+
+/// 422 when any string in `value` (keys included) contains NUL, located at
+/// `[root, …path to the string]`; the input shown is the offending key or string.
+pub fn check_no_nul(root: &str, value: &Value) -> AppResult<()> {
+    let Some(path) = find_nul(value) else { return Ok(()) };
+    let input = match path.last() {
+        Some(Value::String(key)) if key.contains('\0') => Value::String(key.clone()),
+        _ => path
+            .iter()
+            .try_fold(value, |v, step| match step {
+                Value::String(k) => v.get(k.as_str()),
+                Value::Number(n) => n.as_u64().and_then(|i| v.get(i as usize)),
+                _ => None,
+            })
+            .cloned()
+            .unwrap_or(Value::Null),
+    };
+    let mut loc = vec![json!(root)];
+    loc.extend(path);
+    Err(AppError::validation(vec![nul_error(loc, input)]))
+}
+
+/// 422 for a query parameter `name` whose text contains NUL.
+pub fn check_query_text(name: &str, text: &str) -> AppResult<()> {
+    if text.contains('\0') {
+        Err(AppError::validation(vec![nul_error(vec![json!("query"), json!(name)], json!(text))]))
+    } else {
+        Ok(())
+    }
+}
+
+/// The longest search text accepted, in characters (chat search, model and user filters, title
+/// filters). It also bounds every word of a search, far below SQLite's 50,000-byte limit on a
+/// `LIKE` pattern.
+pub const SEARCH_MAX_LENGTH: usize = 1000;
+
+/// 422 `string_too_long` for a search text over `SEARCH_MAX_LENGTH` characters, located at `loc`.
+pub fn check_search(loc: &[&str], text: &str) -> AppResult<()> {
+    if text.len() <= SEARCH_MAX_LENGTH || text.chars().count() <= SEARCH_MAX_LENGTH {
+        return Ok(());
+    }
+    Err(too_long(loc, text, SEARCH_MAX_LENGTH))
+}
+
+fn too_long(loc: &[&str], text: &str, max: usize) -> AppError {
+    AppError::validation(vec![FieldError {
+        kind: "string_too_long",
+        loc: loc.iter().map(|l| json!(l)).collect(),
+        msg: format!("String should have at most {max} characters"),
+        input: json!(text),
+        ctx: Some(json!({"max_length": max})),
+    }])
+}
+
+/// The longest time-zone name accepted, in characters (the longest IANA name has 32).
+pub const TIMEZONE_MAX_LENGTH: usize = 64;
+
+/// The IANA time-zone names (zones and links), sorted byte-wise, one per line after `#` comments.
+const TIMEZONES: &str = include_str!("timezones.txt");
+
+/// Whether `name` is an IANA time-zone name (a zone or a link, e.g. `Asia/Calcutta`, `UTC`).
+pub fn is_timezone(name: &str) -> bool {
+    use std::sync::LazyLock;
+    static NAMES: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+        TIMEZONES.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')).collect()
+    });
+    NAMES.binary_search(&name).is_ok()
+}
+
+/// A user's time zone: at most `TIMEZONE_MAX_LENGTH` characters and an IANA name; 422 at
+/// `body.timezone` otherwise.
+pub fn check_timezone(name: &str) -> AppResult<()> {
+    let loc = ["body", "timezone"];
+    if name.len() > TIMEZONE_MAX_LENGTH && name.chars().count() > TIMEZONE_MAX_LENGTH {
+        return Err(too_long(&loc, name, TIMEZONE_MAX_LENGTH));
+    }
+    if is_timezone(name) {
+        return Ok(());
+    }
+    Err(AppError::validation(vec![FieldError {
+        kind: "value_error",
+        loc: loc.iter().map(|l| json!(l)).collect(),
+        msg: "Value error, not an IANA time zone name (e.g. Europe/Berlin, UTC)".into(),
+        input: json!(name),
+        ctx: Some(json!({"error": {}})),
+    }]))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -202,5 +339,68 @@ mod tests {
         assert!(check_date("d", "2000-02-29").is_ok());
         assert!(check_date("d", "2001-02-29").is_err());
         assert!(check_date("d", "20-1-1").is_err());
+    }
+
+    #[test]
+    fn nul_is_found_in_keys_and_values_at_any_depth() {
+        assert_eq!(find_nul(&json!({"a": [1, {"b": "ok"}], "c": "fine"})), None);
+        assert_eq!(find_nul(&json!("x\0")), Some(vec![]));
+        assert_eq!(find_nul(&json!({"a": [1, {"b": "x\0y"}]})), Some(vec![json!("a"), json!(1), json!("b")]));
+        assert_eq!(find_nul(&json!({"ok": 1, "k\0": 2})), Some(vec![json!("k\0")]));
+        let err = check_no_nul("body", &json!({"chat": {"title": "a\0"}})).expect_err("refused");
+        assert_eq!(
+            err.body(),
+            json!({"detail": [{"type": "value_error", "loc": ["body", "chat", "title"], "msg": NUL_MESSAGE,
+                               "input": "a\0", "ctx": {"error": {}}}]})
+        );
+        let err = check_no_nul("body", &json!({"chat": {"k\0": 1}})).expect_err("refused");
+        assert_eq!(err.body()["detail"][0]["input"], json!("k\0"));
+        assert_eq!(NUL_MESSAGE, r"Value error, text may not contain NUL (\u0000) characters");
+    }
+
+    #[test]
+    fn search_text_is_bounded_in_characters() {
+        assert!(check_search(&["query", "text"], &"é".repeat(SEARCH_MAX_LENGTH)).is_ok());
+        let err = check_search(&["query", "text"], &"a".repeat(SEARCH_MAX_LENGTH + 1)).expect_err("long");
+        assert_eq!(err.body()["detail"][0]["type"], "string_too_long");
+        assert_eq!(err.body()["detail"][0]["msg"], "String should have at most 1000 characters");
+        assert_eq!(err.body()["detail"][0]["ctx"], json!({"max_length": 1000}));
+        // The worst word at the limit (4-byte characters, every one escaped) stays far below
+        // SQLite's LIKE pattern limit of 50,000 bytes.
+        let pattern = format!("%{}%", crate::store::users::escape_like(&"%".repeat(SEARCH_MAX_LENGTH)));
+        assert!(pattern.len() < 50_000 && "😀".repeat(SEARCH_MAX_LENGTH).len() * 2 + 2 < 50_000);
+    }
+
+    #[test]
+    fn time_zones_are_iana_names() {
+        let names: Vec<&str> = TIMEZONES.lines().filter(|l| !l.starts_with('#')).collect();
+        assert!(names.windows(2).all(|w| w[0] < w[1]), "sorted byte-wise, no duplicates");
+        for ok in [
+            "Europe/Berlin",
+            "UTC",
+            "Asia/Calcutta",
+            "Asia/Kolkata",
+            "Etc/GMT+5",
+            "America/Argentina/Buenos_Aires",
+        ] {
+            assert!(check_timezone(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Mars/Olympus", "europe/berlin", "UTC ", "Europe/Berlin\u{0}"] {
+            assert_eq!(
+                check_timezone(bad).expect_err(bad).body()["detail"][0]["type"],
+                "value_error",
+                "{bad}"
+            );
+        }
+        let long = check_timezone(&"A".repeat(1 << 20)).expect_err("long");
+        assert_eq!(long.body()["detail"][0]["type"], "string_too_long");
+    }
+
+    #[test]
+    fn absurd_emails_are_refused_before_any_work() {
+        let long = format!("{}@x.io", "a".repeat(MAX_EMAIL_BYTES));
+        assert_eq!(normalize_email(&long).err().map(|e| e.code), Some(ErrorCode::InvalidEmailFormat));
+        let fits = format!("{}@x.io", "a".repeat(MAX_EMAIL_BYTES - 5));
+        assert!(normalize_email(&fits).is_ok());
     }
 }

@@ -368,10 +368,15 @@ async fn chat_and_user_models(b: Backend) {
     assert_eq!(got, ["m1", "m2", "secret"]);
     let alice_models = gql(&app, Some(&alice), "{ me { models { id } } }", json!({})).await;
     assert_eq!(alice_models.body["data"]["me"]["models"], json!([]));
-    // Alice sees the admin's models through a model's owner: only m1.
+    // A model's owner is what REST shows of it: id, name, role, email, nothing more.
     let owner =
-        gql(&app, Some(&alice), "{ model(id: \"m1\") { user { id models { id } } } }", json!({})).await;
-    assert_eq!(owner.body["data"]["model"]["user"], json!({"id": admin_id, "models": [{"id": "m1"}]}));
+        gql(&app, Some(&alice), "{ model(id: \"m1\") { user { id name role email } } }", json!({})).await;
+    assert_eq!(
+        owner.body["data"]["model"]["user"],
+        json!({"id": admin_id, "name": "Admin", "role": "admin", "email": "admin@example.com"})
+    );
+    let more = gql(&app, Some(&alice), "{ model(id: \"m1\") { user { lastActiveAt } } }", json!({})).await;
+    assert!(error_of(&more).0.contains("Unknown field \"lastActiveAt\""), "{}", more.text);
     let user = gql(
         &app,
         Some(&admin),

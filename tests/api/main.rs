@@ -9,6 +9,7 @@ mod cli;
 mod edge;
 mod graphql;
 mod graphql_models;
+mod hostile;
 mod models;
 mod openapi;
 mod playground;

@@ -118,7 +118,11 @@ async fn two_instances_share_the_signin_window_accounts_and_signouts() {
         let retry: u64 = r.headers["retry-after"].to_str().expect("ascii").parse().expect("seconds");
         assert!((170..=180).contains(&retry), "Retry-After {retry}");
     }
-    assert_eq!(zcard(&url, &format!("{prefix}:ratelimit:signin:victim@example.com")).await, 15);
+    assert_eq!(
+        zcard(&url, &format!("{prefix}:ratelimit:signin:{}", duet::limit::key_digest("victim@example.com")))
+            .await,
+        15
+    );
 
     // A token signed out on A is refused on B, and the revocation is in Redis with the token's
     // remaining life as TTL.
@@ -372,7 +376,7 @@ async fn redis_outages_fall_back_to_memory_and_recover() {
 
     // Redis appears: duet connects by itself and counts there.
     let Some(redis) = OwnRedis::start(port).await else { return };
-    let key = format!("{prefix}:ratelimit:signin:victim@example.com");
+    let key = format!("{prefix}:ratelimit:signin:{}", duet::limit::key_digest("victim@example.com"));
     let n = until_counted_in_redis(&app, &url, &key, "victim@example.com").await;
     assert_eq!(zcard(&url, &key).await, 1, "only the attempts after reconnection are in Redis ({n} tried)");
     for _ in 0..2 {
@@ -399,7 +403,7 @@ async fn redis_outages_fall_back_to_memory_and_recover() {
 
     // Redis is back on the same port (empty): the shared window is used again.
     let Some(redis) = OwnRedis::start(port).await else { return };
-    let key = format!("{prefix}:ratelimit:signin:after@example.com");
+    let key = format!("{prefix}:ratelimit:signin:{}", duet::limit::key_digest("after@example.com"));
     until_counted_in_redis(&app, &url, &key, "after@example.com").await;
     assert_eq!(app.signin("after@example.com", "wrong").await.status, StatusCode::BAD_REQUEST);
     assert_eq!(zcard(&url, &key).await, 2);
