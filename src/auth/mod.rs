@@ -4,8 +4,10 @@
 pub mod caller;
 pub mod jwt;
 pub mod password;
+pub mod proof;
 
 pub use caller::{Caller, Credential, Principal};
+pub use proof::{Admin, Human, SignedIn, Verified};
 
 /// A user's role. Unknown stored roles are kept verbatim and treated as unverified.
 #[derive(Debug, Clone, PartialEq, Eq)]

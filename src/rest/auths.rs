@@ -12,7 +12,7 @@ use serde_json::{Map, Value, json};
 use super::cookies;
 use super::extract::{Body, Form, FormReader};
 use crate::app::AppState;
-use crate::auth::Caller;
+use crate::auth::{Admin, Caller, Human, SignedIn, Verified};
 use crate::error::{AppError, ErrorCode};
 use crate::http::ClientInfo;
 use crate::service::auths::{
@@ -223,7 +223,7 @@ async fn update_profile(
     caller: Caller,
     body: std::result::Result<Body<ProfileInput>, AppError>,
 ) -> Result<Response> {
-    caller.require_verified()?;
+    Verified::of(&caller)?;
     let Body(form) = body?;
     let user = svc::update_profile(&state, &caller, form).await?;
     Ok(Json(svc::UserBrief::from(&user)).into_response())
@@ -243,7 +243,7 @@ async fn update_timezone(
     caller: Caller,
     body: std::result::Result<Body<TimezoneForm>, AppError>,
 ) -> Result<Response> {
-    caller.require_user()?;
+    SignedIn::of(&caller)?;
     let Body(TimezoneForm(tz)) = body?;
     svc::update_timezone(&state, &caller, &tz).await?;
     Ok(Json(json!({"status": true})).into_response())
@@ -266,7 +266,7 @@ async fn update_password(
     caller: Caller,
     body: std::result::Result<Body<PasswordForm>, AppError>,
 ) -> Result<Response> {
-    caller.require_human()?;
+    Human::of(&caller)?;
     let Body(form) = body?;
     svc::update_password(&state, &caller, &form.password, &form.new_password).await?;
     Ok(Json(true).into_response())
@@ -290,7 +290,7 @@ async fn add_user(
     caller: Caller,
     body: std::result::Result<Body<AddUserInput>, AppError>,
 ) -> Result<Response> {
-    caller.require_admin()?;
+    Admin::of(&caller)?;
     let Body(form) = body?;
     let added = svc::add_user(&state, &caller, form).await?;
     Ok(Json(json!({
@@ -322,7 +322,7 @@ async fn set_admin_config(
     caller: Caller,
     body: std::result::Result<Body<Value>, AppError>,
 ) -> Result<Json<Map<String, Value>>> {
-    caller.require_admin()?;
+    Admin::of(&caller)?;
     let Body(form) = body?;
     Ok(Json(settings::update_admin_config(&state.db, &caller, &form).await?))
 }

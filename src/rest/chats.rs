@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use super::extract::{Body, Form, FormReader, Params};
 use crate::app::AppState;
-use crate::auth::Caller;
+use crate::auth::{Admin, Caller, Verified};
 use crate::error::{AppError, AppResult};
 use crate::service::chats::{self as svc, ChatInput, ImportInput, ListParams, PagedParams};
 use crate::store::chats::{ChatRow, SharedRow, TagRow, TitlePage, TitleRow};
@@ -48,8 +48,6 @@ pub fn router() -> Router<AppState> {
         .route(&r("/{id}/tags"), get(chat_tags).post(add_tag).delete(remove_tag))
         .route(&r("/{id}/messages/{message_id}"), post(update_message).delete(delete_message))
 }
-
-type BodyResult<T> = Result<Body<T>, AppError>;
 
 /// `ChatResponse`.
 pub fn chat_response(row: &ChatRow) -> Value {
@@ -246,8 +244,7 @@ fn paged_params(params: &Params) -> AppResult<PagedParams> {
 }
 
 #[utoipa::path(get, path = "/api/v1/chats", tag = "chats", summary = "The caller's chats (titles), newest first", params(("page" = Option<i64>, Query, description = "1-based page; every item without it"), ("include_pinned" = Option<bool>, Query, description = "Include pinned chats"), ("sort_by" = Option<String>, Query, description = "updated_at, created_at or title"), ("sort_dir" = Option<String>, Query, description = "asc or desc")), responses((status = 200, description = "OK", body = Vec<super::openapi::ChatTitleBody>)))]
-async fn list(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Response> {
-    caller.require_verified()?;
+async fn list(State(s): State<AppState>, Verified(caller): Verified, params: Params) -> AppResult<Response> {
     Ok(titles(svc::list(&s, &caller, list_params(&params)?).await?))
 }
 
@@ -259,26 +256,27 @@ async fn delete_all(State(s): State<AppState>, caller: Caller) -> AppResult<Json
 #[utoipa::path(post, path = "/api/v1/chats/new", tag = "chats", summary = "Create a chat", request_body = super::openapi::ChatRequest, responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
 async fn create(
     State(s): State<AppState>,
-    caller: Caller,
-    body: BodyResult<ChatInput>,
+    Verified(caller): Verified,
+    body: Body<ChatInput>,
 ) -> AppResult<Json<Value>> {
-    caller.require_verified()?;
-    Ok(Json(chat_response(&svc::create(&s, &caller, body?.0).await?)))
+    Ok(Json(chat_response(&svc::create(&s, &caller, body.0).await?)))
 }
 
 #[utoipa::path(post, path = "/api/v1/chats/import", tag = "chats", summary = "Import chats in one transaction", request_body = super::openapi::ImportChatsRequest, responses((status = 200, description = "OK", body = Vec<super::openapi::ChatBody>)))]
 async fn import(
     State(s): State<AppState>,
-    caller: Caller,
-    body: BodyResult<ImportForm>,
+    Verified(caller): Verified,
+    body: Body<ImportForm>,
 ) -> AppResult<Json<Vec<Value>>> {
-    caller.require_verified()?;
-    Ok(chats(svc::import(&s, &caller, body?.0.0).await?))
+    Ok(chats(svc::import(&s, &caller, body.0.0).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/chats/search", tag = "chats", summary = "Search the caller's chats", params(("text" = Option<String>, Query, description = "Words and tag:/pinned:/archived:/shared: filters"), ("page" = Option<i64>, Query, description = "1-based page; every item without it")), responses((status = 200, description = "OK", body = Vec<super::openapi::ChatTitleBody>)))]
-async fn search(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Vec<Value>>> {
-    caller.require_verified()?;
+async fn search(
+    State(s): State<AppState>,
+    Verified(caller): Verified,
+    params: Params,
+) -> AppResult<Json<Vec<Value>>> {
     let text = params.required_text("text")?;
     let found = svc::search(&s, &caller, &text, params.int("page")?).await?;
     Ok(Json(found.into_iter().map(|(row, snippet)| title_response(&row, snippet)).collect()))
@@ -319,8 +317,11 @@ async fn all_db(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec
 }
 
 #[utoipa::path(get, path = "/api/v1/chats/archived", tag = "chats", summary = "Archived chats (titles)", params(("page" = Option<i64>, Query, description = "1-based page; every item without it"), ("query" = Option<String>, Query, description = "Title filter"), ("order_by" = Option<String>, Query, description = "Sort field"), ("direction" = Option<String>, Query, description = "asc or desc")), responses((status = 200, description = "OK", body = Vec<super::openapi::ChatTitleBody>)))]
-async fn archived(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Response> {
-    caller.require_verified()?;
+async fn archived(
+    State(s): State<AppState>,
+    Verified(caller): Verified,
+    params: Params,
+) -> AppResult<Response> {
     Ok(titles(svc::archived(&s, &caller, paged_params(&params)?).await?))
 }
 
@@ -356,21 +357,19 @@ async fn get_share(
 #[utoipa::path(get, path = "/api/v1/chats/shared", tag = "chats", summary = "The caller's shares", params(("page" = Option<i64>, Query, description = "1-based page; every item without it"), ("query" = Option<String>, Query, description = "Title filter"), ("order_by" = Option<String>, Query, description = "Sort field"), ("direction" = Option<String>, Query, description = "asc or desc")), responses((status = 200, description = "OK", body = Vec<super::openapi::SharedItemBody>)))]
 async fn shared_list(
     State(s): State<AppState>,
-    caller: Caller,
+    Verified(caller): Verified,
     params: Params,
 ) -> AppResult<Json<Vec<Value>>> {
-    caller.require_verified()?;
     Ok(Json(svc::shared_list(&s, &caller, paged_params(&params)?).await?.iter().map(shared_item).collect()))
 }
 
 #[utoipa::path(post, path = "/api/v1/chats/tags", tag = "chats", summary = "Chats with a tag (titles)", request_body = super::openapi::TagFilterRequest, responses((status = 200, description = "OK", body = Vec<super::openapi::ChatTitleBody>)))]
 async fn chats_by_tag(
     State(s): State<AppState>,
-    caller: Caller,
-    body: BodyResult<TagForm>,
+    Verified(caller): Verified,
+    body: Body<TagForm>,
 ) -> AppResult<Response> {
-    caller.require_verified()?;
-    let form = body?.0;
+    let form = body.0;
     let (skip, limit) = (form.skip.unwrap_or(0), form.limit.unwrap_or(50));
     Ok(titles(svc::chats_by_tag(&s, &caller, &form.name, skip, limit).await?))
 }
@@ -378,11 +377,10 @@ async fn chats_by_tag(
 #[utoipa::path(get, path = "/api/v1/chats/list/user/{user_id}", tag = "chats", summary = "Another user's chats (admin)", params(("user_id" = String, Path, description = "The user id"), ("page" = Option<i64>, Query, description = "1-based page; every item without it"), ("query" = Option<String>, Query, description = "Title filter"), ("order_by" = Option<String>, Query, description = "Sort field"), ("direction" = Option<String>, Query, description = "asc or desc")), responses((status = 200, description = "OK", body = Vec<super::openapi::ChatTitleBody>)))]
 async fn list_for_user(
     State(s): State<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     Path(user_id): Path<String>,
     params: Params,
 ) -> AppResult<Response> {
-    caller.require_admin()?;
     Ok(titles(svc::list_for_user(&s, &caller, &user_id, paged_params(&params)?).await?))
 }
 
@@ -405,12 +403,11 @@ async fn get_chat(
 #[utoipa::path(post, path = "/api/v1/chats/{id}", tag = "chats", summary = "Merge a chat document into a chat", params(("id" = String, Path, description = "The chat id")), request_body = super::openapi::ChatRequest, responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
 async fn update(
     State(s): State<AppState>,
-    caller: Caller,
+    Verified(caller): Verified,
     Path(id): Path<String>,
-    body: BodyResult<ChatInput>,
+    body: Body<ChatInput>,
 ) -> AppResult<Json<Value>> {
-    caller.require_verified()?;
-    Ok(Json(chat_response(&svc::update(&s, &caller, &id, body?.0).await?)))
+    Ok(Json(chat_response(&svc::update(&s, &caller, &id, body.0).await?)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/chats/{id}", tag = "chats", summary = "Delete a chat", params(("id" = String, Path, description = "The chat id")), responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
@@ -458,12 +455,11 @@ async fn unshare(State(s): State<AppState>, caller: Caller, Path(id): Path<Strin
 #[utoipa::path(post, path = "/api/v1/chats/{id}/clone", tag = "chats", summary = "Copy a chat", params(("id" = String, Path, description = "The chat id")), request_body = super::openapi::CloneRequest, responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
 async fn clone(
     State(s): State<AppState>,
-    caller: Caller,
+    Verified(caller): Verified,
     Path(id): Path<String>,
-    body: BodyResult<CloneForm>,
+    body: Body<CloneForm>,
 ) -> AppResult<Json<Value>> {
-    caller.require_verified()?;
-    Ok(Json(chat_response(&svc::clone(&s, &caller, &id, body?.0.0).await?)))
+    Ok(Json(chat_response(&svc::clone(&s, &caller, &id, body.0.0).await?)))
 }
 
 #[utoipa::path(post, path = "/api/v1/chats/{id}/clone/shared", tag = "chats", summary = "Copy a shared chat", params(("id" = String, Path, description = "The share id")), responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
@@ -487,34 +483,31 @@ async fn chat_tags(
 #[utoipa::path(post, path = "/api/v1/chats/{id}/tags", tag = "chats", summary = "Tag a chat", params(("id" = String, Path, description = "The chat id")), request_body = super::openapi::TagRequest, responses((status = 200, description = "OK", body = Vec<super::openapi::TagBody>)))]
 async fn add_tag(
     State(s): State<AppState>,
-    caller: Caller,
+    Verified(caller): Verified,
     Path(id): Path<String>,
-    body: BodyResult<TagForm>,
+    body: Body<TagForm>,
 ) -> AppResult<Json<Vec<Value>>> {
-    caller.require_verified()?;
-    Ok(tags(svc::add_tag(&s, &caller, &id, &body?.0.name).await?))
+    Ok(tags(svc::add_tag(&s, &caller, &id, &body.0.name).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/chats/{id}/tags", tag = "chats", summary = "Untag a chat", params(("id" = String, Path, description = "The chat id")), request_body = super::openapi::TagRequest, responses((status = 200, description = "OK", body = Vec<super::openapi::TagBody>)))]
 async fn remove_tag(
     State(s): State<AppState>,
-    caller: Caller,
+    Verified(caller): Verified,
     Path(id): Path<String>,
-    body: BodyResult<TagForm>,
+    body: Body<TagForm>,
 ) -> AppResult<Json<Vec<Value>>> {
-    caller.require_verified()?;
-    Ok(tags(svc::remove_tag(&s, &caller, &id, &body?.0.name).await?))
+    Ok(tags(svc::remove_tag(&s, &caller, &id, &body.0.name).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/chats/{id}/messages/{message_id}", tag = "chats", summary = "Edit one message", params(("id" = String, Path, description = "The chat id"), ("message_id" = String, Path, description = "The message id")), request_body = super::openapi::MessageRequest, responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
 async fn update_message(
     State(s): State<AppState>,
-    caller: Caller,
+    Verified(caller): Verified,
     Path((id, message_id)): Path<(String, String)>,
-    body: BodyResult<MessageForm>,
+    body: Body<MessageForm>,
 ) -> AppResult<Json<Value>> {
-    caller.require_verified()?;
-    let content = body?.0.0.ok_or_else(|| {
+    let content = body.0.0.ok_or_else(|| {
         AppError::with_text(
             axum::http::StatusCode::BAD_REQUEST,
             crate::error::ErrorCode::Default,

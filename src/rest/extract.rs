@@ -32,6 +32,23 @@ impl FromRequestParts<AppState> for Caller {
     }
 }
 
+/// The role proofs as extractors: they resolve the `Caller` and refuse with its error before any
+/// later extractor (the body) runs.
+macro_rules! proof_extractor {
+    ($($proof:ident),*) => {$(
+        impl FromRequestParts<AppState> for crate::auth::$proof {
+            type Rejection = AppError;
+
+            async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+                let Ok(caller) = Caller::from_request_parts(parts, state).await;
+                crate::auth::$proof::of(&caller)
+            }
+        }
+    )*};
+}
+
+proof_extractor!(SignedIn, Verified, Admin, Human);
+
 /// Reads the fields of a JSON object, collecting pydantic-style errors for every bad field.
 pub struct FormReader<'a> {
     map: &'a Map<String, Value>,

@@ -8,8 +8,8 @@ use serde_json::{Value, json};
 
 use super::extract::{Body, Params};
 use crate::app::AppState;
-use crate::auth::Caller;
-use crate::error::{AppError, AppResult};
+use crate::auth::{Admin, Caller, Verified};
+use crate::error::AppResult;
 use crate::service::models::{self as svc, AccessForm, ListParams, Model, ModelAccess, ModelForm};
 
 pub fn router() -> Router<AppState> {
@@ -35,8 +35,6 @@ pub fn router() -> Router<AppState> {
         .route(&r("/delete/all"), delete(delete_all))
 }
 
-type BodyResult = Result<Body<Value>, AppError>;
-
 /// `ModelModel`.
 pub fn model_json(m: &Model) -> Value {
     svc::model_value(m)
@@ -56,8 +54,11 @@ fn models(list: Vec<Model>) -> Json<Vec<Value>> {
 }
 
 #[utoipa::path(get, path = "/api/models", tag = "models", summary = "The chat model list", params(("refresh" = Option<bool>, Query, description = "Wait for a new upstream fetch")), responses((status = 200, description = "OK", body = super::openapi::ModelListBody)))]
-async fn chat_models(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Value>> {
-    caller.require_verified()?;
+async fn chat_models(
+    State(s): State<AppState>,
+    Verified(caller): Verified,
+    params: Params,
+) -> AppResult<Json<Value>> {
     let refresh = params.bool("refresh")?.unwrap_or(false);
     Ok(Json(json!({"data": svc::chat_models(&s, &caller, refresh).await?})))
 }
@@ -68,8 +69,11 @@ async fn upstream_models(State(s): State<AppState>, caller: Caller) -> AppResult
 }
 
 #[utoipa::path(get, path = "/api/v1/models/list", tag = "models", summary = "Presets the caller can read, 30 per page", params(("query" = Option<String>, Query, description = "Name, base model or owner"), ("view_option" = Option<String>, Query, description = "created or shared"), ("tag" = Option<String>, Query, description = "A tag name"), ("order_by" = Option<String>, Query, description = "name, created_at or updated_at"), ("direction" = Option<String>, Query, description = "asc or desc"), ("page" = Option<i64>, Query, description = "1-based page; every item without it")), responses((status = 200, description = "OK", body = super::openapi::ModelPageBody)))]
-async fn list(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Value>> {
-    caller.require_verified()?;
+async fn list(
+    State(s): State<AppState>,
+    Verified(caller): Verified,
+    params: Params,
+) -> AppResult<Json<Value>> {
     let list = ListParams {
         query: params.string("query")?,
         view_option: params.string("view_option")?,
@@ -88,8 +92,11 @@ async fn all(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<Va
 }
 
 #[utoipa::path(get, path = "/api/v1/models/base", tag = "models", summary = "Rows without a base model (admin)", params(("tag" = Option<String>, Query, description = "A tag name")), responses((status = 200, description = "OK", body = Vec<super::openapi::ModelBody>)))]
-async fn base(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Vec<Value>>> {
-    caller.require_admin()?;
+async fn base(
+    State(s): State<AppState>,
+    Admin(caller): Admin,
+    params: Params,
+) -> AppResult<Json<Vec<Value>>> {
     Ok(models(svc::base(&s, &caller, params.string("tag")?.as_deref()).await?))
 }
 
@@ -104,9 +111,12 @@ async fn tags(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<S
 }
 
 #[utoipa::path(post, path = "/api/v1/models/create", tag = "models", summary = "Create a model", request_body = super::openapi::ModelRequest, responses((status = 200, description = "OK", body = super::openapi::ModelBody)))]
-async fn create(State(s): State<AppState>, caller: Caller, body: BodyResult) -> AppResult<Json<Value>> {
-    caller.require_verified()?;
-    let form = ModelForm::from_json(&body?.0)?;
+async fn create(
+    State(s): State<AppState>,
+    Verified(caller): Verified,
+    body: Body<Value>,
+) -> AppResult<Json<Value>> {
+    let form = ModelForm::from_json(&body.0)?;
     Ok(Json(model_json(&svc::create(&s, &caller, form).await?)))
 }
 
@@ -114,10 +124,9 @@ async fn create(State(s): State<AppState>, caller: Caller, body: BodyResult) -> 
 #[utoipa::path(get, path = "/api/v1/models/export", tag = "models", summary = "Export presets the caller may write", params(("ids" = Option<Vec<String>>, Query, description = "Model ids (repeatable)")), responses((status = 200, description = "OK", body = Vec<super::openapi::ModelBody>)))]
 async fn export(
     State(s): State<AppState>,
-    caller: Caller,
+    Verified(caller): Verified,
     RawQuery(query): RawQuery,
 ) -> AppResult<Json<Vec<Value>>> {
-    caller.require_verified()?;
     let ids: Vec<String> = query
         .as_deref()
         .map(|q| {
@@ -142,36 +151,51 @@ async fn export(
 }
 
 #[utoipa::path(post, path = "/api/v1/models/import", tag = "models", summary = "Create or update models in one transaction", request_body = super::openapi::ModelImportRequest, responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
-async fn import(State(s): State<AppState>, caller: Caller, body: BodyResult) -> AppResult<Json<bool>> {
-    caller.require_verified()?;
-    let list = svc::import_from_json(&body?.0)?;
+async fn import(
+    State(s): State<AppState>,
+    Verified(caller): Verified,
+    body: Body<Value>,
+) -> AppResult<Json<bool>> {
+    let list = svc::import_from_json(&body.0)?;
     Ok(Json(svc::import(&s, &caller, list).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/models/model", tag = "models", summary = "One model", params(("id" = String, Query, description = "The model id")), responses((status = 200, description = "OK", body = super::openapi::ModelAccessBody)))]
-async fn get_model(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Value>> {
-    caller.require_verified()?;
+async fn get_model(
+    State(s): State<AppState>,
+    Verified(caller): Verified,
+    params: Params,
+) -> AppResult<Json<Value>> {
     let id = params.required_text("id")?;
     Ok(Json(access_json(&svc::get(&s, &caller, &id).await?)))
 }
 
 #[utoipa::path(post, path = "/api/v1/models/model/update", tag = "models", summary = "Update a model", request_body = super::openapi::ModelRequest, responses((status = 200, description = "OK", body = super::openapi::ModelBody)))]
-async fn update(State(s): State<AppState>, caller: Caller, body: BodyResult) -> AppResult<Json<Value>> {
-    caller.require_verified()?;
-    let form = ModelForm::from_json(&body?.0)?;
+async fn update(
+    State(s): State<AppState>,
+    Verified(caller): Verified,
+    body: Body<Value>,
+) -> AppResult<Json<Value>> {
+    let form = ModelForm::from_json(&body.0)?;
     Ok(Json(model_json(&svc::update(&s, &caller, form).await?)))
 }
 
 #[utoipa::path(post, path = "/api/v1/models/model/delete", tag = "models", summary = "Delete a model", request_body = super::openapi::ModelIdRequest, responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
-async fn delete_model(State(s): State<AppState>, caller: Caller, body: BodyResult) -> AppResult<Json<bool>> {
-    caller.require_verified()?;
-    let id = svc::id_from_json(&body?.0)?;
+async fn delete_model(
+    State(s): State<AppState>,
+    Verified(caller): Verified,
+    body: Body<Value>,
+) -> AppResult<Json<bool>> {
+    let id = svc::id_from_json(&body.0)?;
     Ok(Json(svc::delete(&s, &caller, &id).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/models/model/toggle", tag = "models", summary = "Flip a model's is_active", params(("id" = String, Query, description = "The model id")), responses((status = 200, description = "OK", body = super::openapi::ModelBody)))]
-async fn toggle(State(s): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<Value>> {
-    caller.require_verified()?;
+async fn toggle(
+    State(s): State<AppState>,
+    Verified(caller): Verified,
+    params: Params,
+) -> AppResult<Json<Value>> {
     let id = params.required_text("id")?;
     Ok(Json(model_json(&svc::toggle(&s, &caller, &id).await?)))
 }
@@ -179,11 +203,10 @@ async fn toggle(State(s): State<AppState>, caller: Caller, params: Params) -> Ap
 #[utoipa::path(post, path = "/api/v1/models/model/access/update", tag = "models", summary = "Replace a model's access grants", request_body = super::openapi::ModelAccessRequest, responses((status = 200, description = "OK", body = super::openapi::ModelBody)))]
 async fn update_access(
     State(s): State<AppState>,
-    caller: Caller,
-    body: BodyResult,
+    Verified(caller): Verified,
+    body: Body<Value>,
 ) -> AppResult<Json<Value>> {
-    caller.require_verified()?;
-    let form = AccessForm::from_json(&body?.0)?;
+    let form = AccessForm::from_json(&body.0)?;
     Ok(Json(model_json(&svc::update_access(&s, &caller, form).await?)))
 }
 

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::extract::{Body, Form, FormReader, Params};
 use crate::app::AppState;
-use crate::auth::Caller;
+use crate::auth::{Admin, Caller};
 use crate::error::AppResult;
 use crate::service::permissions::PermissionTree;
 use crate::service::settings;
@@ -26,8 +26,11 @@ pub fn router() -> Router<AppState> {
 }
 
 #[utoipa::path(get, path = "/api/v1/users", tag = "users", summary = "Users, 30 per page (admin)", params(("query" = Option<String>, Query, description = "Matches name or email"), ("order_by" = Option<String>, Query, description = "name, email, created_at, last_active_at, updated_at or role"), ("direction" = Option<String>, Query, description = "asc or desc"), ("page" = Option<i64>, Query, description = "1-based page")), responses((status = 200, description = "OK", body = super::openapi::UserPageBody)))]
-async fn list(State(state): State<AppState>, caller: Caller, params: Params) -> AppResult<Json<UserPage>> {
-    caller.require_admin()?;
+async fn list(
+    State(state): State<AppState>,
+    Admin(caller): Admin,
+    params: Params,
+) -> AppResult<Json<UserPage>> {
     let list = ListParams {
         query: params.string("query")?,
         order_by: params.string("order_by")?,
@@ -61,12 +64,11 @@ impl Form for UpdateInput {
 #[utoipa::path(post, path = "/api/v1/users/{user_id}/update", tag = "users", summary = "Update a user (admin)", params(("user_id" = String, Path, description = "The user id")), request_body = super::openapi::UserUpdateRequest, responses((status = 200, description = "OK", body = super::openapi::UserBody)))]
 async fn update_user(
     State(state): State<AppState>,
-    caller: Caller,
+    Admin(caller): Admin,
     Path(id): Path<String>,
-    body: Result<Body<UpdateInput>, crate::error::AppError>,
+    body: Body<UpdateInput>,
 ) -> AppResult<Json<User>> {
-    caller.require_admin()?;
-    let Body(form) = body?;
+    let Body(form) = body;
     Ok(Json(svc::update(&state, &caller, &id, form).await?))
 }
 
@@ -87,11 +89,10 @@ async fn default_permissions(State(state): State<AppState>, caller: Caller) -> A
 #[utoipa::path(post, path = "/api/v1/users/default/permissions", tag = "users", summary = "Replace the default permission tree (admin)", request_body = Object, responses((status = 200, description = "OK", body = Object)))]
 async fn set_default_permissions(
     State(state): State<AppState>,
-    caller: Caller,
-    body: Result<Body<Value>, crate::error::AppError>,
+    Admin(caller): Admin,
+    body: Body<Value>,
 ) -> AppResult<Json<Value>> {
-    caller.require_admin()?;
-    let Body(form) = body?;
+    let Body(form) = body;
     let tree: PermissionTree = settings::set_default_permissions(&state.db, &caller, &form).await?;
     Ok(Json(tree.to_value()))
 }
