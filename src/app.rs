@@ -29,8 +29,6 @@ pub struct App {
     pub redis: Option<Arc<Redis>>,
     /// Upstream model providers and the cached model list.
     pub upstream: Arc<crate::upstream::Upstream>,
-    /// The GraphQL schema, built once with the configured limits.
-    pub graphql_schema: crate::graphql::DuetSchema,
 }
 
 /// A cheap handle to `App`, used as axum state.
@@ -90,16 +88,7 @@ impl App {
             None => Arc::new(MemoryRateLimiter::new(config.signin_rate_limit, config.signin_rate_window)),
         };
         let upstream = crate::upstream::Upstream::new(&config.upstream)?;
-        let graphql_schema = crate::graphql::schema(&config.graphql);
-        let app = App {
-            keys: TokenKeys::new(&secret),
-            config,
-            db,
-            signin_limiter,
-            redis,
-            upstream,
-            graphql_schema,
-        };
+        let app = App { keys: TokenKeys::new(&secret), config, db, signin_limiter, redis, upstream };
         crate::service::auths::bootstrap_admin(&app).await?;
         Ok(app)
     }
@@ -162,7 +151,15 @@ fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
     std::fs::write(path, text)
 }
 
-/// The whole HTTP surface.
+/// The whole HTTP surface: the REST routers, GraphQL (with its schema, built here once) and the
+/// API documents, behind the edge layers.
 pub fn build_router(state: AppState) -> Router {
-    crate::http::layers(crate::rest::router().with_state(state.clone()), &state)
+    let routes = Router::new()
+        .merge(crate::rest::router())
+        .merge(crate::graphql::router(&state.config.graphql))
+        .merge(crate::rest::openapi::router())
+        .merge(crate::rest::docs_ui::router())
+        .fallback(crate::rest::not_found)
+        .method_not_allowed_fallback(crate::rest::method_not_allowed);
+    crate::http::layers(routes.with_state(state.clone()), &state)
 }

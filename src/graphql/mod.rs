@@ -9,23 +9,24 @@ pub mod playground;
 pub mod query;
 pub mod types;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::parser::types::OperationType;
 use async_graphql::{BatchRequest, BatchResponse, EmptySubscription, ErrorExtensions, Request, Schema};
-use axum::Router;
 use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use axum::{Extension, Router};
 use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::config::GraphqlLimits;
 use crate::error::{AppError, ErrorCode};
-use crate::rest::extract::{Params, read_json};
+use crate::http::extract::{Params, read_json};
 use loaders::{ChatLoader, ModelLoader, ReadableModelLoader, TagLoader, UserLoader};
 
 pub type DuetSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
@@ -57,8 +58,13 @@ pub fn sdl() -> String {
     schema(&limits).sdl()
 }
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/graphql", get(get_graphql).post(post_graphql)).merge(playground::router())
+/// `/graphql` and the playground, with the schema built once for `limits`.
+pub fn router(limits: &GraphqlLimits) -> Router<AppState> {
+    let schema = Arc::new(schema(limits));
+    Router::new()
+        .route("/graphql", get(get_graphql).post(post_graphql))
+        .layer(Extension(schema))
+        .merge(playground::router())
 }
 
 /// A GraphQL error answer (`{"errors": [...]}`) with an HTTP status.
@@ -163,8 +169,7 @@ fn is_json_request(headers: &axum::http::HeaderMap) -> bool {
     essence == "application/json" || essence == "application/graphql-response+json"
 }
 
-async fn execute(state: &AppState, caller: &Caller, batch: BatchRequest) -> Response {
-    let schema = &state.graphql_schema;
+async fn execute(schema: &DuetSchema, state: &AppState, caller: &Caller, batch: BatchRequest) -> Response {
     let response = match batch {
         BatchRequest::Single(r) => BatchResponse::Single(schema.execute(prepare(state, caller, r)).await),
         BatchRequest::Batch(rs) => {
@@ -179,7 +184,11 @@ async fn execute(state: &AppState, caller: &Caller, batch: BatchRequest) -> Resp
 }
 
 /// `POST /graphql`: one operation, or a JSON array of operations answered in order.
-async fn post_graphql(State(state): State<AppState>, req: axum::extract::Request) -> Response {
+async fn post_graphql(
+    State(state): State<AppState>,
+    Extension(schema): Extension<Arc<DuetSchema>>,
+    req: axum::extract::Request,
+) -> Response {
     let (mut parts, body) = req.into_parts();
     if !is_json_request(&parts.headers) {
         let err = AppError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, ErrorCode::UnsupportedMediaType);
@@ -218,7 +227,7 @@ async fn post_graphql(State(state): State<AppState>, req: axum::extract::Request
         }
     };
     match admit_all(limits, batch) {
-        Ok((batch, _)) => execute(&state, &caller, batch).await,
+        Ok((batch, _)) => execute(&schema, &state, &caller, batch).await,
         Err(e) => error_response(e.status, &e),
     }
 }
@@ -227,6 +236,7 @@ async fn post_graphql(State(state): State<AppState>, req: axum::extract::Request
 /// A browser navigating to it (no `query`, `Accept: text/html`) gets the playground.
 async fn get_graphql(
     State(state): State<AppState>,
+    Extension(schema): Extension<Arc<DuetSchema>>,
     caller: Caller,
     headers: axum::http::HeaderMap,
     params: Params,
@@ -260,7 +270,7 @@ async fn get_graphql(
             StatusCode::METHOD_NOT_ALLOWED,
             &request_error("Mutations are only accepted with POST."),
         ),
-        Ok((batch, false)) => execute(&state, &caller, batch).await,
+        Ok((batch, false)) => execute(&schema, &state, &caller, batch).await,
         Err(e) => error_response(e.status, &e),
     }
 }

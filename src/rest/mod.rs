@@ -19,7 +19,8 @@ pub mod openapi;
 pub mod system;
 pub mod users;
 
-/// All REST routes. A router's root answers both with and without the trailing slash.
+/// The REST routes of the reference's routers. A router's root answers both with and without the
+/// trailing slash.
 pub fn router() -> Router<AppState> {
     let auths = auths::router().layer(SetResponseHeaderLayer::if_not_present(
         header::CACHE_CONTROL,
@@ -31,18 +32,15 @@ pub fn router() -> Router<AppState> {
         .merge(users::router())
         .merge(chats::router())
         .merge(models::router())
-        .merge(openapi::router())
-        .merge(docs_ui::router())
-        .merge(crate::graphql::router())
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
 }
 
-async fn not_found() -> impl IntoResponse {
+/// The answer for a path no route serves.
+pub async fn not_found() -> impl IntoResponse {
     AppError::with_text(StatusCode::NOT_FOUND, crate::error::ErrorCode::NotFound, "Not Found")
 }
 
-async fn method_not_allowed() -> impl IntoResponse {
+/// The answer for a path served with other methods.
+pub async fn method_not_allowed() -> impl IntoResponse {
     AppError::with_text(
         StatusCode::METHOD_NOT_ALLOWED,
         crate::error::ErrorCode::NotFound,
