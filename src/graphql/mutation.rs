@@ -16,7 +16,12 @@ use crate::service::users::{self as users_svc, UpdateInput};
 pub struct Mutation;
 
 fn session(s: auths_svc::Session) -> Session {
-    Session { expires_at: s.expires_at(), token: s.token, token_type: "Bearer".into(), user: User(s.user) }
+    Session {
+        expires_at: s.expires_at(),
+        token: s.token,
+        token_type: "Bearer".into(),
+        user: User(s.user.into()),
+    }
 }
 
 /// A JSON argument that must be an object.
@@ -136,7 +141,7 @@ impl Mutation {
         date_of_birth: Option<String>,
     ) -> async_graphql::Result<User> {
         let input = ProfileInput { name, profile_image_url, bio, gender, date_of_birth };
-        Ok(User(auths_svc::update_profile(state(ctx), caller(ctx), input).await.gql()?))
+        Ok(User(auths_svc::update_profile(state(ctx), caller(ctx), input).await.gql()?.into()))
     }
 
     /// Changes the caller's password and ends every session of the account.

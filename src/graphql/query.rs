@@ -27,7 +27,7 @@ fn none_if_missing<T>(r: crate::error::AppResult<T>) -> async_graphql::Result<Op
 impl Query {
     /// The signed-in caller (any role).
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
-        Ok(User(caller(ctx).require_user().gql()?.user.clone()))
+        Ok(User(caller(ctx).require_user().gql()?.user.clone().into()))
     }
 
     /// A user by id: an admin, or the caller themself. `null` when there is no such user.

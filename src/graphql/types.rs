@@ -14,6 +14,7 @@ use crate::auth::Caller;
 use crate::error::{AppError, ErrorCode};
 use crate::service::chats::{self as chats_svc, ChatQuery};
 use crate::service::models::{self as models_svc, ListParams, ModelAccess};
+use crate::service::users::UserView;
 use crate::store::chats::{ChatRow, TagRow, TitleRow};
 use crate::store::models::ModelRow;
 
@@ -111,7 +112,7 @@ fn page_info(offset: i64, len: usize, total: i64) -> PageInfo {
 
 /// A user account.
 #[derive(Clone)]
-pub struct User(pub crate::store::users::User);
+pub struct User(pub UserView);
 
 #[Object]
 impl User {
@@ -294,7 +295,7 @@ pub struct UserConnection {
 }
 
 impl UserConnection {
-    pub fn new(users: Vec<crate::store::users::User>, offset: i64, total: i64) -> Self {
+    pub fn new(users: Vec<UserView>, offset: i64, total: i64) -> Self {
         let info = page_info(offset, users.len(), total);
         let edges = users
             .into_iter()
@@ -397,7 +398,7 @@ impl Chat {
         }
         let loader = ctx.data_unchecked::<Users>();
         let user = loader.load_one(self.user_id.clone()).await.map_err(|e| e.as_ref().extend())?;
-        user.map(User).ok_or_else(|| AppError::bad_request(ErrorCode::NotFound).extend())
+        user.map(|u| User(u.into())).ok_or_else(|| AppError::bad_request(ErrorCode::NotFound).extend())
     }
     /// The stored models the chat document lists (`chat.models`) that the caller may read;
     /// unknown ids are skipped.

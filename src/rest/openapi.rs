@@ -331,62 +331,6 @@ pub struct PasswordRequest {
 
 // ---- users ---------------------------------------------------------------------------------
 
-/// The reference's `UserModel`.
-#[derive(Serialize, ToSchema)]
-pub struct UserBody {
-    pub id: String,
-    pub email: String,
-    pub username: Option<String>,
-    pub role: String,
-    pub name: String,
-    pub profile_image_url: String,
-    pub profile_banner_image_url: Option<String>,
-    pub bio: Option<String>,
-    pub gender: Option<String>,
-    pub date_of_birth: Option<String>,
-    pub timezone: Option<String>,
-    pub presence_state: Option<String>,
-    pub status_emoji: Option<String>,
-    pub status_message: Option<String>,
-    pub status_expires_at: Option<i64>,
-    #[schema(value_type = Value)]
-    pub info: Option<Value>,
-    #[schema(value_type = Value)]
-    pub settings: Option<Value>,
-    #[schema(value_type = Value)]
-    pub oauth: Option<Value>,
-    #[schema(value_type = Value)]
-    pub scim: Option<Value>,
-    pub last_active_at: i64,
-    pub updated_at: i64,
-    pub created_at: i64,
-}
-
-/// A user of the admin list: `UserModel` + `group_ids`.
-#[derive(Serialize, ToSchema)]
-pub struct UserListItemBody {
-    #[serde(flatten)]
-    pub user: UserBody,
-    pub group_ids: Vec<String>,
-}
-
-/// `GET /users/`.
-#[derive(Serialize, ToSchema)]
-pub struct UserPageBody {
-    pub users: Vec<UserListItemBody>,
-    pub total: i64,
-}
-
-/// `GET /users/{user_id}`: `UserModel` + `groups`, `is_active`.
-#[derive(Serialize, ToSchema)]
-pub struct UserDetailBody {
-    #[serde(flatten)]
-    pub user: UserBody,
-    #[schema(value_type = Vec<Object>)]
-    pub groups: Vec<Value>,
-    pub is_active: bool,
-}
-
 #[derive(Serialize, ToSchema)]
 pub struct UserUpdateRequest {
     pub role: Option<String>,

@@ -12,8 +12,7 @@ use crate::auth::{Admin, Caller};
 use crate::error::AppResult;
 use crate::service::permissions::PermissionTree;
 use crate::service::settings;
-use crate::service::users::{self as svc, ListParams, UpdateInput, UserDetail, UserPage};
-use crate::store::users::User;
+use crate::service::users::{self as svc, ListParams, UpdateInput, UserDetail, UserPage, UserView};
 
 pub fn router() -> Router<AppState> {
     const P: &str = "/api/v1/users";
@@ -25,7 +24,7 @@ pub fn router() -> Router<AppState> {
         .route(&format!("{P}/{{user_id}}/update"), post(update_user))
 }
 
-#[utoipa::path(get, path = "/api/v1/users", tag = "users", summary = "Users, 30 per page (admin)", params(("query" = Option<String>, Query, description = "Matches name or email"), ("order_by" = Option<String>, Query, description = "name, email, created_at, last_active_at, updated_at or role"), ("direction" = Option<String>, Query, description = "asc or desc"), ("page" = Option<i64>, Query, description = "1-based page")), responses((status = 200, description = "OK", body = super::openapi::UserPageBody)))]
+#[utoipa::path(get, path = "/api/v1/users", tag = "users", summary = "Users, 30 per page (admin)", params(("query" = Option<String>, Query, description = "Matches name or email"), ("order_by" = Option<String>, Query, description = "name, email, created_at, last_active_at, updated_at or role"), ("direction" = Option<String>, Query, description = "asc or desc"), ("page" = Option<i64>, Query, description = "1-based page")), responses((status = 200, description = "OK", body = UserPage)))]
 async fn list(
     State(state): State<AppState>,
     Admin(caller): Admin,
@@ -40,7 +39,7 @@ async fn list(
     Ok(Json(svc::list(&state, &caller, list).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/users/{user_id}", tag = "users", summary = "One user (admin, or the user themself)", params(("user_id" = String, Path, description = "The user id")), responses((status = 200, description = "OK", body = super::openapi::UserDetailBody)))]
+#[utoipa::path(get, path = "/api/v1/users/{user_id}", tag = "users", summary = "One user (admin, or the user themself)", params(("user_id" = String, Path, description = "The user id")), responses((status = 200, description = "OK", body = UserDetail)))]
 async fn get_user(
     State(state): State<AppState>,
     caller: Caller,
@@ -61,13 +60,13 @@ impl Form for UpdateInput {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/users/{user_id}/update", tag = "users", summary = "Update a user (admin)", params(("user_id" = String, Path, description = "The user id")), request_body = super::openapi::UserUpdateRequest, responses((status = 200, description = "OK", body = super::openapi::UserBody)))]
+#[utoipa::path(post, path = "/api/v1/users/{user_id}/update", tag = "users", summary = "Update a user (admin)", params(("user_id" = String, Path, description = "The user id")), request_body = super::openapi::UserUpdateRequest, responses((status = 200, description = "OK", body = UserView)))]
 async fn update_user(
     State(state): State<AppState>,
     Admin(caller): Admin,
     Path(id): Path<String>,
     body: Body<UpdateInput>,
-) -> AppResult<Json<User>> {
+) -> AppResult<Json<UserView>> {
     let Body(form) = body;
     Ok(Json(svc::update(&state, &caller, &id, form).await?))
 }

@@ -1,43 +1,21 @@
 //! User administration: the admin list, one user, admin updates and deletion, with the
 //! primary-admin guards.
 
-use serde::Serialize;
-
 use crate::app::App;
 use crate::auth::Caller;
 use crate::auth::password;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::service::validate;
-use crate::store::{self, users::AdminUpdate, users::User, users::UserOrder};
+use crate::store::{self, users::AdminUpdate, users::UserOrder};
+
+mod view;
+pub use view::{UserDetail, UserPage, UserView, UserWithGroups};
 
 /// Users per page of the admin list.
 pub const PAGE_SIZE: i64 = 30;
 
 /// Seconds since the last request within which a user counts as active.
 const ACTIVE_WINDOW: i64 = 180;
-
-/// A user with their group ids (always empty: duet has no groups yet).
-#[derive(Debug, Clone, Serialize)]
-pub struct UserWithGroups {
-    #[serde(flatten)]
-    pub user: User,
-    pub group_ids: Vec<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct UserPage {
-    pub users: Vec<UserWithGroups>,
-    pub total: i64,
-}
-
-/// One user with group memberships and whether they were active in the last three minutes.
-#[derive(Debug, Clone, Serialize)]
-pub struct UserDetail {
-    #[serde(flatten)]
-    pub user: User,
-    pub groups: Vec<serde_json::Value>,
-    pub is_active: bool,
-}
 
 /// Admin list filters.
 #[derive(Debug, Clone, Default)]
@@ -55,13 +33,16 @@ pub async fn list_range(
     query: Option<&str>,
     limit: i64,
     offset: i64,
-) -> AppResult<(Vec<User>, i64)> {
+) -> AppResult<(Vec<UserView>, i64)> {
     caller.require_admin()?;
     if let Some(query) = query {
         validate::check_search(&["query", "query"], query)?;
     }
     let query = query.filter(|q| !q.is_empty());
-    store::users::list(&app.db, query, UserOrder::CreatedAt, false, limit.clamp(0, 1000), offset.max(0)).await
+    let (users, total) =
+        store::users::list(&app.db, query, UserOrder::CreatedAt, false, limit.clamp(0, 1000), offset.max(0))
+            .await?;
+    Ok((users.into_iter().map(UserView::from).collect(), total))
 }
 
 pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<UserPage> {
@@ -79,7 +60,10 @@ pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<U
         store::users::list(&app.db, query, order, ascending, PAGE_SIZE, (page - 1).saturating_mul(PAGE_SIZE))
             .await?;
     Ok(UserPage {
-        users: users.into_iter().map(|user| UserWithGroups { user, group_ids: Vec::new() }).collect(),
+        users: users
+            .into_iter()
+            .map(|user| UserWithGroups { user: user.into(), group_ids: Vec::new() })
+            .collect(),
         total,
     })
 }
@@ -94,7 +78,7 @@ pub async fn get(app: &App, caller: &Caller, id: &str) -> AppResult<UserDetail> 
         store::users::get(&app.db, id).await?.ok_or_else(|| AppError::bad_request(ErrorCode::NotFound))?;
     Ok(UserDetail {
         is_active: store::now() - user.last_active_at <= ACTIVE_WINDOW,
-        user,
+        user: user.into(),
         groups: Vec::new(),
     })
 }
@@ -111,7 +95,7 @@ pub struct UpdateInput {
 
 /// Admin update. The primary admin may only be changed by themself and always stays admin; a new
 /// password ends every session of the target. All changes are one transaction.
-pub async fn update(app: &App, caller: &Caller, id: &str, input: UpdateInput) -> AppResult<User> {
+pub async fn update(app: &App, caller: &Caller, id: &str, input: UpdateInput) -> AppResult<UserView> {
     let p = caller.require_admin()?;
     // Form validation (422) comes first, as the reference's pydantic form does.
     let role = match &input.role {
@@ -177,7 +161,7 @@ pub async fn update(app: &App, caller: &Caller, id: &str, input: UpdateInput) ->
     if new_hash.is_some() {
         tracing::info!(user_id = %id, "password reset by an admin; all sessions ended");
     }
-    updated.ok_or_else(|| AppError::bad_request(ErrorCode::Default))
+    updated.map(UserView::from).ok_or_else(|| AppError::bad_request(ErrorCode::Default))
 }
 
 /// Deletes a user with their credentials, API keys and revoked-token rows in one transaction.

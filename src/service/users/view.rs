@@ -1,0 +1,96 @@
+//! What callers are shown of users: the reference's `UserModel`, the admin list and one user's
+//! detail. REST returns these, the OpenAPI document describes them, GraphQL wraps them.
+
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+use crate::store::users::User;
+
+/// A user as the reference's `UserModel` answers it.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[schema(as = UserModel)]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+    pub username: Option<String>,
+    pub role: String,
+    pub name: String,
+    pub profile_image_url: String,
+    pub profile_banner_image_url: Option<String>,
+    pub bio: Option<String>,
+    pub gender: Option<String>,
+    pub date_of_birth: Option<String>,
+    pub timezone: Option<String>,
+    pub presence_state: Option<String>,
+    pub status_emoji: Option<String>,
+    pub status_message: Option<String>,
+    pub status_expires_at: Option<i64>,
+    #[schema(value_type = Value)]
+    pub info: Option<Value>,
+    #[schema(value_type = Value)]
+    pub settings: Option<Value>,
+    #[schema(value_type = Value)]
+    pub oauth: Option<Value>,
+    #[schema(value_type = Value)]
+    pub scim: Option<Value>,
+    pub last_active_at: i64,
+    pub updated_at: i64,
+    pub created_at: i64,
+}
+
+impl From<User> for UserView {
+    fn from(u: User) -> Self {
+        UserView {
+            id: u.id,
+            email: u.email,
+            username: u.username,
+            role: u.role,
+            name: u.name,
+            profile_image_url: u.profile_image_url,
+            profile_banner_image_url: u.profile_banner_image_url,
+            bio: u.bio,
+            gender: u.gender,
+            date_of_birth: u.date_of_birth,
+            timezone: u.timezone,
+            presence_state: u.presence_state,
+            status_emoji: u.status_emoji,
+            status_message: u.status_message,
+            status_expires_at: u.status_expires_at,
+            info: u.info.map(|j| j.0),
+            settings: u.settings.map(|j| j.0),
+            oauth: u.oauth.map(|j| j.0),
+            scim: u.scim.map(|j| j.0),
+            last_active_at: u.last_active_at,
+            updated_at: u.updated_at,
+            created_at: u.created_at,
+        }
+    }
+}
+
+/// A user of the admin list: `UserModel` and their group ids (always empty: duet has no groups
+/// yet).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserWithGroups {
+    #[serde(flatten)]
+    pub user: UserView,
+    pub group_ids: Vec<String>,
+}
+
+/// A page of the admin list (`GET /users/`).
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserPage {
+    pub users: Vec<UserWithGroups>,
+    pub total: i64,
+}
+
+/// One user (`GET /users/{user_id}`) with group memberships and whether they were active in the
+/// last three minutes.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct UserDetail {
+    #[serde(flatten)]
+    pub user: UserView,
+    #[schema(value_type = Vec<Object>)]
+    pub groups: Vec<Value>,
+    pub is_active: bool,
+}
