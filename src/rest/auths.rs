@@ -16,7 +16,8 @@ use crate::auth::{Admin, Caller, Human, SignedIn, Verified};
 use crate::error::{AppError, ErrorCode};
 use crate::http::ClientInfo;
 use crate::service::auths::{
-    self as svc, AddUserInput, ProfileInput, Session, SignupInput, profile_image_path,
+    self as svc, AddUserInput, AddedUserView, AdminDetails, ApiKeyView, ProfileInput, Session,
+    SessionUserView, SessionView, SignupInput, UserBrief,
 };
 use crate::service::settings;
 
@@ -64,17 +65,7 @@ pub fn router() -> Router<AppState> {
 
 /// The session answer of sign-in and sign-up, with the `token` cookie.
 fn session_response(state: &AppState, client: &ClientInfo, session: Session) -> Response {
-    let body = json!({
-        "id": session.user.id,
-        "name": session.user.name,
-        "role": session.user.role,
-        "email": session.user.email,
-        "profile_image_url": profile_image_path(&session.user.id),
-        "token": session.token,
-        "token_type": "Bearer",
-        "expires_at": session.expires_at(),
-        "permissions": session.permissions,
-    });
+    let body = SessionView::from(&session);
     let cookie = cookies::token_cookie(
         &state.config,
         client,
@@ -105,7 +96,7 @@ impl Form for SigninForm {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/auths/signin", tag = "auths", summary = "Sign in with email and password", request_body = super::openapi::SigninRequest, responses((status = 200, description = "OK", body = super::openapi::SessionUserBody)), security(()))]
+#[utoipa::path(post, path = "/api/v1/auths/signin", tag = "auths", summary = "Sign in with email and password", request_body = super::openapi::SigninRequest, responses((status = 200, description = "OK", body = SessionView)), security(()))]
 async fn signin(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -127,7 +118,7 @@ impl Form for SignupInput {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/auths/signup", tag = "auths", summary = "Create an account and sign in", request_body = super::openapi::SignupRequest, responses((status = 200, description = "OK", body = super::openapi::SessionUserBody)), security(()))]
+#[utoipa::path(post, path = "/api/v1/auths/signup", tag = "auths", summary = "Create an account and sign in", request_body = super::openapi::SignupRequest, responses((status = 200, description = "OK", body = SessionView)), security(()))]
 async fn signup(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -149,50 +140,10 @@ async fn signout(State(state): State<AppState>, client: ClientInfo, headers: Hea
     Ok(with_cookies(Json(json!({"status": true})).into_response(), &expired))
 }
 
-#[utoipa::path(get, path = "/api/v1/auths", tag = "auths", summary = "The signed-in session user", responses((status = 200, description = "OK", body = super::openapi::SessionUserBody)))]
+#[utoipa::path(get, path = "/api/v1/auths", tag = "auths", summary = "The signed-in session user", responses((status = 200, description = "OK", body = SessionUserView)))]
 async fn session_user(State(state): State<AppState>, client: ClientInfo, caller: Caller) -> Result<Response> {
-    /// The answer, serialised straight from the session (field order as Open WebUI's).
-    #[derive(serde::Serialize)]
-    struct SessionUserBody<'a> {
-        status_emoji: &'a Option<String>,
-        status_message: &'a Option<String>,
-        status_expires_at: &'a Option<i64>,
-        id: &'a str,
-        name: &'a str,
-        role: &'a str,
-        email: &'a str,
-        profile_image_url: std::borrow::Cow<'a, str>,
-        token: &'a str,
-        token_type: &'static str,
-        expires_at: Option<i64>,
-        permissions: &'a serde_json::value::RawValue,
-        bio: &'a Option<String>,
-        gender: &'a Option<String>,
-        date_of_birth: &'a Option<String>,
-    }
     let info = svc::session_user(&state, &caller).await?;
-    let u = &info.user;
-    let body = SessionUserBody {
-        status_emoji: &u.status_emoji,
-        status_message: &u.status_message,
-        status_expires_at: &u.status_expires_at,
-        id: &u.id,
-        name: &u.name,
-        role: &u.role,
-        email: &u.email,
-        profile_image_url: if u.profile_image_url.is_empty() {
-            profile_image_path(&u.id).into()
-        } else {
-            u.profile_image_url.as_str().into()
-        },
-        token: &info.token,
-        token_type: "Bearer",
-        expires_at: info.expires_at,
-        permissions: &info.permissions,
-        bio: &u.bio,
-        gender: &u.gender,
-        date_of_birth: &u.date_of_birth,
-    };
+    let body = info.view();
     let response = Json(body).into_response();
     Ok(match info.expires_at {
         Some(exp) => {
@@ -217,7 +168,7 @@ impl Form for ProfileInput {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/auths/update/profile", tag = "auths", summary = "Update the caller's profile", request_body = super::openapi::ProfileRequest, responses((status = 200, description = "OK", body = super::openapi::UserBriefBody)))]
+#[utoipa::path(post, path = "/api/v1/auths/update/profile", tag = "auths", summary = "Update the caller's profile", request_body = super::openapi::ProfileRequest, responses((status = 200, description = "OK", body = UserBrief)))]
 async fn update_profile(
     State(state): State<AppState>,
     caller: Caller,
@@ -226,7 +177,7 @@ async fn update_profile(
     Verified::of(&caller)?;
     let Body(form) = body?;
     let user = svc::update_profile(&state, &caller, form).await?;
-    Ok(Json(svc::UserBrief::from(&user)).into_response())
+    Ok(Json(UserBrief::from(&user)).into_response())
 }
 
 struct TimezoneForm(String);
@@ -284,7 +235,7 @@ impl Form for AddUserInput {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/auths/add", tag = "auths", summary = "Add a user (admin)", request_body = super::openapi::AddUserRequest, responses((status = 200, description = "OK", body = super::openapi::AddedUserBody)))]
+#[utoipa::path(post, path = "/api/v1/auths/add", tag = "auths", summary = "Add a user (admin)", request_body = super::openapi::AddUserRequest, responses((status = 200, description = "OK", body = AddedUserView)))]
 async fn add_user(
     State(state): State<AppState>,
     caller: Caller,
@@ -293,22 +244,13 @@ async fn add_user(
     Admin::of(&caller)?;
     let Body(form) = body?;
     let added = svc::add_user(&state, &caller, form).await?;
-    Ok(Json(json!({
-        "token": added.token,
-        "token_type": "Bearer",
-        "id": added.user.id,
-        "email": added.user.email,
-        "name": added.user.name,
-        "role": added.user.role,
-        "profile_image_url": profile_image_path(&added.user.id),
-    }))
-    .into_response())
+    Ok(Json(AddedUserView::from(added)).into_response())
 }
 
-#[utoipa::path(get, path = "/api/v1/auths/admin/details", tag = "auths", summary = "The admin's contact details, when shown", responses((status = 200, description = "OK", body = super::openapi::AdminDetailsBody)))]
+#[utoipa::path(get, path = "/api/v1/auths/admin/details", tag = "auths", summary = "The admin's contact details, when shown", responses((status = 200, description = "OK", body = AdminDetails)))]
 async fn admin_details(State(state): State<AppState>, caller: Caller) -> Result<Response> {
     let (name, email) = svc::admin_details(&state, &caller).await?;
-    Ok(Json(json!({"name": name, "email": email})).into_response())
+    Ok(Json(AdminDetails { name, email }).into_response())
 }
 
 #[utoipa::path(get, path = "/api/v1/auths/admin/config", tag = "auths", summary = "The admin configuration (admin)", responses((status = 200, description = "OK", body = Object)))]
@@ -327,16 +269,16 @@ async fn set_admin_config(
     Ok(Json(settings::update_admin_config(&state.db, &caller, &form).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/auths/api_key", tag = "auths", summary = "Create (or replace) the caller's API key", responses((status = 200, description = "OK", body = super::openapi::ApiKeyBody)))]
+#[utoipa::path(post, path = "/api/v1/auths/api_key", tag = "auths", summary = "Create (or replace) the caller's API key", responses((status = 200, description = "OK", body = ApiKeyView)))]
 async fn create_api_key(State(state): State<AppState>, caller: Caller) -> Result<Response> {
     let key = svc::create_api_key(&state, &caller).await?;
-    Ok(Json(json!({"api_key": key})).into_response())
+    Ok(Json(ApiKeyView { api_key: key }).into_response())
 }
 
-#[utoipa::path(get, path = "/api/v1/auths/api_key", tag = "auths", summary = "The caller's API key", responses((status = 200, description = "OK", body = super::openapi::ApiKeyBody)))]
+#[utoipa::path(get, path = "/api/v1/auths/api_key", tag = "auths", summary = "The caller's API key", responses((status = 200, description = "OK", body = ApiKeyView)))]
 async fn get_api_key(State(state): State<AppState>, caller: Caller) -> Result<Response> {
     let key = svc::get_api_key(&state, &caller).await?;
-    Ok(Json(json!({"api_key": key})).into_response())
+    Ok(Json(ApiKeyView { api_key: key }).into_response())
 }
 
 #[utoipa::path(delete, path = "/api/v1/auths/api_key", tag = "auths", summary = "Delete the caller's API key", responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]

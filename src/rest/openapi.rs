@@ -228,63 +228,6 @@ pub struct VersionBody {
 
 // ---- auths ---------------------------------------------------------------------------------
 
-/// The session answer of sign-in, sign-up and `GET /auths/`.
-#[derive(Serialize, ToSchema)]
-pub struct SessionUserBody {
-    pub id: String,
-    pub name: String,
-    pub role: String,
-    pub email: String,
-    pub profile_image_url: String,
-    pub token: String,
-    pub token_type: String,
-    /// Epoch seconds; null for a token without expiry.
-    pub expires_at: Option<i64>,
-    #[schema(value_type = Object)]
-    pub permissions: Value,
-    pub status_emoji: Option<String>,
-    pub status_message: Option<String>,
-    pub status_expires_at: Option<i64>,
-    pub bio: Option<String>,
-    pub gender: Option<String>,
-    pub date_of_birth: Option<String>,
-}
-
-/// `{id, name, role, email, profile_image_url}`.
-#[derive(Serialize, ToSchema)]
-pub struct UserBriefBody {
-    pub id: String,
-    pub name: String,
-    pub role: String,
-    pub email: String,
-    pub profile_image_url: String,
-}
-
-/// The answer of `POST /auths/add`.
-#[derive(Serialize, ToSchema)]
-pub struct AddedUserBody {
-    pub token: String,
-    pub token_type: String,
-    pub id: String,
-    pub email: String,
-    pub name: String,
-    pub role: String,
-    pub profile_image_url: String,
-}
-
-/// `GET /auths/admin/details`.
-#[derive(Serialize, ToSchema)]
-pub struct AdminDetailsBody {
-    pub name: Option<String>,
-    pub email: Option<String>,
-}
-
-/// `{"api_key": "sk-…"}`.
-#[derive(Serialize, ToSchema)]
-pub struct ApiKeyBody {
-    pub api_key: String,
-}
-
 #[derive(Serialize, ToSchema)]
 pub struct SigninRequest {
     pub email: String,

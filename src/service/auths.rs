@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use serde::Serialize;
 use serde_json::Value;
 
 use crate::app::App;
@@ -15,6 +14,9 @@ use crate::limit::Decision;
 use crate::service::settings::Settings;
 use crate::service::validate;
 use crate::store::{self, users::NewUser, users::User};
+
+mod view;
+pub use view::{AddedUserView, AdminDetails, ApiKeyView, SessionUserView, SessionView, UserBrief};
 
 /// A newly issued session (sign-in, sign-up).
 #[derive(Debug, Clone)]
@@ -30,28 +32,6 @@ pub struct Session {
 impl Session {
     pub fn expires_at(&self) -> Option<i64> {
         self.claims.exp
-    }
-}
-
-/// `{id, name, role, email, profile_image_url}`.
-#[derive(Debug, Clone, Serialize)]
-pub struct UserBrief {
-    pub id: String,
-    pub name: String,
-    pub role: String,
-    pub email: String,
-    pub profile_image_url: String,
-}
-
-impl From<&User> for UserBrief {
-    fn from(u: &User) -> Self {
-        UserBrief {
-            id: u.id.clone(),
-            name: u.name.clone(),
-            role: u.role.clone(),
-            email: u.email.clone(),
-            profile_image_url: u.profile_image_url.clone(),
-        }
     }
 }
 
