@@ -1,0 +1,189 @@
+//! The request forms of the models API: `ModelForm` (create, update, each import item),
+//! `AccessForm`, `{id}` and `{models}`, validated in FastAPI's 422 shape, and the id rule.
+
+use serde_json::{Map, Value, json};
+
+use crate::error::{AppError, AppResult, FieldError};
+
+mod check;
+mod meta;
+mod params;
+
+use check::{Check, loc};
+use meta::check_meta;
+use params::check_params;
+
+/// The longest model id, in characters.
+pub const MAX_ID_CHARS: usize = 256;
+
+const ID_PATTERN: &str = r"^\S+$";
+
+/// `ModelForm`: the body of create and update (and each item of an import).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelForm {
+    pub id: String,
+    pub base_model_id: Option<String>,
+    /// Whether the body named `base_model_id` (an update keeps the stored one otherwise).
+    pub base_model_id_given: bool,
+    pub name: String,
+    /// Canonical `ModelMeta`.
+    pub meta: Map<String, Value>,
+    /// The keys the body's `meta` named.
+    pub meta_given: Vec<String>,
+    /// Canonical `ModelParams`.
+    pub params: Map<String, Value>,
+    /// Whether the body's `params` named `model_controls`.
+    pub model_controls_given: bool,
+    pub access_grants: Option<Vec<Value>>,
+    /// `None` when not sent (true on create, unchanged on update).
+    pub is_active: Option<bool>,
+    pub commit_message: Option<String>,
+}
+
+impl ModelForm {
+    /// Validates a JSON body; every problem is reported at once in FastAPI's 422 shape.
+    pub fn from_json(body: &Value) -> AppResult<ModelForm> {
+        let base = [json!("body")];
+        let Some(map) = body.as_object() else {
+            return Err(AppError::validation(vec![FieldError {
+                kind: "model_attributes_type",
+                loc: vec![json!("body")],
+                msg: "Input should be a valid dictionary or object to extract fields from".into(),
+                input: body.clone(),
+                ctx: None,
+            }]));
+        };
+        let mut c = Check::new();
+        let commit_message = c.opt_string(map, &base, "commit_message");
+        let id = c.id(map, &base, "id");
+        let base_model_id = c.opt_string(map, &base, "base_model_id");
+        let name = c.string(map, &base, "name");
+        let meta = match map.get("meta") {
+            None => {
+                c.missing(loc(&base, &[json!("meta")]), map);
+                None
+            }
+            Some(v) => check_meta(&mut c, v, &loc(&base, &[json!("meta")])),
+        };
+        let params = match map.get("params") {
+            None => {
+                c.missing(loc(&base, &[json!("params")]), map);
+                None
+            }
+            Some(v) => check_params(&mut c, v, &loc(&base, &[json!("params")])),
+        };
+        let access_grants = c.dict_list(map, &base, "access_grants", false);
+        let is_active = match map.get("is_active") {
+            None => None,
+            Some(v) => c.lax_bool(v, loc(&base, &[json!("is_active")])),
+        };
+        c.finish()?;
+        let (Some(id), Some(name), Some(meta), Some(params)) = (id, name, meta, params) else {
+            return Err(AppError::internal("model form checked without errors but incomplete"));
+        };
+        let meta_given = map
+            .get("meta")
+            .and_then(Value::as_object)
+            .map(|m| m.keys().cloned().collect())
+            .unwrap_or_default();
+        let model_controls_given =
+            map.get("params").and_then(Value::as_object).is_some_and(|p| p.contains_key("model_controls"));
+        Ok(ModelForm {
+            id,
+            base_model_id,
+            base_model_id_given: map.contains_key("base_model_id"),
+            name,
+            meta,
+            meta_given,
+            params,
+            model_controls_given,
+            access_grants,
+            is_active,
+            commit_message,
+        })
+    }
+}
+
+/// `ModelAccessGrantsForm`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AccessForm {
+    pub id: String,
+    pub name: Option<String>,
+    pub access_grants: Vec<Value>,
+}
+
+impl AccessForm {
+    pub fn from_json(body: &Value) -> AppResult<AccessForm> {
+        let base = [json!("body")];
+        let map = body_object(body)?;
+        let mut c = Check::new();
+        let id = c.id(map, &base, "id");
+        let name = c.opt_string(map, &base, "name");
+        let grants = c.dict_list(map, &base, "access_grants", true);
+        c.finish()?;
+        match (id, grants) {
+            (Some(id), Some(access_grants)) => Ok(AccessForm { id, name, access_grants }),
+            _ => Err(AppError::internal("access form checked without errors but incomplete")),
+        }
+    }
+}
+
+/// `ModelIdForm` (`{id}`).
+pub fn id_from_json(body: &Value) -> AppResult<String> {
+    let map = body_object(body)?;
+    let mut c = Check::new();
+    let id = c.string(map, &[json!("body")], "id");
+    c.finish()?;
+    id.ok_or_else(|| AppError::internal("id form checked without errors but incomplete"))
+}
+
+/// `ModelsImportForm` (`{models: [dict]}`).
+pub fn import_from_json(body: &Value) -> AppResult<Vec<Value>> {
+    let map = body_object(body)?;
+    let mut c = Check::new();
+    let models = c.dict_list(map, &[json!("body")], "models", true);
+    c.finish()?;
+    models.ok_or_else(|| AppError::internal("import form checked without errors but incomplete"))
+}
+
+fn body_object(body: &Value) -> AppResult<&Map<String, Value>> {
+    body.as_object().ok_or_else(|| {
+        AppError::validation(vec![FieldError {
+            kind: "model_attributes_type",
+            loc: vec![json!("body")],
+            msg: "Input should be a valid dictionary or object to extract fields from".into(),
+            input: body.clone(),
+            ctx: None,
+        }])
+    })
+}
+
+/// The reference's `is_valid_model_id`: 1–256 characters, no whitespace.
+pub fn is_valid_id(id: &str) -> bool {
+    !id.is_empty() && id.chars().count() <= MAX_ID_CHARS && !id.chars().any(char::is_whitespace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_one_to_256_characters_without_whitespace() {
+        assert!(is_valid_id("a"));
+        assert!(is_valid_id(&"é".repeat(256)));
+        assert!(!is_valid_id(&"a".repeat(257)));
+        assert!(!is_valid_id(""));
+        assert!(!is_valid_id("a b"));
+    }
+
+    #[test]
+    fn form_reports_every_bad_field_in_order() {
+        let e = ModelForm::from_json(&json!({"id": "bad id", "name": 3, "meta": "x", "params": [1]}))
+            .expect_err("422");
+        let crate::error::Detail::Fields(f) = &e.detail else { panic!("fields") };
+        let kinds: Vec<&str> = f.iter().map(|f| f.kind).collect();
+        assert_eq!(kinds, ["string_pattern_mismatch", "string_type", "model_type", "model_type"]);
+        assert_eq!(f[2].msg, "Input should be a valid dictionary or instance of ModelMeta");
+        assert_eq!(f[2].ctx, Some(json!({"class_name": "ModelMeta"})));
+    }
+}

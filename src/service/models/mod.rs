@@ -1,0 +1,184 @@
+//! Workspace models: the `ModelForm` rules, create/read/update/delete, toggling, access grants,
+//! the workspace list and tag lists, export/import, and the chat model list (`GET /api/models`)
+//! that merges upstream providers with the stored models. Every ownership, permission and
+//! validation rule lives here.
+//!
+//! This file holds `Model`, loading models with their grants, and the single-model use cases
+//! (create, get, update, toggle, delete); the rest lives in the submodules and is re-exported:
+//! `form` (request forms and their validation), `canonical` (canonical `meta`/`params`),
+//! `access` (who may read and write, grants), `write` (the writes inside a transaction),
+//! `list` (the workspace and tag lists), `transfer` (export, import, delete all), `catalog`
+//! (`/api/models`), `view` (JSON rendering).
+
+use std::collections::HashMap;
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::store;
+use crate::store::models::{self as db_models, GrantRow, ModelRow};
+
+mod access;
+mod canonical;
+mod catalog;
+mod form;
+mod list;
+mod transfer;
+mod view;
+mod write;
+
+pub use access::{ModelAccess, update_access};
+pub use canonical::{canonical_meta, canonical_params, normalize_tags};
+pub use catalog::{chat_models, upstream_models};
+pub use form::{AccessForm, MAX_ID_CHARS, ModelForm, id_from_json, import_from_json, is_valid_id};
+pub use list::{ListParams, ModelPage, Owner, PAGE_SIZE, all, base, base_tags, list, tags};
+pub use transfer::{delete_all, export, import};
+pub use view::model_value;
+
+use access::{
+    allowed_grants, bypass_admin, check_files, has_grant, may_change, normalize_grants, permission,
+    refuse_unknown_principals,
+};
+use catalog::upstream_ids;
+use write::{insert_in, update_in};
+
+/// A stored model with its access grants (`ModelModel`); `meta` and `params` in canonical form.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub row: ModelRow,
+    pub grants: Vec<GrantRow>,
+}
+
+fn model(mut row: ModelRow, grants: Vec<GrantRow>) -> Model {
+    row.meta.0 = canonical_meta(&row.meta.0);
+    row.params.0 = canonical_params(&row.params.0);
+    Model { row, grants }
+}
+
+async fn with_grants(ex: &store::Db, rows: Vec<ModelRow>) -> AppResult<Vec<Model>> {
+    let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
+    let mut grants: HashMap<String, Vec<GrantRow>> = HashMap::new();
+    for g in db_models::grants_for(ex, db_models::MODEL, &ids).await? {
+        grants.entry(g.resource_id.clone()).or_default().push(g);
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let g = grants.remove(&row.id).unwrap_or_default();
+            model(row, g)
+        })
+        .collect())
+}
+
+async fn load(ex: &store::Db, id: &str) -> AppResult<Option<Model>> {
+    match db_models::get(ex, id).await? {
+        Some(row) => Ok(with_grants(ex, vec![row]).await?.pop()),
+        None => Ok(None),
+    }
+}
+
+/// `POST /models/create`.
+pub async fn create(app: &App, caller: &Caller, form: ModelForm) -> AppResult<Model> {
+    let p = caller.require_verified()?;
+    if !permission(app, p, "workspace.models").await? {
+        return Err(AppError::unauthorized(ErrorCode::Unauthorized));
+    }
+    if !is_valid_id(&form.id) {
+        return Err(AppError::bad_request(ErrorCode::ModelIdTooLong));
+    }
+    // A model cannot be based on itself.
+    let base_model_id = form.base_model_id.clone().filter(|b| *b != form.id);
+    if db_models::get(&app.db, &form.id).await?.is_some() {
+        return Err(AppError::unauthorized(ErrorCode::ModelIdTaken));
+    }
+    if !p.role.is_admin() {
+        if base_model_id.as_deref().is_none_or(str::is_empty) {
+            return Err(AppError::unauthorized(ErrorCode::Unauthorized));
+        }
+        if upstream_ids(app).await.contains(&form.id) {
+            return Err(AppError::unauthorized(ErrorCode::ModelIdTaken));
+        }
+    }
+    check_files(p, &form.meta, None)?;
+    let grants = normalize_grants(form.access_grants.as_deref().unwrap_or_default());
+    let grants = allowed_grants(app, p, grants).await?;
+    refuse_unknown_principals(app, &grants).await?;
+    let mut tx = app.db.begin().await?;
+    insert_in(&mut tx, p.id(), p.id(), &form, base_model_id.as_deref(), &grants, store::now()).await?;
+    tx.commit().await?;
+    load(&app.db, &form.id).await?.ok_or_else(|| AppError::internal("model vanished after insert"))
+}
+
+/// `GET /models/model?id=`: the model with `write_access`; `params` are `{}` for read-only
+/// callers. 404 `NOT_FOUND`; 401 `ACCESS_PROHIBITED` without read access.
+pub async fn get(app: &App, caller: &Caller, id: &str) -> AppResult<ModelAccess> {
+    let p = caller.require_verified()?;
+    let mut m = load(&app.db, id).await?.ok_or_else(|| AppError::not_found(ErrorCode::NotFound))?;
+    let write = bypass_admin(app, p) || m.row.user_id == p.user.id || has_grant(app, p, id, "write").await?;
+    if !write && !has_grant(app, p, id, "read").await? {
+        return Err(AppError::unauthorized(ErrorCode::AccessProhibited));
+    }
+    if !write {
+        m.row.params.0 = json!({});
+    }
+    Ok(ModelAccess { model: m, user: None, write_access: write })
+}
+
+/// `POST /models/model/update`: owner, admin or write grant. Omitted `base_model_id`,
+/// `is_active`, `meta.profile_image_url`, `meta.voice_avatar`, `meta.background_image_url` and
+/// `params.model_controls` keep their stored values; the rest of `meta`/`params` is replaced.
+pub async fn update(app: &App, caller: &Caller, form: ModelForm) -> AppResult<Model> {
+    let p = caller.require_verified()?;
+    let mut tx = app.db.begin().await?;
+    let row = db_models::get_for_update(&mut tx, &form.id)
+        .await?
+        .ok_or_else(|| AppError::unauthorized(ErrorCode::NotFound))?;
+    if !may_change(app, p, &row).await? {
+        return Err(AppError::bad_request(ErrorCode::AccessProhibited));
+    }
+    let base_model_id =
+        if form.base_model_id_given { form.base_model_id.clone() } else { row.base_model_id.clone() };
+    let base_model_id = base_model_id.filter(|b| *b != form.id);
+    if !p.role.is_admin() && row.base_model_id.is_some() && base_model_id.as_deref().is_none_or(str::is_empty)
+    {
+        return Err(AppError::unauthorized(ErrorCode::Unauthorized));
+    }
+    update_in(&mut tx, p, &row, &form, base_model_id.as_deref()).await?;
+    tx.commit().await?;
+    load(&app.db, &form.id).await?.ok_or_else(|| AppError::unauthorized(ErrorCode::NotFound))
+}
+
+/// `POST /models/model/toggle?id=`: flips `is_active`.
+pub async fn toggle(app: &App, caller: &Caller, id: &str) -> AppResult<Model> {
+    let p = caller.require_verified()?;
+    let row =
+        db_models::get(&app.db, id).await?.ok_or_else(|| AppError::unauthorized(ErrorCode::NotFound))?;
+    if !may_change(app, p, &row).await? {
+        return Err(AppError::unauthorized(ErrorCode::Unauthorized));
+    }
+    if db_models::toggle(&app.db, id, store::now()).await? == 0 {
+        return Err(AppError::with_text(
+            StatusCode::BAD_REQUEST,
+            ErrorCode::Default,
+            "[ERROR: Error updating function]",
+        ));
+    }
+    load(&app.db, id).await?.ok_or_else(|| AppError::unauthorized(ErrorCode::NotFound))
+}
+
+/// `POST /models/model/delete`: the model, its grants and its history.
+pub async fn delete(app: &App, caller: &Caller, id: &str) -> AppResult<bool> {
+    let p = caller.require_verified()?;
+    let row =
+        db_models::get(&app.db, id).await?.ok_or_else(|| AppError::unauthorized(ErrorCode::NotFound))?;
+    if !may_change(app, p, &row).await? {
+        return Err(AppError::unauthorized(ErrorCode::Unauthorized));
+    }
+    let mut tx = app.db.begin().await?;
+    db_models::delete(&mut tx, id).await?;
+    tx.commit().await?;
+    Ok(true)
+}
