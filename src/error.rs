@@ -219,6 +219,16 @@ impl AppError {
         Self { status, code, detail: Detail::Text(text.into()), retry_after: None }
     }
 
+    /// A 400 with a text of its own (for services, which name no HTTP status).
+    pub fn bad_request_with(code: ErrorCode, text: impl Into<Cow<'static, str>>) -> Self {
+        Self::with_text(StatusCode::BAD_REQUEST, code, text)
+    }
+
+    /// A 403 with a text of its own.
+    pub fn forbidden_with(code: ErrorCode, text: impl Into<Cow<'static, str>>) -> Self {
+        Self::with_text(StatusCode::FORBIDDEN, code, text)
+    }
+
     pub fn bad_request(code: ErrorCode) -> Self {
         Self::new(StatusCode::BAD_REQUEST, code)
     }

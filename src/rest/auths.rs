@@ -147,7 +147,7 @@ async fn session_user(State(state): State<AppState>, client: ClientInfo, caller:
     let response = Json(body).into_response();
     Ok(match info.expires_at {
         Some(exp) => {
-            let remaining = (exp - crate::store::now()).max(0) as u64;
+            let remaining = (exp - crate::service::now()).max(0) as u64;
             let cookie =
                 cookies::token_cookie(&state.config, &client, &info.token, Some(remaining), Some(exp));
             with_cookies(response, &[cookie])

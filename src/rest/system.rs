@@ -36,5 +36,6 @@ async fn version(State(state): State<AppState>) -> Json<Value> {
 
 #[utoipa::path(get, path = "/api/config", tag = "system", summary = "Public configuration (more when signed in)", responses((status = 200, description = "OK", body = Object)), security(()))]
 async fn config(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Json<Value>> {
-    Ok(Json(system::app_config(&state, &headers).await?))
+    let credential = crate::auth::caller::credential_from_headers(&headers);
+    Ok(Json(system::app_config(&state, credential.as_ref().map(|c| c.0.as_str())).await?))
 }

@@ -9,3 +9,8 @@ pub mod settings;
 pub mod system;
 pub mod users;
 pub mod validate;
+
+/// The current time in epoch seconds (as stored).
+pub fn now() -> i64 {
+    crate::store::now()
+}

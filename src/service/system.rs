@@ -1,6 +1,5 @@
 //! Service routes: health, version and the public/app configuration (`GET /api/config`).
 
-use axum::http::HeaderMap;
 use serde_json::{Map, Value, json};
 
 use crate::app::App;
@@ -18,23 +17,23 @@ pub async fn health_db(app: &App) -> AppResult<()> {
 
 /// The user behind a session token for `/api/config`: API keys are not read there, an
 /// undecodable or stale token is anonymous, a token of a deleted account is 401.
-async fn config_caller(app: &App, headers: &HeaderMap) -> AppResult<Option<User>> {
-    let Some(caller::RawCredential(token)) = caller::credential_from_headers(headers) else {
+async fn config_caller(app: &App, credential: Option<&str>) -> AppResult<Option<User>> {
+    let Some(token) = credential else {
         return Ok(None);
     };
     if token.starts_with("sk-") {
         return Ok(None);
     }
-    match caller::resolve_token(&app.db, &app.keys, app.redis.as_deref(), token).await {
+    match caller::resolve_token(&app.db, &app.keys, app.redis.as_deref(), token.to_string()).await {
         Ok(p) => Ok(Some(p.user)),
         Err(e) if e.code == ErrorCode::InvalidAuthRequest || e.is_unavailable() => Err(e),
         Err(_) => Ok(None),
     }
 }
 
-/// `GET /api/config`.
-pub async fn app_config(app: &App, headers: &HeaderMap) -> AppResult<Value> {
-    let user = config_caller(app, headers).await?;
+/// `GET /api/config`, for the request's raw credential (header or cookie) if it has one.
+pub async fn app_config(app: &App, credential: Option<&str>) -> AppResult<Value> {
+    let user = config_caller(app, credential).await?;
     let settings = Settings::load(&app.db).await?;
     let mut out = Map::new();
     if user.is_none() && !store::users::has_users(&app.db).await? {

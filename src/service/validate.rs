@@ -98,11 +98,7 @@ pub fn check_password(password: &str, policy: Option<&PasswordPolicy>) -> AppRes
             && password.chars().any(|c| !c.is_alphanumeric() && c != '_' && !c.is_whitespace());
         if !ok {
             return Err(match &policy.hint {
-                Some(hint) => AppError::with_text(
-                    axum::http::StatusCode::BAD_REQUEST,
-                    ErrorCode::InvalidPassword,
-                    hint.clone(),
-                ),
+                Some(hint) => AppError::bad_request_with(ErrorCode::InvalidPassword, hint.clone()),
                 None => AppError::bad_request(ErrorCode::InvalidPassword),
             });
         }
