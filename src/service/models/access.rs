@@ -1,7 +1,6 @@
 //! Who may read and write a model: admin bypass, grants, workspace permissions, the grants a
 //! caller may give (`update_access`), the files a model may refer to, and `ModelAccess`.
 
-use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::list::Owner;
@@ -126,8 +125,7 @@ pub(super) async fn unknown_principals(app: &App, grants: &[NewGrant]) -> AppRes
 pub(super) async fn refuse_unknown_principals(app: &App, grants: &[NewGrant]) -> AppResult<()> {
     match unknown_principals(app, grants).await?.first() {
         None => Ok(()),
-        Some((kind, id)) => Err(AppError::with_text(
-            StatusCode::BAD_REQUEST,
+        Some((kind, id)) => Err(AppError::bad_request_with(
             ErrorCode::UnknownPrincipal,
             format!("An access grant names a {kind} that does not exist: {id}"),
         )),
@@ -158,8 +156,7 @@ pub(super) fn check_files(
     }
     let avatar = meta.get("voice_avatar").cloned().unwrap_or(Value::Null);
     if !avatar.is_null() && avatar != prev("voice_avatar") {
-        return Err(AppError::with_text(
-            StatusCode::FORBIDDEN,
+        return Err(AppError::forbidden_with(
             ErrorCode::FileNotAccessible,
             "Avatar or animation file is not accessible. Upload it again.",
         ));

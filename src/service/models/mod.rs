@@ -12,7 +12,6 @@
 
 use std::collections::HashMap;
 
-use axum::http::StatusCode;
 use serde_json::json;
 
 use crate::app::App;
@@ -160,11 +159,7 @@ pub async fn toggle(app: &App, caller: &Caller, id: &str) -> AppResult<Model> {
         return Err(AppError::unauthorized(ErrorCode::Unauthorized));
     }
     if db_models::toggle(&app.db, id, store::now()).await? == 0 {
-        return Err(AppError::with_text(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::Default,
-            "[ERROR: Error updating function]",
-        ));
+        return Err(AppError::bad_request_with(ErrorCode::Default, "[ERROR: Error updating function]"));
     }
     load(&app.db, id).await?.ok_or_else(|| AppError::unauthorized(ErrorCode::NotFound))
 }

@@ -2,7 +2,6 @@
 
 use std::collections::{HashMap, HashSet};
 
-use axum::http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::access::{
@@ -161,11 +160,7 @@ pub async fn import(app: &App, caller: &Caller, models: Vec<Value>) -> AppResult
 /// An imported model's form; a validation failure is 400 naming the model.
 fn import_form(id: &str, value: &Value) -> AppResult<ModelForm> {
     ModelForm::from_json(value).map_err(|e| {
-        AppError::with_text(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::ValidationError,
-            format!("Invalid model {id}: {}", e.message()),
-        )
+        AppError::bad_request_with(ErrorCode::ValidationError, format!("Invalid model {id}: {}", e.message()))
     })
 }
 
