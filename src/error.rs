@@ -62,6 +62,16 @@ pub enum ErrorCode {
     TooManyPasswordOperations,
     /// A body that is not of the media type the route reads.
     UnsupportedMediaType,
+    /// A chat title that is not a string.
+    InvalidTitle,
+    /// A tag named `None`.
+    TagNameNone,
+    /// A tag whose name is empty once normalised.
+    TagNameEmpty,
+    /// A message edit without `content`.
+    NoMessageChanges,
+    /// A model row that could not be updated.
+    ModelUpdateFailed,
 }
 
 impl ErrorCode {
@@ -106,6 +116,11 @@ impl ErrorCode {
             RequestTimeout => "REQUEST_TIMEOUT",
             TooManyPasswordOperations => "TOO_MANY_PASSWORD_OPERATIONS",
             UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
+            InvalidTitle => "INVALID_TITLE",
+            TagNameNone => "TAG_NAME_NONE",
+            TagNameEmpty => "TAG_NAME_EMPTY",
+            NoMessageChanges => "NO_MESSAGE_CHANGES",
+            ModelUpdateFailed => "MODEL_UPDATE_FAILED",
         }
     }
 
@@ -174,6 +189,11 @@ impl ErrorCode {
                 "A request may run at most one sign-in, sign-up or password change (aliases and batches included)."
             }
             UnsupportedMediaType => "POST /graphql needs `Content-Type: application/json`.",
+            InvalidTitle => "[ERROR: Invalid title]",
+            TagNameNone => "[ERROR: Tag name cannot be 'None']",
+            TagNameEmpty => "[ERROR: Tag name cannot be empty]",
+            NoMessageChanges => "No message changes supplied",
+            ModelUpdateFailed => "[ERROR: Error updating function]",
         }
     }
 }

@@ -9,6 +9,7 @@ use super::Role;
 use super::jwt::{ACCEPTED_TYPES, Claims, TokenKeys};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::kv::Redis;
+use crate::service::policy;
 use crate::service::settings::Settings;
 use crate::store::{self, Db, users::User};
 
@@ -210,16 +211,12 @@ async fn resolve_api_key(db: &Db, key: &str, path: &str) -> AppResult<Principal>
         .ok_or_else(|| AppError::unauthorized(ErrorCode::InvalidToken))?;
     let settings = Settings::load(db).await.map_err(auth_unavailable)?;
     let role = Role::from_stored(&user.role);
-    if !settings.enable_api_keys()
-        || (!role.is_admin() && !settings.permissions().allows("features.api_keys"))
-    {
+    if !policy::may_use_api_keys(&role, settings.enable_api_keys(), &settings.permissions()) {
         return Err(AppError::forbidden(ErrorCode::ApiKeyNotAllowed));
     }
     if settings.api_key_endpoint_restrictions() {
         let allowed = settings.api_keys_allowed_endpoints();
-        let permitted =
-            allowed.iter().any(|p| path == p || path.starts_with(&format!("{}/", p.trim_end_matches('/'))));
-        if !permitted {
+        if !policy::key_may_reach(&allowed, path) {
             return Err(AppError::forbidden(ErrorCode::AccessProhibited));
         }
     }

@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use super::extract::{Body, Form, FormReader, Params};
 use crate::app::AppState;
 use crate::auth::{Admin, Caller, Verified};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::service::chats::{self as svc, ChatInput, ImportInput, ListParams, PagedParams};
 use crate::store::chats::{ChatRow, SharedRow, TagRow, TitlePage, TitleRow};
 
@@ -507,14 +507,7 @@ async fn update_message(
     Path((id, message_id)): Path<(String, String)>,
     body: Body<MessageForm>,
 ) -> AppResult<Json<Value>> {
-    let content = body.0.0.ok_or_else(|| {
-        AppError::with_text(
-            axum::http::StatusCode::BAD_REQUEST,
-            crate::error::ErrorCode::Default,
-            "No message changes supplied",
-        )
-    })?;
-    Ok(Json(chat_response(&svc::update_message(&s, &caller, &id, &message_id, content).await?)))
+    Ok(Json(chat_response(&svc::update_message(&s, &caller, &id, &message_id, body.0.0).await?)))
 }
 
 #[utoipa::path(delete, path = "/api/v1/chats/{id}/messages/{message_id}", tag = "chats", summary = "Delete one message", params(("id" = String, Path, description = "The chat id"), ("message_id" = String, Path, description = "The message id")), responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]

@@ -12,7 +12,7 @@ use crate::auth::{Caller, Credential, Principal, Role};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limit::Decision;
 use crate::service::settings::Settings;
-use crate::service::validate;
+use crate::service::{policy, validate};
 use crate::store::{self, users::NewUser, users::User};
 
 mod view;
@@ -327,8 +327,7 @@ pub async fn admin_details(app: &App, caller: &Caller) -> AppResult<(Option<Stri
 async fn api_key_principal<'a>(app: &App, caller: &'a Caller) -> AppResult<&'a Principal> {
     let p = caller.require_user()?;
     let settings = Settings::load(&app.db).await?;
-    if settings.enable_api_keys() && (p.role.is_admin() || settings.permissions().allows("features.api_keys"))
-    {
+    if policy::may_use_api_keys(&p.role, settings.enable_api_keys(), &settings.permissions()) {
         Ok(p)
     } else {
         Err(AppError::forbidden(ErrorCode::ApiKeyCreationNotAllowed))

@@ -5,6 +5,7 @@ pub mod auths;
 pub mod chats;
 pub mod models;
 pub mod permissions;
+pub mod policy;
 pub mod settings;
 pub mod system;
 pub mod users;

@@ -9,6 +9,7 @@ use super::{AccessForm, Model, ModelForm, canonical_meta, load};
 use crate::app::App;
 use crate::auth::{Caller, Principal};
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::service::policy;
 use crate::service::settings::Settings;
 use crate::store;
 use crate::store::models::{self as db_models, ModelRow, NewGrant};
@@ -22,7 +23,7 @@ pub struct ModelAccess {
 }
 
 pub(super) fn bypass_admin(app: &App, p: &Principal) -> bool {
-    p.role.is_admin() && app.config.bypass_admin_access_control
+    policy::admin_bypasses_model_grants(&p.role, app.config.bypass_admin_access_control)
 }
 
 pub(super) async fn has_grant(app: &App, p: &Principal, id: &str, permission: &str) -> AppResult<bool> {
@@ -39,7 +40,7 @@ pub(super) async fn permission(app: &App, p: &Principal, path: &str) -> AppResul
     if p.role.is_admin() {
         return Ok(true);
     }
-    Ok(Settings::load(&app.db).await?.permissions().allows(path))
+    Ok(policy::holds(&p.role, &Settings::load(&app.db).await?.permissions(), path))
 }
 
 /// Grants of a request: valid entries only, one per (type, id, permission).

@@ -159,7 +159,7 @@ pub async fn toggle(app: &App, caller: &Caller, id: &str) -> AppResult<Model> {
         return Err(AppError::unauthorized(ErrorCode::Unauthorized));
     }
     if db_models::toggle(&app.db, id, store::now()).await? == 0 {
-        return Err(AppError::bad_request_with(ErrorCode::Default, "[ERROR: Error updating function]"));
+        return Err(AppError::bad_request(ErrorCode::ModelUpdateFailed));
     }
     load(&app.db, id).await?.ok_or_else(|| AppError::unauthorized(ErrorCode::NotFound))
 }

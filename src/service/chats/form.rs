@@ -1,0 +1,116 @@
+//! Input of the chat use cases: the chat, import, list and GraphQL query inputs, and their
+//! validation (title, sort order, page).
+
+use serde_json::{Map, Value, json};
+
+use super::PAGE_SIZE;
+use crate::error::{AppError, AppResult, ErrorCode, FieldError};
+use crate::service::validate;
+use crate::store::chats::Sort;
+
+/// Optional chat fields of `ChatForm` / `ChatImportForm`.
+#[derive(Debug, Clone, Default)]
+pub struct ChatInput {
+    pub chat: Map<String, Value>,
+    pub variables: Option<Map<String, Value>>,
+    pub folder_id: Option<String>,
+}
+
+/// One chat of an import.
+#[derive(Debug, Clone, Default)]
+pub struct ImportInput {
+    pub chat: ChatInput,
+    pub meta: Option<Map<String, Value>>,
+    pub pinned: bool,
+    pub archived: bool,
+    pub created_at: Option<i64>,
+    pub updated_at: Option<i64>,
+}
+
+/// Query parameters of the chat lists.
+#[derive(Debug, Clone, Default)]
+pub struct ListParams {
+    pub page: Option<i64>,
+    pub include_pinned: bool,
+    pub sort_by: Option<String>,
+    pub sort_dir: Option<String>,
+}
+
+/// Paging, title filter and order of the secondary lists (`/archived`, `/shared`, admin lists).
+#[derive(Debug, Clone, Default)]
+pub struct PagedParams {
+    pub page: Option<i64>,
+    pub query: Option<String>,
+    pub order_by: Option<String>,
+    pub direction: Option<String>,
+}
+
+/// Filters of the GraphQL chat connection.
+#[derive(Debug, Clone, Default)]
+pub struct ChatQuery {
+    pub archived: Option<bool>,
+    pub pinned: Option<bool>,
+    pub search: Option<String>,
+    pub tag: Option<String>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// The longest title a chat may have, in characters.
+pub const MAX_TITLE_CHARS: usize = 1000;
+
+/// 400 `[ERROR: Invalid title]` for a title that is not text or longer than `MAX_TITLE_CHARS`.
+pub(super) fn check_title(chat: &Map<String, Value>) -> AppResult<()> {
+    match chat.get("title") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::String(t)) if t.chars().count() <= MAX_TITLE_CHARS => Ok(()),
+        Some(_) => Err(AppError::bad_request(ErrorCode::InvalidTitle)),
+    }
+}
+
+fn query_error(name: &str, msg: &str, input: &str) -> AppError {
+    AppError::validation(vec![FieldError {
+        kind: "literal_error",
+        loc: vec![json!("query"), json!(name)],
+        msg: msg.to_string(),
+        input: json!(input),
+        ctx: None,
+    }])
+}
+
+pub(super) fn parse_sort(sort_by: Option<&str>, sort_dir: Option<&str>) -> AppResult<(Sort, bool)> {
+    let sort = match sort_by {
+        None | Some("updated_at") => Sort::UpdatedAt,
+        Some("created_at") => Sort::CreatedAt,
+        Some("title") => Sort::Title,
+        Some(other) => {
+            return Err(query_error(
+                "sort_by",
+                "Input should be 'updated_at', 'created_at' or 'title'",
+                other,
+            ));
+        }
+    };
+    let ascending = match sort_dir {
+        None | Some("desc") => false,
+        Some("asc") => true,
+        Some(other) => return Err(query_error("sort_dir", "Input should be 'asc' or 'desc'", other)),
+    };
+    Ok((sort, ascending))
+}
+
+pub(super) fn paged(params: &PagedParams) -> AppResult<(Sort, bool, i64)> {
+    if let Some(query) = &params.query {
+        validate::check_search(&["query", "query"], query)?;
+    }
+    let (sort, ascending) =
+        parse_sort(params.order_by.as_deref(), params.direction.as_deref()).map_err(|_| {
+            let (name, value) = match params.order_by.as_deref() {
+                Some(v) if !matches!(v, "updated_at" | "created_at" | "title") => ("order_by", v),
+                _ => ("direction", params.direction.as_deref().unwrap_or("")),
+            };
+            query_error(name, "Input should be one of the allowed values", value)
+        })?;
+    let page = params.page.unwrap_or(1).max(1);
+    Ok((sort, ascending, (page - 1).saturating_mul(PAGE_SIZE)))
+}

@@ -1,0 +1,404 @@
+//! Chats: create, read, merge-update, delete; pin, archive, tags, shares, clones, message edits,
+//! import, search and the admin views. Every ownership and permission rule lives here.
+//!
+//! This file holds the access helpers and the single-chat use cases (create, import, get,
+//! update, delete, pin, archive, clone, message edits); the rest lives in the submodules and is
+//! re-exported: `form` (inputs and their validation), `document` (pure helpers over the chat
+//! JSON document), `lists` (the list views), `search` (search and the GraphQL chat query),
+//! `tags` (tag functions), `shares` (share snapshots and their clones).
+
+use serde_json::{Map, Value, json};
+
+use crate::app::App;
+use crate::auth::{Caller, Principal};
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::service::policy;
+use crate::service::settings::Settings;
+use crate::store::chats::{ChatRow, ChatWrite};
+use crate::store::{self, Db};
+
+mod document;
+mod form;
+mod lists;
+mod search;
+mod shares;
+mod tags;
+
+pub use form::{ChatInput, ChatQuery, ImportInput, ListParams, MAX_TITLE_CHARS, PagedParams};
+pub use lists::{all_archived, all_db, archived, archived_count, export, list, list_for_user, pinned};
+pub use search::{query, search, search_filter};
+pub use shares::{clone_shared, get_share, share, shared_list, unshare, unshare_all};
+pub use tags::{add_tag, chat_tags, chats_by_tag, normalize_tag, remove_tag, user_tags};
+
+use document::{
+    current_message_id, merge, messages_mut, newest_leaf, remove_from_history, search_text, stamp_messages,
+    title_of,
+};
+use form::check_title;
+use tags::tag_ids_of;
+
+/// Chats per page of the paged lists.
+pub const PAGE_SIZE: i64 = 60;
+
+// ---- access ----
+
+fn not_found_401() -> AppError {
+    AppError::unauthorized(ErrorCode::NotFound)
+}
+
+fn default_401() -> AppError {
+    AppError::unauthorized(ErrorCode::Default)
+}
+
+/// Whether admins may read and delete other users' chats (`ENABLE_ADMIN_CHAT_ACCESS`).
+fn admin_access(app: &App, p: &Principal) -> bool {
+    policy::admin_reaches_chats(&p.role, app.config.enable_admin_chat_access)
+}
+
+/// The caller's own chat, or `err`.
+async fn own_chat(db: &Db, p: &Principal, id: &str, err: fn() -> AppError) -> AppResult<ChatRow> {
+    match store::chats::get(db, id).await? {
+        Some(row) if row.user_id == p.user.id => Ok(row),
+        _ => Err(err()),
+    }
+}
+
+async fn permission(app: &App, p: &Principal, path: &str) -> AppResult<bool> {
+    if p.role.is_admin() {
+        return Ok(true);
+    }
+    Ok(policy::holds(&p.role, &Settings::load(&app.db).await?.permissions(), path))
+}
+
+// ---- writes ----
+
+/// `POST /chats/new`.
+pub async fn create(app: &App, caller: &Caller, input: ChatInput) -> AppResult<ChatRow> {
+    let p = caller.require_verified()?;
+    if input.folder_id.is_some() {
+        // Folders are not supported yet: no folder is writable.
+        return Err(AppError::not_found(ErrorCode::NotFound));
+    }
+    let now = store::now();
+    insert_chat(&app.db, p, ImportInput { chat: input, ..Default::default() }, now).await
+}
+
+async fn insert_chat(db: &Db, p: &Principal, input: ImportInput, now: i64) -> AppResult<ChatRow> {
+    check_title(&input.chat.chat)?;
+    let mut tx = db.begin().await?;
+    let id = insert_chat_in(&mut tx, p, input, now).await?;
+    tx.commit().await?;
+    store::chats::get(db, &id).await?.ok_or_else(|| AppError::internal("chat vanished after insert"))
+}
+
+/// Writes one new chat (and its tag links) inside `tx`; returns its id.
+async fn insert_chat_in(
+    tx: &mut store::Tx,
+    p: &Principal,
+    input: ImportInput,
+    now: i64,
+) -> AppResult<String> {
+    let mut doc = Value::Object(input.chat.chat);
+    stamp_messages(&mut doc, &p.user);
+    let title = title_of(&doc);
+    let id = uuid::Uuid::new_v4().to_string();
+    let meta = Value::Object(input.meta.unwrap_or_default());
+    let variables = Value::Object(input.chat.variables.unwrap_or_default());
+    let current = current_message_id(&doc);
+    let created_at = input.created_at.unwrap_or(now);
+    let updated_at = input.updated_at.unwrap_or(created_at);
+    let text = search_text(&title, &doc);
+    let write = ChatWrite {
+        id: &id,
+        user_id: &p.user.id,
+        title: &title,
+        chat: &doc,
+        created_at,
+        updated_at,
+        archived: input.archived,
+        pinned: input.pinned,
+        meta: &meta,
+        variables: &variables,
+        folder_id: None,
+        current_message_id: current.as_deref(),
+        last_read_at: Some(updated_at),
+        search_text: &text,
+    };
+    let tag_ids = tag_ids_of(&meta);
+    store::chats::insert(&mut *tx, &write).await?;
+    if !tag_ids.is_empty() {
+        for tag in &tag_ids {
+            store::chats::ensure_tag(&mut *tx, &p.user.id, tag, tag).await?;
+        }
+        store::chats::set_chat_tags(tx, &id, &p.user.id, &tag_ids).await?;
+    }
+    Ok(id)
+}
+
+/// `POST /chats/import`.
+pub async fn import(app: &App, caller: &Caller, chats: Vec<ImportInput>) -> AppResult<Vec<ChatRow>> {
+    let p = caller.require_verified()?;
+    if !permission(app, p, "chat.import").await? {
+        return Err(AppError::forbidden(ErrorCode::AccessProhibited));
+    }
+    for input in &chats {
+        check_title(&input.chat.chat)?;
+    }
+    // All or nothing: one transaction for the whole import.
+    let now = store::now();
+    let mut ids = Vec::with_capacity(chats.len());
+    let mut tx = app.db.begin().await?;
+    for input in chats {
+        ids.push(insert_chat_in(&mut tx, p, input, now).await?);
+    }
+    tx.commit().await?;
+    let mut out = Vec::with_capacity(ids.len());
+    for id in &ids {
+        let row = store::chats::get(&app.db, id)
+            .await?
+            .ok_or_else(|| AppError::internal("imported chat vanished"))?;
+        out.push(row);
+    }
+    Ok(out)
+}
+
+/// `GET /chats/{id}`: the owner, or an admin with admin chat access; otherwise 401 `NOT_FOUND`.
+pub async fn get(app: &App, caller: &Caller, id: &str) -> AppResult<ChatRow> {
+    let p = caller.require_verified()?;
+    let row = store::chats::get(&app.db, id).await?.ok_or_else(not_found_401)?;
+    let owner = row.user_id == p.user.id;
+    if !owner && !admin_access(app, p) {
+        return Err(not_found_401());
+    }
+    Ok(row)
+}
+
+/// Stores a new document for a locked chat (title, current message and search text follow it)
+/// and returns the row as written.
+async fn store_document(
+    tx: &mut store::Tx,
+    row: &ChatRow,
+    doc: &Value,
+    variables: &Value,
+    updated_at: i64,
+) -> AppResult<ChatRow> {
+    let title = title_of(doc);
+    let current = current_message_id(doc);
+    let text = search_text(&title, doc);
+    let write = ChatWrite {
+        id: &row.id,
+        user_id: &row.user_id,
+        title: &title,
+        chat: doc,
+        created_at: row.created_at,
+        updated_at,
+        archived: row.archived,
+        pinned: row.pinned,
+        meta: &row.meta.0,
+        variables,
+        folder_id: row.folder_id.as_deref(),
+        current_message_id: current.as_deref(),
+        last_read_at: row.last_read_at,
+        search_text: &text,
+    };
+    store::chats::update_content(&mut *tx, &write).await?;
+    store::chats::get(tx, &row.id).await?.ok_or_else(|| AppError::internal("chat vanished"))
+}
+
+/// `POST /chats/{id}`: merges `chat` into the stored document under a row lock; `updated_at`
+/// moves only when messages change.
+pub async fn update(app: &App, caller: &Caller, id: &str, input: ChatInput) -> AppResult<ChatRow> {
+    let p = caller.require_verified()?;
+    let mut tx = app.db.begin().await?;
+    let row = match store::chats::get_for_update(&mut tx, id).await? {
+        Some(row) if row.user_id == p.user.id => row,
+        _ => return Err(AppError::unauthorized(ErrorCode::AccessProhibited)),
+    };
+    check_title(&input.chat)?;
+    let mut incoming = Value::Object(input.chat.clone());
+    stamp_messages(&mut incoming, &p.user);
+    let incoming = incoming.as_object().cloned().unwrap_or_default();
+    let doc = merge(&row.chat.0, &incoming, &p.user.id);
+    let touches_messages = incoming.contains_key("history") || incoming.contains_key("messages");
+    let variables = match input.variables {
+        Some(v) => Value::Object(v),
+        None => row.variables.as_ref().map(|v| v.0.clone()).unwrap_or_else(|| json!({})),
+    };
+    let updated_at = if touches_messages { store::now() } else { row.updated_at };
+    let updated = store_document(&mut tx, &row, &doc, &variables, updated_at).await?;
+    tx.commit().await?;
+    Ok(updated)
+}
+
+/// `DELETE /chats/{id}`.
+pub async fn delete(app: &App, caller: &Caller, id: &str) -> AppResult<bool> {
+    let p = caller.require_verified()?;
+    if !permission(app, p, "chat.delete").await? {
+        return Err(AppError::unauthorized(ErrorCode::AccessProhibited));
+    }
+    let row = store::chats::get(&app.db, id).await?;
+    match row {
+        Some(row) if row.user_id == p.user.id || admin_access(app, p) => {
+            let mut tx = app.db.begin().await?;
+            store::chats::delete(&mut tx, id).await?;
+            store::chats::delete_unused_tags(&mut tx, &row.user_id).await?;
+            tx.commit().await?;
+            Ok(true)
+        }
+        _ => Err(AppError::not_found(ErrorCode::NotFound)),
+    }
+}
+
+/// `DELETE /chats/`: every chat of the caller.
+pub async fn delete_all(app: &App, caller: &Caller) -> AppResult<bool> {
+    let p = caller.require_verified()?;
+    if !permission(app, p, "chat.delete").await? {
+        return Err(AppError::unauthorized(ErrorCode::AccessProhibited));
+    }
+    let mut tx = app.db.begin().await?;
+    store::chats::delete_for_user(&mut tx, &p.user.id).await?;
+    store::chats::delete_unused_tags(&mut tx, &p.user.id).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// `POST /chats/{id}/pin`: toggles.
+pub async fn toggle_pin(app: &App, caller: &Caller, id: &str) -> AppResult<ChatRow> {
+    let p = caller.require_verified()?;
+    let row = own_chat(&app.db, p, id, default_401).await?;
+    store::chats::set_flags(&app.db, id, !row.pinned, row.archived, false, store::now()).await?;
+    reload(&app.db, id).await
+}
+
+/// `GET /chats/{id}/pinned`.
+pub async fn is_pinned(app: &App, caller: &Caller, id: &str) -> AppResult<bool> {
+    let p = caller.require_verified()?;
+    Ok(own_chat(&app.db, p, id, default_401).await?.pinned)
+}
+
+/// `POST /chats/{id}/archive`: toggles, and takes the chat out of its folder.
+pub async fn toggle_archive(app: &App, caller: &Caller, id: &str) -> AppResult<ChatRow> {
+    let p = caller.require_verified()?;
+    let row = own_chat(&app.db, p, id, default_401).await?;
+    store::chats::set_flags(&app.db, id, row.pinned, !row.archived, true, store::now()).await?;
+    reload(&app.db, id).await
+}
+
+pub async fn set_archived_all(app: &App, caller: &Caller, archived: bool) -> AppResult<bool> {
+    let p = caller.require_verified()?;
+    store::chats::set_archived_all(&app.db, &p.user.id, archived).await?;
+    Ok(true)
+}
+
+async fn reload(db: &Db, id: &str) -> AppResult<ChatRow> {
+    store::chats::get(db, id).await?.ok_or_else(|| AppError::unauthorized(ErrorCode::NotFound))
+}
+
+// ---- clone and messages ----
+
+/// `POST /chats/{id}/clone`.
+pub async fn clone(app: &App, caller: &Caller, id: &str, title: Option<String>) -> AppResult<ChatRow> {
+    let p = caller.require_verified()?;
+    if !permission(app, p, "chat.import").await? {
+        return Err(AppError::forbidden(ErrorCode::AccessProhibited));
+    }
+    let row = own_chat(&app.db, p, id, default_401).await?;
+    let mut doc = row.chat.0.as_object().cloned().unwrap_or_default();
+    doc.insert("originalChatId".into(), json!(row.id));
+    if let Some(current) = row.chat.0.get("history").and_then(|h| h.get("currentId")) {
+        doc.insert("branchPointMessageId".into(), current.clone());
+    }
+    doc.insert("title".into(), json!(title.unwrap_or_else(|| format!("Clone of {}", row.title))));
+    let now = store::now();
+    let input = ImportInput {
+        chat: ChatInput {
+            chat: doc,
+            variables: row.variables.as_ref().and_then(|v| v.0.as_object().cloned()),
+            folder_id: None,
+        },
+        meta: row.meta.0.as_object().cloned(),
+        pinned: row.pinned,
+        archived: false,
+        created_at: Some(now),
+        updated_at: Some(now),
+    };
+    insert_chat(&app.db, p, input, now).await
+}
+
+/// Edits or deletes one message of `history`, then stores the document.
+async fn edit_message(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    message_id: &str,
+    recompute_current: bool,
+    edit: impl FnOnce(&mut Map<String, Value>) -> AppResult<()>,
+) -> AppResult<ChatRow> {
+    let p = caller.require_verified()?;
+    let mut tx = app.db.begin().await?;
+    let row = match store::chats::get_for_update(&mut tx, id).await? {
+        Some(row) if row.user_id == p.user.id => row,
+        _ => return Err(AppError::unauthorized(ErrorCode::AccessProhibited)),
+    };
+    let mut doc = row.chat.0.clone();
+    let messages = messages_mut(&mut doc)
+        .filter(|m| m.contains_key(message_id))
+        .ok_or_else(|| AppError::not_found(ErrorCode::NotFound))?;
+    let parent =
+        messages.get(message_id).and_then(|m| m.get("parentId")).and_then(Value::as_str).map(str::to_string);
+    edit(messages)?;
+    if let Some(history) = doc.get_mut("history").and_then(Value::as_object_mut) {
+        let messages = history.get("messages").and_then(Value::as_object).cloned().unwrap_or_default();
+        let current_ok =
+            history.get("currentId").and_then(Value::as_str).is_some_and(|c| messages.contains_key(c));
+        if recompute_current || !current_ok {
+            let leaf = newest_leaf(&messages, parent.as_deref());
+            history.insert("currentId".into(), leaf.map(Value::String).unwrap_or(Value::Null));
+        }
+    }
+    let variables = row.variables.as_ref().map(|v| v.0.clone()).unwrap_or_else(|| json!({}));
+    let updated = store_document(&mut tx, &row, &doc, &variables, store::now()).await?;
+    tx.commit().await?;
+    Ok(updated)
+}
+
+/// `POST /chats/{id}/messages/{message_id}`: sets the message's `content`.
+pub async fn update_message(
+    app: &App,
+    caller: &Caller,
+    id: &str,
+    message_id: &str,
+    content: Option<String>,
+) -> AppResult<ChatRow> {
+    caller.require_verified()?;
+    let content = content.ok_or_else(|| AppError::bad_request(ErrorCode::NoMessageChanges))?;
+    edit_message(app, caller, id, message_id, false, |messages| {
+        if let Some(m) = messages.get_mut(message_id).and_then(Value::as_object_mut) {
+            m.insert("content".into(), json!(content));
+        }
+        Ok(())
+    })
+    .await
+}
+
+/// `DELETE /chats/{id}/messages/{message_id}`: removes the message and its direct replies; their
+/// replies move up to the message's parent, and the current message becomes the newest leaf
+/// below that parent (as the reference). An unknown message leaves the chat unchanged.
+pub async fn delete_message(app: &App, caller: &Caller, id: &str, message_id: &str) -> AppResult<ChatRow> {
+    let p = caller.require_verified()?;
+    match store::chats::get(&app.db, id).await? {
+        Some(row) if row.user_id == p.user.id => {
+            let known =
+                row.chat.0.get("history").and_then(|h| h.get("messages")).and_then(|m| m.get(message_id));
+            if known.is_none() {
+                return Ok(row);
+            }
+        }
+        _ => return Err(AppError::unauthorized(ErrorCode::AccessProhibited)),
+    }
+    edit_message(app, caller, id, message_id, true, |messages| {
+        remove_from_history(messages, message_id);
+        Ok(())
+    })
+    .await
+}
