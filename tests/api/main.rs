@@ -3,6 +3,7 @@
 
 mod helpers;
 
+mod architecture;
 mod auths;
 mod chats;
 mod cli;
@@ -12,6 +13,7 @@ mod graphql_models;
 mod hostile;
 mod models;
 mod openapi;
+mod parity;
 mod playground;
 mod scale;
 mod secrets;
