@@ -80,24 +80,24 @@ fn request_error(text: impl Into<String>) -> AppError {
 
 /// Attaches the caller, the state and fresh dataloaders to one operation.
 fn prepare(state: &AppState, caller: &Caller, request: Request) -> Request {
-    let db = state.db.clone();
     request
         .data(state.clone())
         .data(caller.clone())
         .data(
-            DataLoader::with_cache(UserLoader(db.clone()), tokio::spawn, HashMapCache::default())
+            DataLoader::with_cache(UserLoader(state.clone()), tokio::spawn, HashMapCache::default())
                 .delay(BATCH_DELAY),
         )
         .data(
-            DataLoader::with_cache(ChatLoader(db.clone()), tokio::spawn, HashMapCache::default())
+            DataLoader::with_cache(ChatLoader(state.clone()), tokio::spawn, HashMapCache::default())
                 .delay(BATCH_DELAY),
         )
         .data(
-            DataLoader::with_cache(TagLoader(db.clone()), tokio::spawn, HashMapCache::default())
+            DataLoader::with_cache(TagLoader(state.clone()), tokio::spawn, HashMapCache::default())
                 .delay(BATCH_DELAY),
         )
         .data(
-            DataLoader::with_cache(ModelLoader(db), tokio::spawn, HashMapCache::default()).delay(BATCH_DELAY),
+            DataLoader::with_cache(ModelLoader(state.clone()), tokio::spawn, HashMapCache::default())
+                .delay(BATCH_DELAY),
         )
         .data(
             DataLoader::with_cache(

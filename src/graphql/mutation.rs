@@ -167,7 +167,7 @@ impl Mutation {
     async fn create_chat(&self, ctx: &Context<'_>, chat: Json<Value>) -> async_graphql::Result<Chat> {
         caller(ctx).require_verified().gql()?;
         let input = ChatInput { chat: object("chat", chat.0)?, ..Default::default() };
-        Ok(Chat::from_row(chats_svc::create(state(ctx), caller(ctx), input).await.gql()?))
+        Ok(Chat::from_view(chats_svc::create(state(ctx), caller(ctx), input).await.gql()?))
     }
 
     /// Merges `chat` into the stored document, as `POST /api/v1/chats/{id}`.
@@ -179,7 +179,7 @@ impl Mutation {
     ) -> async_graphql::Result<Chat> {
         caller(ctx).require_verified().gql()?;
         let input = ChatInput { chat: object("chat", chat.0)?, ..Default::default() };
-        Ok(Chat::from_row(chats_svc::update(state(ctx), caller(ctx), &id, input).await.gql()?))
+        Ok(Chat::from_view(chats_svc::update(state(ctx), caller(ctx), &id, input).await.gql()?))
     }
 
     async fn delete_chat(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<bool> {
@@ -188,17 +188,17 @@ impl Mutation {
 
     /// Toggles the pin.
     async fn pin_chat(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<Chat> {
-        Ok(Chat::from_row(chats_svc::toggle_pin(state(ctx), caller(ctx), &id).await.gql()?))
+        Ok(Chat::from_view(chats_svc::toggle_pin(state(ctx), caller(ctx), &id).await.gql()?))
     }
 
     /// Toggles the archive state.
     async fn archive_chat(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<Chat> {
-        Ok(Chat::from_row(chats_svc::toggle_archive(state(ctx), caller(ctx), &id).await.gql()?))
+        Ok(Chat::from_view(chats_svc::toggle_archive(state(ctx), caller(ctx), &id).await.gql()?))
     }
 
     /// Creates or refreshes the share snapshot; the chat's `shareId` is its id.
     async fn share_chat(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<Chat> {
-        Ok(Chat::from_row(chats_svc::share(state(ctx), caller(ctx), &id).await.gql()?))
+        Ok(Chat::from_view(chats_svc::share(state(ctx), caller(ctx), &id).await.gql()?))
     }
 
     async fn unshare_chat(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<bool> {
@@ -211,7 +211,7 @@ impl Mutation {
         id: String,
         title: Option<String>,
     ) -> async_graphql::Result<Chat> {
-        Ok(Chat::from_row(chats_svc::clone(state(ctx), caller(ctx), &id, title).await.gql()?))
+        Ok(Chat::from_view(chats_svc::clone(state(ctx), caller(ctx), &id, title).await.gql()?))
     }
 
     async fn add_chat_tag(

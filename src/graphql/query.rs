@@ -10,7 +10,6 @@ use super::types::{
 };
 use crate::error::ErrorCode;
 use crate::service::{chats as chats_svc, models as models_svc, users as users_svc};
-use crate::store::chats::ChatRow;
 
 pub struct Query;
 
@@ -53,7 +52,7 @@ impl Query {
 
     /// A chat the caller may read; `null` for unknown ids and other users' chats.
     async fn chat(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<Option<Chat>> {
-        Ok(none_if_missing(chats_svc::get(state(ctx), caller(ctx), &id).await)?.map(Chat::from_row))
+        Ok(none_if_missing(chats_svc::get(state(ctx), caller(ctx), &id).await)?.map(Chat::from_view))
     }
 
     /// The caller's chats, newest first. Archived chats only with `archived: true`; `search` takes
@@ -77,24 +76,7 @@ impl Query {
     /// A shared snapshot by its share id; `null` when there is no such share.
     async fn shared_chat(&self, ctx: &Context<'_>, share_id: String) -> async_graphql::Result<Option<Chat>> {
         let share = none_if_missing(chats_svc::get_share(state(ctx), caller(ctx), &share_id).await)?;
-        Ok(share.map(|s| {
-            Chat::from_row(ChatRow {
-                id: s.id.clone(),
-                user_id: s.user_id,
-                title: s.title,
-                chat: s.chat,
-                created_at: s.created_at,
-                updated_at: s.updated_at,
-                share_id: Some(s.id),
-                archived: false,
-                pinned: false,
-                meta: sqlx::types::Json(serde_json::json!({})),
-                variables: None,
-                folder_id: None,
-                current_message_id: None,
-                last_read_at: None,
-            })
-        }))
+        Ok(share.map(Chat::from_view))
     }
 
     /// A model by id, as `GET /api/v1/models/model?id=`; `null` for unknown ids and for models

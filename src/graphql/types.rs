@@ -1,7 +1,6 @@
 //! GraphQL object types: `User`, `Chat`, `Model`, `Tag`, `Session` and the Relay-style connections.
 
 use async_graphql::{Context, ErrorExtensions, Json, Object, SimpleObject};
-use std::collections::HashMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,11 +11,10 @@ use super::loaders::{Chats, Models, Readable, Tags, Users};
 use crate::app::AppState;
 use crate::auth::Caller;
 use crate::error::{AppError, ErrorCode};
-use crate::service::chats::{self as chats_svc, ChatQuery};
+use crate::service::chats::{self as chats_svc, ChatQuery, ChatSummary, ChatView, TagView};
+use crate::service::load;
 use crate::service::models::{self as models_svc, ListParams, ModelAccess};
 use crate::service::users::UserView;
-use crate::store::chats::{ChatRow, TagRow, TitleRow};
-use crate::store::models::ModelRow;
 
 /// Items per page when `first` is not given, and the most a page may hold.
 pub const DEFAULT_PAGE: i32 = 50;
@@ -196,43 +194,37 @@ pub async fn chat_connection(
     let edges = rows
         .into_iter()
         .enumerate()
-        .map(|(i, row)| ChatEdge { cursor: cursor(offset + i as i64), node: Chat::from_title(row) })
+        .map(|(i, row)| ChatEdge { cursor: cursor(offset + i as i64), node: Chat::from_summary(row) })
         .collect();
     Ok(ChatConnection { edges, page_info: info, total_count: total })
 }
 
 /// Loads, in one statement each, the owners, tags and documents a page's selection asks for and
 /// feeds them to the request's loaders, so the page costs the same statements at any size.
-async fn prime(ctx: &Context<'_>, rows: &[TitleRow]) -> async_graphql::Result<()> {
+async fn prime(ctx: &Context<'_>, rows: &[ChatSummary]) -> async_graphql::Result<()> {
     let node = ctx.look_ahead().field("edges").field("node");
-    let db = &state(ctx).db;
+    let app = state(ctx);
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     if node.field("user").exists() {
         let mut owners: Vec<String> = rows.iter().map(|r| r.user_id.clone()).collect();
         owners.sort();
         owners.dedup();
-        let users = crate::store::users::get_many(db, &owners).await.gql()?;
-        let loader = ctx.data_unchecked::<Users>();
-        loader.feed_many(users.into_iter().map(|u| (u.id.clone(), u))).await;
+        let users = load::users(app, &owners).await.gql()?;
+        ctx.data_unchecked::<Users>().feed_many(users).await;
     }
     if node.field("tags").exists() {
-        let mut by_chat: std::collections::HashMap<String, Vec<TagRow>> =
-            ids.iter().map(|id| (id.clone(), Vec::new())).collect();
-        for (chat_id, tag) in crate::store::chats::tags_of_chats(db, &ids).await.gql()? {
-            by_chat.entry(chat_id).or_default().push(tag);
-        }
-        ctx.data_unchecked::<Tags>().feed_many(by_chat).await;
+        let tags = load::tags_of_chats(app, &ids).await.gql()?;
+        ctx.data_unchecked::<Tags>().feed_many(tags).await;
     }
     if node.field("chat").exists() || node.field("models").exists() {
-        let chats = crate::store::chats::get_many(db, &ids).await.gql()?;
+        let chats = load::chats(app, &ids).await.gql()?;
         if node.field("models").exists() {
-            let mut model_ids: Vec<String> = chats.iter().flat_map(|c| model_ids(&c.chat.0)).collect();
+            let mut model_ids: Vec<String> = chats.values().flat_map(|c| model_ids(&c.chat)).collect();
             model_ids.sort();
             model_ids.dedup();
             prime_models(ctx, model_ids).await?;
         }
-        let loader = ctx.data_unchecked::<Chats>();
-        loader.feed_many(chats.into_iter().map(|c| (c.id.clone(), c))).await;
+        ctx.data_unchecked::<Chats>().feed_many(chats).await;
     }
     Ok(())
 }
@@ -248,20 +240,21 @@ fn model_ids(doc: &Value) -> Vec<String> {
     ids
 }
 
-/// Loads the rows of `ids` in one statement into the `Models` loader, then what the caller may
-/// read of the existing ones into the `Readable` loader (one service read per distinct model), so
+/// Records in one statement which of `ids` are stored (the `Models` loader), then loads what the
+/// caller may read of those into the `Readable` loader (one service read per distinct model), so
 /// the fields that follow cost nothing however many items mention them.
 async fn prime_models(ctx: &Context<'_>, ids: Vec<String>) -> async_graphql::Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    let rows = crate::store::models::by_ids(&state(ctx).db, &ids).await.gql()?;
-    let existing: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-    let mut found: HashMap<String, Option<ModelRow>> = ids.into_iter().map(|id| (id, None)).collect();
-    for r in rows {
-        found.insert(r.id.clone(), Some(r));
-    }
-    ctx.data_unchecked::<Models>().feed_many(found).await;
+    let found = load::existing_models(state(ctx), &ids).await.gql()?;
+    let existing: Vec<String> = ids.iter().filter(|id| found.contains(*id)).cloned().collect();
+    ctx.data_unchecked::<Models>()
+        .feed_many(ids.into_iter().map(|id| {
+            let f = found.contains(&id);
+            (id, f)
+        }))
+        .await;
     ctx.data_unchecked::<Readable>().load_many(existing).await.map_err(|e| e.as_ref().extend())?;
     Ok(())
 }
@@ -271,8 +264,7 @@ async fn prime_models(ctx: &Context<'_>, ids: Vec<String>) -> async_graphql::Res
 async fn readable_models(ctx: &Context<'_>, ids: Vec<String>) -> async_graphql::Result<Vec<Model>> {
     let rows =
         ctx.data_unchecked::<Models>().load_many(ids.clone()).await.map_err(|e| e.as_ref().extend())?;
-    let existing: Vec<String> =
-        ids.into_iter().filter(|id| rows.get(id).is_some_and(Option::is_some)).collect();
+    let existing: Vec<String> = ids.into_iter().filter(|id| rows.get(id).copied().unwrap_or(false)).collect();
     let mut readable = ctx
         .data_unchecked::<Readable>()
         .load_many(existing.clone())
@@ -306,7 +298,7 @@ impl UserConnection {
     }
 }
 
-/// The summary columns of a chat; the document, owner and tags load on demand, batched.
+/// The summary of a chat; the document, owner and tags load on demand, batched.
 #[derive(Clone)]
 pub struct Chat {
     pub id: String,
@@ -317,12 +309,12 @@ pub struct Chat {
     pub archived: bool,
     pub pinned: bool,
     pub share_id: Option<String>,
-    /// The whole row when the resolver already has it.
-    pub row: Option<ChatRow>,
+    /// The document when the resolver already has it.
+    pub doc: Option<Value>,
 }
 
 impl Chat {
-    pub fn from_title(r: TitleRow) -> Self {
+    pub fn from_summary(r: ChatSummary) -> Self {
         Chat {
             id: r.id,
             user_id: r.user_id,
@@ -332,21 +324,21 @@ impl Chat {
             archived: r.archived,
             pinned: r.pinned,
             share_id: r.share_id,
-            row: None,
+            doc: None,
         }
     }
 
-    pub fn from_row(r: ChatRow) -> Self {
+    pub fn from_view(v: ChatView) -> Self {
         Chat {
-            id: r.id.clone(),
-            user_id: r.user_id.clone(),
-            title: r.title.clone(),
-            created_at: r.created_at,
-            updated_at: r.updated_at,
-            archived: r.archived,
-            pinned: r.pinned,
-            share_id: r.share_id.clone(),
-            row: Some(r),
+            id: v.id,
+            user_id: v.user_id,
+            title: v.title,
+            created_at: v.created_at,
+            updated_at: v.updated_at,
+            archived: v.archived,
+            pinned: v.pinned,
+            share_id: v.share_id,
+            doc: Some(v.chat),
         }
     }
 }
@@ -363,12 +355,12 @@ impl Chat {
     /// as much as 20 fields.
     #[graphql(complexity = "CHAT_DOCUMENT_COST")]
     async fn chat(&self, ctx: &Context<'_>) -> async_graphql::Result<Json<Value>> {
-        if let Some(row) = &self.row {
-            return Ok(Json(row.chat.0.clone()));
+        if let Some(doc) = &self.doc {
+            return Ok(Json(doc.clone()));
         }
         let loader = ctx.data_unchecked::<Chats>();
-        let row = loader.load_one(self.id.clone()).await.map_err(|e| e.as_ref().extend())?;
-        Ok(Json(row.map(|r| r.chat.0).unwrap_or(Value::Null)))
+        let chat = loader.load_one(self.id.clone()).await.map_err(|e| e.as_ref().extend())?;
+        Ok(Json(chat.map(|c| c.chat).unwrap_or(Value::Null)))
     }
     async fn created_at(&self) -> i64 {
         self.created_at
@@ -398,18 +390,18 @@ impl Chat {
         }
         let loader = ctx.data_unchecked::<Users>();
         let user = loader.load_one(self.user_id.clone()).await.map_err(|e| e.as_ref().extend())?;
-        user.map(|u| User(u.into())).ok_or_else(|| AppError::bad_request(ErrorCode::NotFound).extend())
+        user.map(User).ok_or_else(|| AppError::bad_request(ErrorCode::NotFound).extend())
     }
     /// The stored models the chat document lists (`chat.models`) that the caller may read;
     /// unknown ids are skipped.
     #[graphql(complexity = "unpaged_list_cost(child_complexity)")]
     async fn models(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Model>> {
-        let ids = match &self.row {
-            Some(row) => model_ids(&row.chat.0),
+        let ids = match &self.doc {
+            Some(doc) => model_ids(doc),
             None => {
                 let loader = ctx.data_unchecked::<Chats>();
-                let row = loader.load_one(self.id.clone()).await.map_err(|e| e.as_ref().extend())?;
-                row.map(|r| model_ids(&r.chat.0)).unwrap_or_default()
+                let chat = loader.load_one(self.id.clone()).await.map_err(|e| e.as_ref().extend())?;
+                chat.map(|c| model_ids(&c.chat)).unwrap_or_default()
             }
         };
         readable_models(ctx, ids).await
@@ -561,8 +553,8 @@ async fn prime_model_page(ctx: &Context<'_>, items: &[ModelAccess]) -> async_gra
         let mut owners: Vec<String> = items.iter().map(|m| m.model.row.user_id.clone()).collect();
         owners.sort();
         owners.dedup();
-        let users = crate::store::users::get_many(&state(ctx).db, &owners).await.gql()?;
-        ctx.data_unchecked::<Users>().feed_many(users.into_iter().map(|u| (u.id.clone(), u))).await;
+        let users = load::users(state(ctx), &owners).await.gql()?;
+        ctx.data_unchecked::<Users>().feed_many(users).await;
     }
     if node.field("baseModel").exists() {
         let mut bases: Vec<String> = items.iter().filter_map(|m| m.model.row.base_model_id.clone()).collect();
@@ -582,8 +574,8 @@ pub struct UserSummary {
     pub email: String,
 }
 
-impl From<crate::store::users::User> for UserSummary {
-    fn from(u: crate::store::users::User) -> Self {
+impl From<UserView> for UserSummary {
+    fn from(u: UserView) -> Self {
         UserSummary { id: u.id, name: u.name, role: u.role, email: u.email }
     }
 }
@@ -595,8 +587,8 @@ pub struct Tag {
     pub name: String,
 }
 
-impl From<TagRow> for Tag {
-    fn from(t: TagRow) -> Self {
+impl From<TagView> for Tag {
+    fn from(t: TagView) -> Self {
         Tag { id: t.id, name: t.name }
     }
 }

@@ -11,8 +11,10 @@ use super::extract::{Body, Form, FormReader, Params};
 use crate::app::AppState;
 use crate::auth::{Admin, Caller, Verified};
 use crate::error::AppResult;
-use crate::service::chats::{self as svc, ChatInput, ImportInput, ListParams, PagedParams};
-use crate::store::chats::{ChatRow, SharedRow, TagRow, TitlePage, TitleRow};
+use crate::service::chats::{
+    self as svc, ChatInput, ChatPage, ChatTitleView, ChatView, ImportInput, ListParams, PagedParams,
+    SharedItemView, TagView,
+};
 
 pub fn router() -> Router<AppState> {
     const P: &str = "/api/v1/chats";
@@ -49,115 +51,9 @@ pub fn router() -> Router<AppState> {
         .route(&r("/{id}/messages/{message_id}"), post(update_message).delete(delete_message))
 }
 
-/// `ChatResponse`.
-pub fn chat_response(row: &ChatRow) -> Value {
-    json!({
-        "id": row.id,
-        "user_id": row.user_id,
-        "title": row.title,
-        "chat": row.chat.0,
-        "updated_at": row.updated_at,
-        "created_at": row.created_at,
-        "share_id": row.share_id,
-        "archived": row.archived,
-        "pinned": row.pinned,
-        "meta": row.meta.0,
-        "variables": row.variables.as_ref().map(|v| v.0.clone()).filter(Value::is_object).unwrap_or_else(|| json!({})),
-        "folder_id": row.folder_id,
-        "tasks": null,
-        "summary": null,
-        "current_message_id": row.current_message_id,
-        "context_usage": null,
-    })
-}
-
-/// `ChatTitleIdResponse`.
-pub fn title_response(row: &TitleRow, snippet: Option<String>) -> Value {
-    json!({
-        "id": row.id,
-        "title": row.title,
-        "updated_at": row.updated_at,
-        "created_at": row.created_at,
-        "last_read_at": row.last_read_at,
-        "snippet": snippet,
-        "active": false,
-        "archived": row.archived,
-    })
-}
-
-pub fn tag_json(t: &TagRow) -> Value {
-    json!({"id": t.id, "name": t.name, "user_id": t.user_id, "meta": t.meta.as_ref().map(|m| m.0.clone())})
-}
-
-pub fn shared_response(s: &SharedRow) -> Value {
-    json!({
-        "id": s.id,
-        "user_id": s.user_id,
-        "title": s.title,
-        "chat": s.chat.0,
-        "updated_at": s.updated_at,
-        "created_at": s.created_at,
-        "share_id": s.id,
-        "archived": false,
-        "pinned": false,
-        "meta": {},
-        "variables": {},
-        "folder_id": null,
-        "tasks": null,
-        "summary": null,
-        "current_message_id": null,
-        "context_usage": null,
-    })
-}
-
-/// `{id (chat id), chat_id, title, share_id, updated_at, created_at}` of `GET /chats/shared`.
-pub fn shared_item(s: &SharedRow) -> Value {
-    json!({"id": s.chat_id, "chat_id": s.chat_id, "title": s.title, "share_id": s.id,
-           "updated_at": s.updated_at, "created_at": s.created_at})
-}
-
-fn chats(rows: Vec<ChatRow>) -> Json<Vec<Value>> {
-    Json(rows.iter().map(chat_response).collect())
-}
-
-/// A chat list entry (`title_response` without a snippet), serialised without building a `Value`.
-#[derive(serde::Serialize)]
-struct TitleBody<'a> {
-    id: &'a str,
-    title: &'a str,
-    updated_at: i64,
-    created_at: i64,
-    last_read_at: Option<i64>,
-    snippet: Option<&'a str>,
-    active: bool,
-    archived: bool,
-}
-
-fn titles(page: std::sync::Arc<TitlePage>) -> Response {
-    let json = page.rendered.get_or_init(|| render_titles(&page.rows));
-    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json.clone()).into_response()
-}
-
-fn render_titles(rows: &[TitleRow]) -> bytes::Bytes {
-    let body: Vec<TitleBody<'_>> = rows
-        .iter()
-        .map(|r| TitleBody {
-            id: &r.id,
-            title: &r.title,
-            updated_at: r.updated_at,
-            created_at: r.created_at,
-            last_read_at: r.last_read_at,
-            snippet: None,
-            active: false,
-            archived: r.archived,
-        })
-        .collect();
-    // Plain structs of strings and numbers: serialising them cannot fail.
-    serde_json::to_vec(&body).unwrap_or_default().into()
-}
-
-fn tags(rows: Vec<TagRow>) -> Json<Vec<Value>> {
-    Json(rows.iter().map(tag_json).collect())
+/// A page of a chat list: its JSON, made once per cached page.
+fn titles(page: ChatPage) -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], page.json()).into_response()
 }
 
 impl Form for ChatInput {
@@ -243,7 +139,7 @@ fn paged_params(params: &Params) -> AppResult<PagedParams> {
     })
 }
 
-#[utoipa::path(get, path = "/api/v1/chats", tag = "chats", summary = "The caller's chats (titles), newest first", params(("page" = Option<i64>, Query, description = "1-based page; every item without it"), ("include_pinned" = Option<bool>, Query, description = "Include pinned chats"), ("sort_by" = Option<String>, Query, description = "updated_at, created_at or title"), ("sort_dir" = Option<String>, Query, description = "asc or desc")), responses((status = 200, description = "OK", body = Vec<super::openapi::ChatTitleBody>)))]
+#[utoipa::path(get, path = "/api/v1/chats", tag = "chats", summary = "The caller's chats (titles), newest first", params(("page" = Option<i64>, Query, description = "1-based page; every item without it"), ("include_pinned" = Option<bool>, Query, description = "Include pinned chats"), ("sort_by" = Option<String>, Query, description = "updated_at, created_at or title"), ("sort_dir" = Option<String>, Query, description = "asc or desc")), responses((status = 200, description = "OK", body = Vec<ChatTitleView>)))]
 async fn list(State(s): State<AppState>, Verified(caller): Verified, params: Params) -> AppResult<Response> {
     Ok(titles(svc::list(&s, &caller, list_params(&params)?).await?))
 }
@@ -253,36 +149,36 @@ async fn delete_all(State(s): State<AppState>, caller: Caller) -> AppResult<Json
     Ok(Json(svc::delete_all(&s, &caller).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/chats/new", tag = "chats", summary = "Create a chat", request_body = super::openapi::ChatRequest, responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
+#[utoipa::path(post, path = "/api/v1/chats/new", tag = "chats", summary = "Create a chat", request_body = super::openapi::ChatRequest, responses((status = 200, description = "OK", body = ChatView)))]
 async fn create(
     State(s): State<AppState>,
     Verified(caller): Verified,
     body: Body<ChatInput>,
-) -> AppResult<Json<Value>> {
-    Ok(Json(chat_response(&svc::create(&s, &caller, body.0).await?)))
+) -> AppResult<Json<ChatView>> {
+    Ok(Json(svc::create(&s, &caller, body.0).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/chats/import", tag = "chats", summary = "Import chats in one transaction", request_body = super::openapi::ImportChatsRequest, responses((status = 200, description = "OK", body = Vec<super::openapi::ChatBody>)))]
+#[utoipa::path(post, path = "/api/v1/chats/import", tag = "chats", summary = "Import chats in one transaction", request_body = super::openapi::ImportChatsRequest, responses((status = 200, description = "OK", body = Vec<ChatView>)))]
 async fn import(
     State(s): State<AppState>,
     Verified(caller): Verified,
     body: Body<ImportForm>,
-) -> AppResult<Json<Vec<Value>>> {
-    Ok(chats(svc::import(&s, &caller, body.0.0).await?))
+) -> AppResult<Json<Vec<ChatView>>> {
+    Ok(Json(svc::import(&s, &caller, body.0.0).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/chats/search", tag = "chats", summary = "Search the caller's chats", params(("text" = Option<String>, Query, description = "Words and tag:/pinned:/archived:/shared: filters"), ("page" = Option<i64>, Query, description = "1-based page; every item without it")), responses((status = 200, description = "OK", body = Vec<super::openapi::ChatTitleBody>)))]
+#[utoipa::path(get, path = "/api/v1/chats/search", tag = "chats", summary = "Search the caller's chats", params(("text" = Option<String>, Query, description = "Words and tag:/pinned:/archived:/shared: filters"), ("page" = Option<i64>, Query, description = "1-based page; every item without it")), responses((status = 200, description = "OK", body = Vec<ChatTitleView>)))]
 async fn search(
     State(s): State<AppState>,
     Verified(caller): Verified,
     params: Params,
-) -> AppResult<Json<Vec<Value>>> {
+) -> AppResult<Response> {
     let text = params.required_text("text")?;
     let found = svc::search(&s, &caller, &text, params.int("page")?).await?;
-    Ok(Json(found.into_iter().map(|(row, snippet)| title_response(&row, snippet)).collect()))
+    Ok(Json(found.views()).into_response())
 }
 
-#[utoipa::path(get, path = "/api/v1/chats/pinned", tag = "chats", summary = "Pinned chats", responses((status = 200, description = "OK", body = Vec<super::openapi::ChatTitleBody>)))]
+#[utoipa::path(get, path = "/api/v1/chats/pinned", tag = "chats", summary = "Pinned chats", responses((status = 200, description = "OK", body = Vec<ChatTitleView>)))]
 async fn pinned(State(s): State<AppState>, caller: Caller) -> AppResult<Response> {
     Ok(titles(svc::pinned(&s, &caller).await?))
 }
@@ -293,7 +189,7 @@ async fn export(State(s): State<AppState>, caller: Caller) -> AppResult<Response
     let rows = svc::export(&s, &caller).await?;
     let mut body = String::new();
     for row in &rows {
-        body.push_str(&chat_response(row).to_string());
+        body.push_str(&serde_json::to_string(row).unwrap_or_default());
         body.push('\n');
     }
     let mut response = body.into_response();
@@ -301,22 +197,22 @@ async fn export(State(s): State<AppState>, caller: Caller) -> AppResult<Response
     Ok(response)
 }
 
-#[utoipa::path(get, path = "/api/v1/chats/all/archived", tag = "chats", summary = "Every archived chat", responses((status = 200, description = "OK", body = Vec<super::openapi::ChatBody>)))]
-async fn all_archived(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<Value>>> {
-    Ok(chats(svc::all_archived(&s, &caller).await?))
+#[utoipa::path(get, path = "/api/v1/chats/all/archived", tag = "chats", summary = "Every archived chat", responses((status = 200, description = "OK", body = Vec<ChatView>)))]
+async fn all_archived(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<ChatView>>> {
+    Ok(Json(svc::all_archived(&s, &caller).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/chats/all/tags", tag = "chats", summary = "The caller's tags", responses((status = 200, description = "OK", body = Vec<super::openapi::TagBody>)))]
-async fn user_tags(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<Value>>> {
-    Ok(tags(svc::user_tags(&s, &caller).await?))
+#[utoipa::path(get, path = "/api/v1/chats/all/tags", tag = "chats", summary = "The caller's tags", responses((status = 200, description = "OK", body = Vec<TagView>)))]
+async fn user_tags(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<TagView>>> {
+    Ok(Json(svc::user_tags(&s, &caller).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/chats/all/db", tag = "chats", summary = "Every chat of every user (admin)", responses((status = 200, description = "OK", body = Vec<super::openapi::ChatBody>)))]
-async fn all_db(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<Value>>> {
-    Ok(chats(svc::all_db(&s, &caller).await?))
+#[utoipa::path(get, path = "/api/v1/chats/all/db", tag = "chats", summary = "Every chat of every user (admin)", responses((status = 200, description = "OK", body = Vec<ChatView>)))]
+async fn all_db(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<ChatView>>> {
+    Ok(Json(svc::all_db(&s, &caller).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/chats/archived", tag = "chats", summary = "Archived chats (titles)", params(("page" = Option<i64>, Query, description = "1-based page; every item without it"), ("query" = Option<String>, Query, description = "Title filter"), ("order_by" = Option<String>, Query, description = "Sort field"), ("direction" = Option<String>, Query, description = "asc or desc")), responses((status = 200, description = "OK", body = Vec<super::openapi::ChatTitleBody>)))]
+#[utoipa::path(get, path = "/api/v1/chats/archived", tag = "chats", summary = "Archived chats (titles)", params(("page" = Option<i64>, Query, description = "1-based page; every item without it"), ("query" = Option<String>, Query, description = "Title filter"), ("order_by" = Option<String>, Query, description = "Sort field"), ("direction" = Option<String>, Query, description = "asc or desc")), responses((status = 200, description = "OK", body = Vec<ChatTitleView>)))]
 async fn archived(
     State(s): State<AppState>,
     Verified(caller): Verified,
@@ -345,25 +241,25 @@ async fn unshare_all(State(s): State<AppState>, caller: Caller) -> AppResult<Jso
     Ok(Json(svc::unshare_all(&s, &caller).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/chats/share/{share_id}", tag = "chats", summary = "A shared snapshot", params(("share_id" = String, Path, description = "The share id")), responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
+#[utoipa::path(get, path = "/api/v1/chats/share/{share_id}", tag = "chats", summary = "A shared snapshot", params(("share_id" = String, Path, description = "The share id")), responses((status = 200, description = "OK", body = ChatView)))]
 async fn get_share(
     State(s): State<AppState>,
     caller: Caller,
     Path(share_id): Path<String>,
-) -> AppResult<Json<Value>> {
-    Ok(Json(shared_response(&svc::get_share(&s, &caller, &share_id).await?)))
+) -> AppResult<Json<ChatView>> {
+    Ok(Json(svc::get_share(&s, &caller, &share_id).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/chats/shared", tag = "chats", summary = "The caller's shares", params(("page" = Option<i64>, Query, description = "1-based page; every item without it"), ("query" = Option<String>, Query, description = "Title filter"), ("order_by" = Option<String>, Query, description = "Sort field"), ("direction" = Option<String>, Query, description = "asc or desc")), responses((status = 200, description = "OK", body = Vec<super::openapi::SharedItemBody>)))]
+#[utoipa::path(get, path = "/api/v1/chats/shared", tag = "chats", summary = "The caller's shares", params(("page" = Option<i64>, Query, description = "1-based page; every item without it"), ("query" = Option<String>, Query, description = "Title filter"), ("order_by" = Option<String>, Query, description = "Sort field"), ("direction" = Option<String>, Query, description = "asc or desc")), responses((status = 200, description = "OK", body = Vec<SharedItemView>)))]
 async fn shared_list(
     State(s): State<AppState>,
     Verified(caller): Verified,
     params: Params,
-) -> AppResult<Json<Vec<Value>>> {
-    Ok(Json(svc::shared_list(&s, &caller, paged_params(&params)?).await?.iter().map(shared_item).collect()))
+) -> AppResult<Json<Vec<SharedItemView>>> {
+    Ok(Json(svc::shared_list(&s, &caller, paged_params(&params)?).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/chats/tags", tag = "chats", summary = "Chats with a tag (titles)", request_body = super::openapi::TagFilterRequest, responses((status = 200, description = "OK", body = Vec<super::openapi::ChatTitleBody>)))]
+#[utoipa::path(post, path = "/api/v1/chats/tags", tag = "chats", summary = "Chats with a tag (titles)", request_body = super::openapi::TagFilterRequest, responses((status = 200, description = "OK", body = Vec<ChatTitleView>)))]
 async fn chats_by_tag(
     State(s): State<AppState>,
     Verified(caller): Verified,
@@ -374,7 +270,7 @@ async fn chats_by_tag(
     Ok(titles(svc::chats_by_tag(&s, &caller, &form.name, skip, limit).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/chats/list/user/{user_id}", tag = "chats", summary = "Another user's chats (admin)", params(("user_id" = String, Path, description = "The user id"), ("page" = Option<i64>, Query, description = "1-based page; every item without it"), ("query" = Option<String>, Query, description = "Title filter"), ("order_by" = Option<String>, Query, description = "Sort field"), ("direction" = Option<String>, Query, description = "asc or desc")), responses((status = 200, description = "OK", body = Vec<super::openapi::ChatTitleBody>)))]
+#[utoipa::path(get, path = "/api/v1/chats/list/user/{user_id}", tag = "chats", summary = "Another user's chats (admin)", params(("user_id" = String, Path, description = "The user id"), ("page" = Option<i64>, Query, description = "1-based page; every item without it"), ("query" = Option<String>, Query, description = "Title filter"), ("order_by" = Option<String>, Query, description = "Sort field"), ("direction" = Option<String>, Query, description = "asc or desc")), responses((status = 200, description = "OK", body = Vec<ChatTitleView>)))]
 async fn list_for_user(
     State(s): State<AppState>,
     Admin(caller): Admin,
@@ -384,30 +280,29 @@ async fn list_for_user(
     Ok(titles(svc::list_for_user(&s, &caller, &user_id, paged_params(&params)?).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/chats/{id}", tag = "chats", summary = "One chat", params(("id" = String, Path, description = "The chat id")), responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
+#[utoipa::path(get, path = "/api/v1/chats/{id}", tag = "chats", summary = "One chat", params(("id" = String, Path, description = "The chat id")), responses((status = 200, description = "OK", body = ChatView)))]
 async fn get_chat(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> AppResult<Json<Value>> {
-    let row = svc::get(&s, &caller, &id).await?;
-    let owner = caller.principal().is_some_and(|p| p.user.id == row.user_id);
-    let mut out = chat_response(&row);
+) -> AppResult<Json<ChatView>> {
+    let mut chat = svc::get(&s, &caller, &id).await?;
+    let owner = caller.principal().is_some_and(|p| p.user.id == chat.user_id);
     // The reference tells a reader whether they may continue the chat (the owner may).
-    if let Some(chat) = out.get_mut("chat").and_then(Value::as_object_mut) {
-        chat.insert("share_mode".into(), if owner { json!("continue") } else { Value::Null });
+    if let Some(doc) = chat.chat.as_object_mut() {
+        doc.insert("share_mode".into(), if owner { json!("continue") } else { Value::Null });
     }
-    Ok(Json(out))
+    Ok(Json(chat))
 }
 
-#[utoipa::path(post, path = "/api/v1/chats/{id}", tag = "chats", summary = "Merge a chat document into a chat", params(("id" = String, Path, description = "The chat id")), request_body = super::openapi::ChatRequest, responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
+#[utoipa::path(post, path = "/api/v1/chats/{id}", tag = "chats", summary = "Merge a chat document into a chat", params(("id" = String, Path, description = "The chat id")), request_body = super::openapi::ChatRequest, responses((status = 200, description = "OK", body = ChatView)))]
 async fn update(
     State(s): State<AppState>,
     Verified(caller): Verified,
     Path(id): Path<String>,
     body: Body<ChatInput>,
-) -> AppResult<Json<Value>> {
-    Ok(Json(chat_response(&svc::update(&s, &caller, &id, body.0).await?)))
+) -> AppResult<Json<ChatView>> {
+    Ok(Json(svc::update(&s, &caller, &id, body.0).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/chats/{id}", tag = "chats", summary = "Delete a chat", params(("id" = String, Path, description = "The chat id")), responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
@@ -428,23 +323,27 @@ async fn is_pinned(
     Ok(Json(svc::is_pinned(&s, &caller, &id).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/chats/{id}/pin", tag = "chats", summary = "Toggle a chat's pin", params(("id" = String, Path, description = "The chat id")), responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
-async fn pin(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> AppResult<Json<Value>> {
-    Ok(Json(chat_response(&svc::toggle_pin(&s, &caller, &id).await?)))
+#[utoipa::path(post, path = "/api/v1/chats/{id}/pin", tag = "chats", summary = "Toggle a chat's pin", params(("id" = String, Path, description = "The chat id")), responses((status = 200, description = "OK", body = ChatView)))]
+async fn pin(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> AppResult<Json<ChatView>> {
+    Ok(Json(svc::toggle_pin(&s, &caller, &id).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/chats/{id}/archive", tag = "chats", summary = "Toggle a chat's archive state", params(("id" = String, Path, description = "The chat id")), responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
+#[utoipa::path(post, path = "/api/v1/chats/{id}/archive", tag = "chats", summary = "Toggle a chat's archive state", params(("id" = String, Path, description = "The chat id")), responses((status = 200, description = "OK", body = ChatView)))]
 async fn archive(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> AppResult<Json<Value>> {
-    Ok(Json(chat_response(&svc::toggle_archive(&s, &caller, &id).await?)))
+) -> AppResult<Json<ChatView>> {
+    Ok(Json(svc::toggle_archive(&s, &caller, &id).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/chats/{id}/share", tag = "chats", summary = "Share a snapshot of a chat", params(("id" = String, Path, description = "The chat id")), responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
-async fn share(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> AppResult<Json<Value>> {
-    Ok(Json(chat_response(&svc::share(&s, &caller, &id).await?)))
+#[utoipa::path(post, path = "/api/v1/chats/{id}/share", tag = "chats", summary = "Share a snapshot of a chat", params(("id" = String, Path, description = "The chat id")), responses((status = 200, description = "OK", body = ChatView)))]
+async fn share(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> AppResult<Json<ChatView>> {
+    Ok(Json(svc::share(&s, &caller, &id).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/chats/{id}/share", tag = "chats", summary = "Delete a chat's share", params(("id" = String, Path, description = "The chat id")), responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
@@ -452,69 +351,69 @@ async fn unshare(State(s): State<AppState>, caller: Caller, Path(id): Path<Strin
     Ok(Json(svc::unshare(&s, &caller, &id).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/chats/{id}/clone", tag = "chats", summary = "Copy a chat", params(("id" = String, Path, description = "The chat id")), request_body = super::openapi::CloneRequest, responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
+#[utoipa::path(post, path = "/api/v1/chats/{id}/clone", tag = "chats", summary = "Copy a chat", params(("id" = String, Path, description = "The chat id")), request_body = super::openapi::CloneRequest, responses((status = 200, description = "OK", body = ChatView)))]
 async fn clone(
     State(s): State<AppState>,
     Verified(caller): Verified,
     Path(id): Path<String>,
     body: Body<CloneForm>,
-) -> AppResult<Json<Value>> {
-    Ok(Json(chat_response(&svc::clone(&s, &caller, &id, body.0.0).await?)))
+) -> AppResult<Json<ChatView>> {
+    Ok(Json(svc::clone(&s, &caller, &id, body.0.0).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/chats/{id}/clone/shared", tag = "chats", summary = "Copy a shared chat", params(("id" = String, Path, description = "The share id")), responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
+#[utoipa::path(post, path = "/api/v1/chats/{id}/clone/shared", tag = "chats", summary = "Copy a shared chat", params(("id" = String, Path, description = "The share id")), responses((status = 200, description = "OK", body = ChatView)))]
 async fn clone_shared(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> AppResult<Json<Value>> {
-    Ok(Json(chat_response(&svc::clone_shared(&s, &caller, &id).await?)))
+) -> AppResult<Json<ChatView>> {
+    Ok(Json(svc::clone_shared(&s, &caller, &id).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/chats/{id}/tags", tag = "chats", summary = "A chat's tags", params(("id" = String, Path, description = "The chat id")), responses((status = 200, description = "OK", body = Vec<super::openapi::TagBody>)))]
+#[utoipa::path(get, path = "/api/v1/chats/{id}/tags", tag = "chats", summary = "A chat's tags", params(("id" = String, Path, description = "The chat id")), responses((status = 200, description = "OK", body = Vec<TagView>)))]
 async fn chat_tags(
     State(s): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-) -> AppResult<Json<Vec<Value>>> {
-    Ok(tags(svc::chat_tags(&s, &caller, &id).await?))
+) -> AppResult<Json<Vec<TagView>>> {
+    Ok(Json(svc::chat_tags(&s, &caller, &id).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/chats/{id}/tags", tag = "chats", summary = "Tag a chat", params(("id" = String, Path, description = "The chat id")), request_body = super::openapi::TagRequest, responses((status = 200, description = "OK", body = Vec<super::openapi::TagBody>)))]
+#[utoipa::path(post, path = "/api/v1/chats/{id}/tags", tag = "chats", summary = "Tag a chat", params(("id" = String, Path, description = "The chat id")), request_body = super::openapi::TagRequest, responses((status = 200, description = "OK", body = Vec<TagView>)))]
 async fn add_tag(
     State(s): State<AppState>,
     Verified(caller): Verified,
     Path(id): Path<String>,
     body: Body<TagForm>,
-) -> AppResult<Json<Vec<Value>>> {
-    Ok(tags(svc::add_tag(&s, &caller, &id, &body.0.name).await?))
+) -> AppResult<Json<Vec<TagView>>> {
+    Ok(Json(svc::add_tag(&s, &caller, &id, &body.0.name).await?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/chats/{id}/tags", tag = "chats", summary = "Untag a chat", params(("id" = String, Path, description = "The chat id")), request_body = super::openapi::TagRequest, responses((status = 200, description = "OK", body = Vec<super::openapi::TagBody>)))]
+#[utoipa::path(delete, path = "/api/v1/chats/{id}/tags", tag = "chats", summary = "Untag a chat", params(("id" = String, Path, description = "The chat id")), request_body = super::openapi::TagRequest, responses((status = 200, description = "OK", body = Vec<TagView>)))]
 async fn remove_tag(
     State(s): State<AppState>,
     Verified(caller): Verified,
     Path(id): Path<String>,
     body: Body<TagForm>,
-) -> AppResult<Json<Vec<Value>>> {
-    Ok(tags(svc::remove_tag(&s, &caller, &id, &body.0.name).await?))
+) -> AppResult<Json<Vec<TagView>>> {
+    Ok(Json(svc::remove_tag(&s, &caller, &id, &body.0.name).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/chats/{id}/messages/{message_id}", tag = "chats", summary = "Edit one message", params(("id" = String, Path, description = "The chat id"), ("message_id" = String, Path, description = "The message id")), request_body = super::openapi::MessageRequest, responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
+#[utoipa::path(post, path = "/api/v1/chats/{id}/messages/{message_id}", tag = "chats", summary = "Edit one message", params(("id" = String, Path, description = "The chat id"), ("message_id" = String, Path, description = "The message id")), request_body = super::openapi::MessageRequest, responses((status = 200, description = "OK", body = ChatView)))]
 async fn update_message(
     State(s): State<AppState>,
     Verified(caller): Verified,
     Path((id, message_id)): Path<(String, String)>,
     body: Body<MessageForm>,
-) -> AppResult<Json<Value>> {
-    Ok(Json(chat_response(&svc::update_message(&s, &caller, &id, &message_id, body.0.0).await?)))
+) -> AppResult<Json<ChatView>> {
+    Ok(Json(svc::update_message(&s, &caller, &id, &message_id, body.0.0).await?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/chats/{id}/messages/{message_id}", tag = "chats", summary = "Delete one message", params(("id" = String, Path, description = "The chat id"), ("message_id" = String, Path, description = "The message id")), responses((status = 200, description = "OK", body = super::openapi::ChatBody)))]
+#[utoipa::path(delete, path = "/api/v1/chats/{id}/messages/{message_id}", tag = "chats", summary = "Delete one message", params(("id" = String, Path, description = "The chat id"), ("message_id" = String, Path, description = "The message id")), responses((status = 200, description = "OK", body = ChatView)))]
 async fn delete_message(
     State(s): State<AppState>,
     caller: Caller,
     Path((id, message_id)): Path<(String, String)>,
-) -> AppResult<Json<Value>> {
-    Ok(Json(chat_response(&svc::delete_message(&s, &caller, &id, &message_id).await?)))
+) -> AppResult<Json<ChatView>> {
+    Ok(Json(svc::delete_message(&s, &caller, &id, &message_id).await?))
 }

@@ -285,68 +285,6 @@ pub struct UserUpdateRequest {
 
 // ---- chats ---------------------------------------------------------------------------------
 
-/// The reference's `ChatResponse`.
-#[derive(Serialize, ToSchema)]
-pub struct ChatBody {
-    pub id: String,
-    pub user_id: String,
-    pub title: String,
-    /// The chat document (`title`, `models`, `history`, `messages`, …), open-ended.
-    #[schema(value_type = Object)]
-    pub chat: Value,
-    pub updated_at: i64,
-    pub created_at: i64,
-    pub share_id: Option<String>,
-    pub archived: bool,
-    pub pinned: Option<bool>,
-    #[schema(value_type = Value)]
-    pub meta: Value,
-    #[schema(value_type = Object)]
-    pub variables: Value,
-    pub folder_id: Option<String>,
-    #[schema(value_type = Value)]
-    pub tasks: Option<Value>,
-    #[schema(value_type = Value)]
-    pub summary: Option<Value>,
-    pub current_message_id: Option<String>,
-    #[schema(value_type = Value)]
-    pub context_usage: Option<Value>,
-}
-
-/// The reference's `ChatTitleIdResponse`.
-#[derive(Serialize, ToSchema)]
-pub struct ChatTitleBody {
-    pub id: String,
-    pub title: String,
-    pub updated_at: i64,
-    pub created_at: i64,
-    pub last_read_at: Option<i64>,
-    pub snippet: Option<String>,
-    pub active: bool,
-    pub archived: bool,
-}
-
-/// A tag.
-#[derive(Serialize, ToSchema)]
-pub struct TagBody {
-    pub id: String,
-    pub name: String,
-    pub user_id: String,
-    #[schema(value_type = Value)]
-    pub meta: Option<Value>,
-}
-
-/// An item of `GET /chats/shared`.
-#[derive(Serialize, ToSchema)]
-pub struct SharedItemBody {
-    pub id: String,
-    pub chat_id: String,
-    pub title: String,
-    pub share_id: String,
-    pub updated_at: i64,
-    pub created_at: i64,
-}
-
 /// `POST /chats/new` and `POST /chats/{id}`.
 #[derive(Serialize, ToSchema)]
 pub struct ChatRequest {

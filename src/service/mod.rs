@@ -3,6 +3,7 @@
 
 pub mod auths;
 pub mod chats;
+pub mod load;
 pub mod models;
 pub mod permissions;
 pub mod policy;

@@ -581,7 +581,7 @@ pub async fn list_shares(
 // ---- tags ----
 
 /// A tag row (`TagModel`).
-#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TagRow {
     pub id: String,
     pub name: String,

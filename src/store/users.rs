@@ -1,6 +1,5 @@
 //! Table `users`: profile rows (the reference's `UserModel`).
 
-use serde::Serialize;
 use serde_json::Value;
 use sqlx::types::Json;
 
@@ -29,7 +28,7 @@ macro_rules! user_columns_in_join {
 pub(crate) use user_columns_in_join;
 
 /// A user row, serialised as the reference's `UserModel`.
-#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
 pub struct User {
     pub id: String,
     pub email: String,

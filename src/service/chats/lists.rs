@@ -3,12 +3,13 @@
 use std::sync::Arc;
 
 use super::form::{ListParams, PagedParams, paged, parse_sort};
+use super::view::{ChatPage, ChatView};
 use super::{PAGE_SIZE, admin_access};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::store;
-use crate::store::chats::{ChatRow, Filter, Sort, TitlePage};
+use crate::store::chats::{Filter, Sort, TitlePage};
 
 fn page_window(page: Option<i64>) -> (Option<i64>, i64) {
     match page {
@@ -18,7 +19,7 @@ fn page_window(page: Option<i64>) -> (Option<i64>, i64) {
 }
 
 /// `GET /chats/` and `/chats/list`: not archived, not in a folder, pinned only on request.
-pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<Arc<TitlePage>> {
+pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<ChatPage> {
     let p = caller.require_verified()?;
     let (sort, ascending) = parse_sort(params.sort_by.as_deref(), params.sort_dir.as_deref())?;
     let filter = Filter {
@@ -29,21 +30,21 @@ pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<A
     };
     let (limit, offset) = page_window(params.page);
     let rows = store::chats::list(&app.db, &p.user.id, &filter, sort, ascending, limit, offset).await?;
-    Ok(rows)
+    Ok(ChatPage(rows))
 }
 
 /// `GET /chats/pinned`.
-pub async fn pinned(app: &App, caller: &Caller) -> AppResult<Arc<TitlePage>> {
+pub async fn pinned(app: &App, caller: &Caller) -> AppResult<ChatPage> {
     let p = caller.require_verified()?;
     let filter = Filter { archived: Some(false), pinned: Some(true), ..Default::default() };
     let rows = store::chats::list(&app.db, &p.user.id, &filter, Sort::UpdatedAt, false, None, 0).await?;
-    Ok(rows)
+    Ok(ChatPage(rows))
 }
 
 /// `GET /chats/archived`.
-pub async fn archived(app: &App, caller: &Caller, params: PagedParams) -> AppResult<Arc<TitlePage>> {
+pub async fn archived(app: &App, caller: &Caller, params: PagedParams) -> AppResult<ChatPage> {
     let p = caller.require_verified()?;
-    user_list(app, &p.user.id, Some(true), params).await
+    Ok(ChatPage(user_list(app, &p.user.id, Some(true), params).await?))
 }
 
 async fn user_list(
@@ -65,25 +66,29 @@ pub async fn archived_count(app: &App, caller: &Caller) -> AppResult<i64> {
 }
 
 /// `GET /chats/all/archived` (whole chats).
-pub async fn all_archived(app: &App, caller: &Caller) -> AppResult<Vec<ChatRow>> {
+pub async fn all_archived(app: &App, caller: &Caller) -> AppResult<Vec<ChatView>> {
     let p = caller.require_verified()?;
-    store::chats::all(&app.db, Some(&p.user.id), Some(true)).await
+    Ok(store::chats::all(&app.db, Some(&p.user.id), Some(true))
+        .await?
+        .into_iter()
+        .map(ChatView::from)
+        .collect())
 }
 
 /// `GET /chats/all`: every chat of the caller, archived included, newest first.
-pub async fn export(app: &App, caller: &Caller) -> AppResult<Vec<ChatRow>> {
+pub async fn export(app: &App, caller: &Caller) -> AppResult<Vec<ChatView>> {
     let p = caller.require_verified()?;
-    store::chats::all(&app.db, Some(&p.user.id), None).await
+    Ok(store::chats::all(&app.db, Some(&p.user.id), None).await?.into_iter().map(ChatView::from).collect())
 }
 
 /// `GET /chats/all/db` (admin, `ENABLE_ADMIN_EXPORT`).
-pub async fn all_db(app: &App, caller: &Caller) -> AppResult<Vec<ChatRow>> {
+pub async fn all_db(app: &App, caller: &Caller) -> AppResult<Vec<ChatView>> {
     let p = caller.require_admin()?;
     if !app.config.enable_admin_export {
         return Err(AppError::unauthorized(ErrorCode::AccessProhibited));
     }
     let _ = p;
-    store::chats::all(&app.db, None, None).await
+    Ok(store::chats::all(&app.db, None, None).await?.into_iter().map(ChatView::from).collect())
 }
 
 /// `GET /chats/list/user/{user_id}` (admin, `ENABLE_ADMIN_CHAT_ACCESS`): archived included.
@@ -92,10 +97,10 @@ pub async fn list_for_user(
     caller: &Caller,
     user_id: &str,
     params: PagedParams,
-) -> AppResult<Arc<TitlePage>> {
+) -> AppResult<ChatPage> {
     let p = caller.require_admin()?;
     if !admin_access(app, p) {
         return Err(AppError::unauthorized(ErrorCode::AccessProhibited));
     }
-    user_list(app, user_id, None, params).await
+    Ok(ChatPage(user_list(app, user_id, None, params).await?))
 }

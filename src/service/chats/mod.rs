@@ -23,12 +23,14 @@ mod lists;
 mod search;
 mod shares;
 mod tags;
+mod view;
 
 pub use form::{ChatInput, ChatQuery, ImportInput, ListParams, MAX_TITLE_CHARS, PagedParams};
 pub use lists::{all_archived, all_db, archived, archived_count, export, list, list_for_user, pinned};
 pub use search::{query, search, search_filter};
 pub use shares::{clone_shared, get_share, share, shared_list, unshare, unshare_all};
 pub use tags::{add_tag, chat_tags, chats_by_tag, normalize_tag, remove_tag, user_tags};
+pub use view::{ChatPage, ChatSummary, ChatTitleView, ChatView, SearchHits, SharedItemView, TagView};
 
 use document::{
     current_message_id, merge, messages_mut, newest_leaf, remove_from_history, search_text, stamp_messages,
@@ -73,14 +75,14 @@ async fn permission(app: &App, p: &Principal, path: &str) -> AppResult<bool> {
 // ---- writes ----
 
 /// `POST /chats/new`.
-pub async fn create(app: &App, caller: &Caller, input: ChatInput) -> AppResult<ChatRow> {
+pub async fn create(app: &App, caller: &Caller, input: ChatInput) -> AppResult<ChatView> {
     let p = caller.require_verified()?;
     if input.folder_id.is_some() {
         // Folders are not supported yet: no folder is writable.
         return Err(AppError::not_found(ErrorCode::NotFound));
     }
     let now = store::now();
-    insert_chat(&app.db, p, ImportInput { chat: input, ..Default::default() }, now).await
+    Ok(ChatView::from(insert_chat(&app.db, p, ImportInput { chat: input, ..Default::default() }, now).await?))
 }
 
 async fn insert_chat(db: &Db, p: &Principal, input: ImportInput, now: i64) -> AppResult<ChatRow> {
@@ -136,7 +138,7 @@ async fn insert_chat_in(
 }
 
 /// `POST /chats/import`.
-pub async fn import(app: &App, caller: &Caller, chats: Vec<ImportInput>) -> AppResult<Vec<ChatRow>> {
+pub async fn import(app: &App, caller: &Caller, chats: Vec<ImportInput>) -> AppResult<Vec<ChatView>> {
     let p = caller.require_verified()?;
     if !permission(app, p, "chat.import").await? {
         return Err(AppError::forbidden(ErrorCode::AccessProhibited));
@@ -159,18 +161,18 @@ pub async fn import(app: &App, caller: &Caller, chats: Vec<ImportInput>) -> AppR
             .ok_or_else(|| AppError::internal("imported chat vanished"))?;
         out.push(row);
     }
-    Ok(out)
+    Ok(out.into_iter().map(ChatView::from).collect())
 }
 
 /// `GET /chats/{id}`: the owner, or an admin with admin chat access; otherwise 401 `NOT_FOUND`.
-pub async fn get(app: &App, caller: &Caller, id: &str) -> AppResult<ChatRow> {
+pub async fn get(app: &App, caller: &Caller, id: &str) -> AppResult<ChatView> {
     let p = caller.require_verified()?;
     let row = store::chats::get(&app.db, id).await?.ok_or_else(not_found_401)?;
     let owner = row.user_id == p.user.id;
     if !owner && !admin_access(app, p) {
         return Err(not_found_401());
     }
-    Ok(row)
+    Ok(ChatView::from(row))
 }
 
 /// Stores a new document for a locked chat (title, current message and search text follow it)
@@ -207,7 +209,7 @@ async fn store_document(
 
 /// `POST /chats/{id}`: merges `chat` into the stored document under a row lock; `updated_at`
 /// moves only when messages change.
-pub async fn update(app: &App, caller: &Caller, id: &str, input: ChatInput) -> AppResult<ChatRow> {
+pub async fn update(app: &App, caller: &Caller, id: &str, input: ChatInput) -> AppResult<ChatView> {
     let p = caller.require_verified()?;
     let mut tx = app.db.begin().await?;
     let row = match store::chats::get_for_update(&mut tx, id).await? {
@@ -227,7 +229,7 @@ pub async fn update(app: &App, caller: &Caller, id: &str, input: ChatInput) -> A
     let updated_at = if touches_messages { store::now() } else { row.updated_at };
     let updated = store_document(&mut tx, &row, &doc, &variables, updated_at).await?;
     tx.commit().await?;
-    Ok(updated)
+    Ok(ChatView::from(updated))
 }
 
 /// `DELETE /chats/{id}`.
@@ -263,11 +265,11 @@ pub async fn delete_all(app: &App, caller: &Caller) -> AppResult<bool> {
 }
 
 /// `POST /chats/{id}/pin`: toggles.
-pub async fn toggle_pin(app: &App, caller: &Caller, id: &str) -> AppResult<ChatRow> {
+pub async fn toggle_pin(app: &App, caller: &Caller, id: &str) -> AppResult<ChatView> {
     let p = caller.require_verified()?;
     let row = own_chat(&app.db, p, id, default_401).await?;
     store::chats::set_flags(&app.db, id, !row.pinned, row.archived, false, store::now()).await?;
-    reload(&app.db, id).await
+    Ok(ChatView::from(reload(&app.db, id).await?))
 }
 
 /// `GET /chats/{id}/pinned`.
@@ -277,11 +279,11 @@ pub async fn is_pinned(app: &App, caller: &Caller, id: &str) -> AppResult<bool> 
 }
 
 /// `POST /chats/{id}/archive`: toggles, and takes the chat out of its folder.
-pub async fn toggle_archive(app: &App, caller: &Caller, id: &str) -> AppResult<ChatRow> {
+pub async fn toggle_archive(app: &App, caller: &Caller, id: &str) -> AppResult<ChatView> {
     let p = caller.require_verified()?;
     let row = own_chat(&app.db, p, id, default_401).await?;
     store::chats::set_flags(&app.db, id, row.pinned, !row.archived, true, store::now()).await?;
-    reload(&app.db, id).await
+    Ok(ChatView::from(reload(&app.db, id).await?))
 }
 
 pub async fn set_archived_all(app: &App, caller: &Caller, archived: bool) -> AppResult<bool> {
@@ -297,7 +299,7 @@ async fn reload(db: &Db, id: &str) -> AppResult<ChatRow> {
 // ---- clone and messages ----
 
 /// `POST /chats/{id}/clone`.
-pub async fn clone(app: &App, caller: &Caller, id: &str, title: Option<String>) -> AppResult<ChatRow> {
+pub async fn clone(app: &App, caller: &Caller, id: &str, title: Option<String>) -> AppResult<ChatView> {
     let p = caller.require_verified()?;
     if !permission(app, p, "chat.import").await? {
         return Err(AppError::forbidden(ErrorCode::AccessProhibited));
@@ -322,7 +324,7 @@ pub async fn clone(app: &App, caller: &Caller, id: &str, title: Option<String>) 
         created_at: Some(now),
         updated_at: Some(now),
     };
-    insert_chat(&app.db, p, input, now).await
+    Ok(ChatView::from(insert_chat(&app.db, p, input, now).await?))
 }
 
 /// Edits or deletes one message of `history`, then stores the document.
@@ -369,36 +371,38 @@ pub async fn update_message(
     id: &str,
     message_id: &str,
     content: Option<String>,
-) -> AppResult<ChatRow> {
+) -> AppResult<ChatView> {
     caller.require_verified()?;
     let content = content.ok_or_else(|| AppError::bad_request(ErrorCode::NoMessageChanges))?;
-    edit_message(app, caller, id, message_id, false, |messages| {
+    let row = edit_message(app, caller, id, message_id, false, |messages| {
         if let Some(m) = messages.get_mut(message_id).and_then(Value::as_object_mut) {
             m.insert("content".into(), json!(content));
         }
         Ok(())
     })
-    .await
+    .await?;
+    Ok(row.into())
 }
 
 /// `DELETE /chats/{id}/messages/{message_id}`: removes the message and its direct replies; their
 /// replies move up to the message's parent, and the current message becomes the newest leaf
 /// below that parent (as the reference). An unknown message leaves the chat unchanged.
-pub async fn delete_message(app: &App, caller: &Caller, id: &str, message_id: &str) -> AppResult<ChatRow> {
+pub async fn delete_message(app: &App, caller: &Caller, id: &str, message_id: &str) -> AppResult<ChatView> {
     let p = caller.require_verified()?;
     match store::chats::get(&app.db, id).await? {
         Some(row) if row.user_id == p.user.id => {
             let known =
                 row.chat.0.get("history").and_then(|h| h.get("messages")).and_then(|m| m.get(message_id));
             if known.is_none() {
-                return Ok(row);
+                return Ok(row.into());
             }
         }
         _ => return Err(AppError::unauthorized(ErrorCode::AccessProhibited)),
     }
-    edit_message(app, caller, id, message_id, true, |messages| {
+    let row = edit_message(app, caller, id, message_id, true, |messages| {
         remove_from_history(messages, message_id);
         Ok(())
     })
-    .await
+    .await?;
+    Ok(row.into())
 }

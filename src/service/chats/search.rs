@@ -4,26 +4,22 @@
 use super::document::message_texts;
 use super::form::ChatQuery;
 use super::tags::normalize_tag;
+use super::view::{ChatSummary, SearchHits};
 use super::{PAGE_SIZE, admin_access};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::service::validate;
-use crate::store::chats::{Filter, Sort, TitleRow};
+use crate::store::chats::{Filter, Sort};
 use crate::store::{self, Db};
 
 /// `GET /chats/search?text=`: words match the title or any message (all must occur);
 /// `tag:`, `pinned:`, `archived:`, `shared:` tokens filter. 60 per page.
-pub async fn search(
-    app: &App,
-    caller: &Caller,
-    text: &str,
-    page: Option<i64>,
-) -> AppResult<Vec<(TitleRow, Option<String>)>> {
+pub async fn search(app: &App, caller: &Caller, text: &str, page: Option<i64>) -> AppResult<SearchHits> {
     let p = caller.require_verified()?;
     validate::check_search(&["query", "text"], text)?;
     let Some(filter) = search_filter(text, Filter { archived: Some(false), ..Default::default() }) else {
-        return Ok(Vec::new());
+        return Ok(SearchHits(Vec::new()));
     };
     let page = page.unwrap_or(1).max(1);
     let rows = store::chats::list(
@@ -42,7 +38,7 @@ pub async fn search(
             if filter.words.is_empty() { None } else { snippet(&app.db, &row.id, &filter.words).await? };
         out.push((row.clone(), snippet));
     }
-    Ok(out)
+    Ok(SearchHits(out))
 }
 
 /// Adds the search text's words and `tag:`, `pinned:`, `archived:`, `shared:` tokens to `filter`;
@@ -82,7 +78,7 @@ pub async fn query(
     caller: &Caller,
     owner_id: &str,
     q: ChatQuery,
-) -> AppResult<(Vec<TitleRow>, i64)> {
+) -> AppResult<(Vec<ChatSummary>, i64)> {
     let p = caller.require_verified()?;
     if p.user.id != owner_id && !admin_access(app, p) {
         return Err(AppError::unauthorized(ErrorCode::AccessProhibited));
@@ -117,7 +113,7 @@ pub async fn query(
     )
     .await?;
     let total = store::chats::count(&app.db, owner_id, &filter).await?;
-    Ok((rows.rows.clone(), total))
+    Ok((rows.rows.iter().map(ChatSummary::from).collect(), total))
 }
 
 /// About 200 characters of the first message (or title) containing the first word.

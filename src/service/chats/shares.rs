@@ -3,15 +3,15 @@
 use serde_json::{Value, json};
 
 use super::form::{ChatInput, ImportInput, PagedParams, paged};
+use super::view::{ChatView, SharedItemView};
 use super::{PAGE_SIZE, admin_access, insert_chat, not_found_401, own_chat, permission, reload};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::store;
-use crate::store::chats::{ChatRow, SharedRow};
 
 /// `POST /chats/{id}/share`: creates (or refreshes) the share snapshot.
-pub async fn share(app: &App, caller: &Caller, id: &str) -> AppResult<ChatRow> {
+pub async fn share(app: &App, caller: &Caller, id: &str) -> AppResult<ChatView> {
     let p = caller.require_verified()?;
     if !permission(app, p, "chat.share").await? {
         return Err(AppError::unauthorized(ErrorCode::AccessProhibited));
@@ -25,7 +25,7 @@ pub async fn share(app: &App, caller: &Caller, id: &str) -> AppResult<ChatRow> {
     let mut tx = app.db.begin().await?;
     store::chats::upsert_share(&mut tx, &share_id, &row, &snapshot, store::now()).await?;
     tx.commit().await?;
-    reload(&app.db, id).await
+    Ok(ChatView::from(reload(&app.db, id).await?))
 }
 
 /// `DELETE /chats/{id}/share`.
@@ -49,7 +49,7 @@ pub async fn unshare_all(app: &App, caller: &Caller) -> AppResult<bool> {
 
 /// `GET /chats/share/{share_id}`: the sharer, or an admin with admin chat access. Shares carry
 /// no grants yet, so other users are refused.
-pub async fn get_share(app: &App, caller: &Caller, share_id: &str) -> AppResult<SharedRow> {
+pub async fn get_share(app: &App, caller: &Caller, share_id: &str) -> AppResult<ChatView> {
     let p = match caller.require_verified() {
         Ok(p) => p,
         Err(e) if e.code == ErrorCode::NotAuthenticated => {
@@ -63,11 +63,11 @@ pub async fn get_share(app: &App, caller: &Caller, share_id: &str) -> AppResult<
     if share.user_id != p.user.id && !admin_access(app, p) {
         return Err(AppError::unauthorized(ErrorCode::AccessProhibited));
     }
-    Ok(share)
+    Ok(ChatView::from(share))
 }
 
 /// `GET /chats/shared`: `{id (chat id), chat_id, title, share_id, updated_at, created_at}`.
-pub async fn shared_list(app: &App, caller: &Caller, params: PagedParams) -> AppResult<Vec<SharedRow>> {
+pub async fn shared_list(app: &App, caller: &Caller, params: PagedParams) -> AppResult<Vec<SharedItemView>> {
     let p = caller.require_verified()?;
     let (sort, ascending, offset) = paged(&params)?;
     let rows = store::chats::list_shares(
@@ -80,12 +80,12 @@ pub async fn shared_list(app: &App, caller: &Caller, params: PagedParams) -> App
         offset,
     )
     .await?;
-    Ok(rows)
+    Ok(rows.into_iter().map(SharedItemView::from).collect())
 }
 
 /// `POST /chats/{share_id}/clone/shared`: a copy of a share snapshot the caller may read, owned
 /// by the caller.
-pub async fn clone_shared(app: &App, caller: &Caller, share_id: &str) -> AppResult<ChatRow> {
+pub async fn clone_shared(app: &App, caller: &Caller, share_id: &str) -> AppResult<ChatView> {
     let p = caller.require_verified()?;
     if !permission(app, p, "chat.import").await? {
         return Err(AppError::forbidden(ErrorCode::AccessProhibited));
@@ -108,5 +108,5 @@ pub async fn clone_shared(app: &App, caller: &Caller, share_id: &str) -> AppResu
         updated_at: Some(now),
         ..Default::default()
     };
-    insert_chat(&app.db, p, input, now).await
+    Ok(ChatView::from(insert_chat(&app.db, p, input, now).await?))
 }

@@ -1,15 +1,14 @@
 //! Chat tags: tag ids, a chat's tags (add, remove), the caller's tags and chats by tag.
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
 
+use super::view::{ChatPage, TagView};
 use super::{default_401, not_found_401, own_chat};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::store;
-use crate::store::chats::{ChatRow, Filter, Sort, TagRow, TitlePage};
+use crate::store::chats::{ChatRow, Filter, Sort};
 
 /// The reference's tag id: spaces to `_`, lower-case.
 pub fn normalize_tag(name: &str) -> String {
@@ -32,15 +31,15 @@ pub(super) fn tag_ids_of(meta: &Value) -> Vec<String> {
 }
 
 /// `GET /chats/{id}/tags`.
-pub async fn chat_tags(app: &App, caller: &Caller, id: &str) -> AppResult<Vec<TagRow>> {
+pub async fn chat_tags(app: &App, caller: &Caller, id: &str) -> AppResult<Vec<TagView>> {
     let p = caller.require_verified()?;
     let row = own_chat(&app.db, p, id, not_found_401).await?;
     let tags = store::chats::tags_by_ids(&app.db, &p.user.id, &tag_ids_of(&row.meta.0)).await?;
-    Ok(tags)
+    Ok(tags.into_iter().map(TagView::from).collect())
 }
 
 /// `POST /chats/{id}/tags`: adds a tag (created on first use).
-pub async fn add_tag(app: &App, caller: &Caller, id: &str, name: &str) -> AppResult<Vec<TagRow>> {
+pub async fn add_tag(app: &App, caller: &Caller, id: &str, name: &str) -> AppResult<Vec<TagView>> {
     let p = caller.require_verified()?;
     if name == "None" {
         return Err(AppError::bad_request(ErrorCode::TagNameNone));
@@ -59,7 +58,7 @@ pub async fn add_tag(app: &App, caller: &Caller, id: &str, name: &str) -> AppRes
 }
 
 /// `DELETE /chats/{id}/tags`: removes a tag; an unused tag row is deleted.
-pub async fn remove_tag(app: &App, caller: &Caller, id: &str, name: &str) -> AppResult<Vec<TagRow>> {
+pub async fn remove_tag(app: &App, caller: &Caller, id: &str, name: &str) -> AppResult<Vec<TagView>> {
     let p = caller.require_verified()?;
     let row = own_chat(&app.db, p, id, not_found_401).await?;
     let tag = normalize_tag(name);
@@ -82,9 +81,9 @@ async fn write_tags(app: &App, row: &ChatRow, ids: &[String], new: Option<(&str,
 }
 
 /// `GET /chats/all/tags`.
-pub async fn user_tags(app: &App, caller: &Caller) -> AppResult<Vec<TagRow>> {
+pub async fn user_tags(app: &App, caller: &Caller) -> AppResult<Vec<TagView>> {
     let p = caller.require_verified()?;
-    store::chats::user_tags(&app.db, &p.user.id).await
+    Ok(store::chats::user_tags(&app.db, &p.user.id).await?.into_iter().map(TagView::from).collect())
 }
 
 /// `POST /chats/tags`: the caller's chats with a tag.
@@ -94,7 +93,7 @@ pub async fn chats_by_tag(
     name: &str,
     skip: i64,
     limit: i64,
-) -> AppResult<Arc<TitlePage>> {
+) -> AppResult<ChatPage> {
     let p = caller.require_verified()?;
     let filter = Filter { archived: Some(false), tags: vec![normalize_tag(name)], ..Default::default() };
     let rows = store::chats::list(
@@ -107,7 +106,7 @@ pub async fn chats_by_tag(
         skip.max(0),
     )
     .await?;
-    Ok(rows)
+    Ok(ChatPage(rows))
 }
 
 #[cfg(test)]
