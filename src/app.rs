@@ -62,7 +62,7 @@ impl App {
             config.session_cache_ttl.unwrap_or(read_cache_default),
             config.chat_list_cache_ttl.unwrap_or(read_cache_default),
         );
-        crate::service::settings::init(&db, &config).await?;
+        crate::service::admin_config::init(&db, &config).await?;
         let secret = match &config.secret_key {
             Some(key) => key.clone(),
             None => load_or_create_secret(&config.data_dir)?,

@@ -9,8 +9,8 @@ use super::Role;
 use super::jwt::{ACCEPTED_TYPES, Claims, TokenKeys};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::kv::Redis;
+use crate::service::admin_config::Settings;
 use crate::service::policy;
-use crate::service::settings::Settings;
 use crate::store::{self, Db, users::User};
 
 /// Seconds between `last_active_at` refreshes of one user.

@@ -15,11 +15,11 @@ use crate::app::AppState;
 use crate::auth::{Admin, Caller, Human, SignedIn, Verified};
 use crate::error::{AppError, ErrorCode};
 use crate::http::ClientInfo;
+use crate::service::admin_config as settings;
 use crate::service::auths::{
     self as svc, AddUserInput, AddedUserView, AdminDetails, ApiKeyView, ProfileInput, Session,
     SessionUserView, SessionView, SignupInput, UserBrief,
 };
-use crate::service::settings;
 
 /// An error on an auths route: 422 becomes the plain string, database trouble the reference's 503.
 pub struct AuthsError(AppError);

@@ -10,8 +10,8 @@ use super::extract::{Body, Form, FormReader, Params};
 use crate::app::AppState;
 use crate::auth::{Admin, Caller};
 use crate::error::AppResult;
+use crate::service::admin_config as settings;
 use crate::service::permissions::PermissionTree;
-use crate::service::settings;
 use crate::service::users::{self as svc, ListParams, UpdateInput, UserDetail, UserPage, UserView};
 
 pub fn router() -> Router<AppState> {

@@ -11,7 +11,7 @@ use crate::auth::password::{self, Verified};
 use crate::auth::{Caller, Credential, Principal, Role};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limit::Decision;
-use crate::service::settings::Settings;
+use crate::service::admin_config::Settings;
 use crate::service::{policy, validate};
 use crate::store::{self, users::NewUser, users::User};
 

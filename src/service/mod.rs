@@ -1,13 +1,13 @@
 //! The service layer: every rule (permission, validation, limit) lives here once and is called by
 //! both the REST routes and the GraphQL resolvers.
 
+pub mod admin_config;
 pub mod auths;
 pub mod chats;
 pub mod load;
 pub mod models;
 pub mod permissions;
 pub mod policy;
-pub mod settings;
 pub mod system;
 pub mod users;
 pub mod validate;

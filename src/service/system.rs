@@ -5,7 +5,7 @@ use serde_json::{Map, Value, json};
 use crate::app::App;
 use crate::auth::{Role, caller};
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::service::settings::Settings;
+use crate::service::admin_config::Settings;
 use crate::store::{self, users::User};
 
 /// The Open WebUI API version duet is compatible with.

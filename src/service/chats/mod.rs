@@ -12,8 +12,8 @@ use serde_json::{Map, Value, json};
 use crate::app::App;
 use crate::auth::{Caller, Principal};
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::service::admin_config::Settings;
 use crate::service::policy;
-use crate::service::settings::Settings;
 use crate::store::chats::{ChatRow, ChatWrite};
 use crate::store::{self, Db};
 

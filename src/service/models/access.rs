@@ -9,8 +9,8 @@ use super::{AccessForm, Model, ModelForm, canonical_meta, load};
 use crate::app::App;
 use crate::auth::{Caller, Principal};
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::service::admin_config::Settings;
 use crate::service::policy;
-use crate::service::settings::Settings;
 use crate::store;
 use crate::store::models::{self as db_models, ModelRow, NewGrant};
 

@@ -11,7 +11,7 @@ use super::{model, model_value, normalize_tags};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::AppResult;
-use crate::service::settings::Settings;
+use crate::service::admin_config::Settings;
 use crate::store::models::{self as db_models, GrantRow, ModelRow};
 
 /// `GET /api/models/base` (admin): the upstream models as fetched.
