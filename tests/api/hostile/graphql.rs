@@ -26,6 +26,7 @@ backend_tests!(
     model_owners_are_shown_as_rest_shows_them,
     the_standard_introspection_query_passes_the_limits,
     request_timeout_bounds_graphql,
+    long_search_texts_are_refused_on_every_search_field,
 );
 
 const NESTING_LIMIT: usize = 64;
@@ -521,4 +522,33 @@ async fn request_timeout_bounds_graphql(b: Backend) {
     assert_health(&app).await;
     drop(tx);
     assert_health(&app).await;
+}
+
+async fn long_search_texts_are_refused_on_every_search_field(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else { return };
+    let (admin, _) = app.admin().await;
+    let fields = [
+        ("query($t: String) { chats(search: $t) { totalCount } }", "chats", "query.search"),
+        ("query($t: String) { chats(tag: $t) { totalCount } }", "chats", "query.tag"),
+        ("query($t: String) { models(query: $t) { totalCount } }", "models", "query.query"),
+        ("query($t: String) { users(query: $t) { totalCount } }", "users", "query.query"),
+    ];
+    for (q, field, loc) in fields {
+        // At the limit: answered (no match).
+        let a = gql(&app, Some(&admin), q, json!({"t": "x".repeat(1000)})).await;
+        assert_eq!(a.body["data"][field]["totalCount"], json!(0), "{q}: {}", a.text);
+        // Past it, 10× and 100× (one word of 100,000 characters: far past SQLite's LIKE limit).
+        for n in [1001, 10_000, 100_000] {
+            let a = gql(&app, Some(&admin), q, json!({"t": "x".repeat(n)})).await;
+            assert_eq!(
+                error_of(&a),
+                (
+                    format!("{loc}: String should have at most 1000 characters"),
+                    "VALIDATION_ERROR".to_string()
+                ),
+                "{q} with {n} characters"
+            );
+        }
+        assert_health(&app).await;
+    }
 }
