@@ -22,6 +22,11 @@ pub enum Backend {
 }
 
 /// Generates `sqlite::name` and `postgres::name` tests from `async fn name(backend: Backend)`.
+///
+/// The PostgreSQL variants are compiled as ignored when `DUET_TEST_DATABASE_URL` was not set at
+/// build time (and `CI` was not: under CI they run, and fail without the variable); run anyway
+/// (`-- --ignored`, or a test binary run without the variable it was built with), they panic
+/// naming the variable instead of passing without having run.
 #[macro_export]
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
@@ -36,7 +41,9 @@ macro_rules! backend_tests {
         mod postgres {
             $(
                 #[tokio::test]
+                #[cfg_attr(duet_no_pg, ignore = "DUET_TEST_DATABASE_URL is not set")]
                 async fn $name() {
+                    $crate::helpers::required_postgres_url();
                     super::$name($crate::helpers::Backend::Postgres).await
                 }
             )*
@@ -56,20 +63,55 @@ async fn serve(state: duet::AppState) -> SocketAddr {
     addr
 }
 
-static SKIP_NOTICE: AtomicBool = AtomicBool::new(false);
 static REDIS_SKIP_NOTICE: AtomicBool = AtomicBool::new(false);
 
-/// `DUET_TEST_REDIS_URL`, or `None` (the calling test is skipped, said once on stderr).
-pub fn redis_url() -> Option<String> {
-    match std::env::var("DUET_TEST_REDIS_URL") {
-        Ok(url) if !url.trim().is_empty() => Some(url),
-        _ => {
-            if !REDIS_SKIP_NOTICE.swap(true, Ordering::Relaxed) {
-                eprintln!("DUET_TEST_REDIS_URL is not set: skipping the Redis tests");
-            }
-            None
+/// Whether this is a CI run: `CI` set to anything but empty, `0` or `false` (as `build.rs`
+/// decides when it compiles the service tests as ignored).
+pub fn is_ci() -> bool {
+    std::env::var("CI").is_ok_and(|v| !matches!(v.trim(), "" | "0" | "false"))
+}
+
+/// The value of `var`, which the calling test needs (`example` shows one); panics naming it when
+/// it is unset or empty. Tests needing a service are compiled as ignored without their variable
+/// (see `build.rs`), so reaching this without it means CI, `-- --ignored`, or a test binary built
+/// with the variable and run without it.
+pub fn required_env(var: &str, example: &str) -> String {
+    match std::env::var(var) {
+        Ok(value) if !value.trim().is_empty() => value,
+        _ if is_ci() => {
+            panic!("{var} is not set, and CI is: under CI this test must run; set {var} (e.g. {example})")
         }
+        _ => panic!(
+            "{var} is not set, and this test needs it: set {var} (e.g. {example}), or build and run \
+             the tests without it to have this test reported as ignored"
+        ),
     }
+}
+
+/// `DUET_TEST_DATABASE_URL`, for tests marked `#[cfg_attr(duet_no_pg, ignore = ...)]`; panics when
+/// it is missing.
+pub fn required_postgres_url() -> String {
+    required_env("DUET_TEST_DATABASE_URL", "postgres://root@127.0.0.1:5432/test")
+}
+
+/// `DUET_TEST_REDIS_URL`, for tests marked `#[cfg_attr(duet_no_redis, ignore = ...)]`; panics when
+/// it is missing.
+pub fn required_redis_url() -> String {
+    required_env("DUET_TEST_REDIS_URL", "redis://127.0.0.1:6379")
+}
+
+/// `DUET_TEST_REDIS_URL` for a test whose Redis part is optional: `None` (that part is skipped,
+/// said once on stderr) only when the tests were built without it and without CI (`duet_no_redis`);
+/// otherwise the URL, or a panic naming the variable.
+pub fn redis_url() -> Option<String> {
+    let set = std::env::var("DUET_TEST_REDIS_URL").is_ok_and(|v| !v.trim().is_empty());
+    if !set && cfg!(duet_no_redis) {
+        if !REDIS_SKIP_NOTICE.swap(true, Ordering::Relaxed) {
+            eprintln!("DUET_TEST_REDIS_URL is not set: skipping the Redis parts of tests");
+        }
+        return None;
+    }
+    Some(required_redis_url())
 }
 
 /// A key prefix no other test uses, so tests can share one Redis.
@@ -111,8 +153,8 @@ impl Answer {
 }
 
 impl TestApp {
-    /// A server with default settings; `None` (test skipped) for PostgreSQL without
-    /// `DUET_TEST_DATABASE_URL`.
+    /// A server with default settings. Always `Some`: PostgreSQL without `DUET_TEST_DATABASE_URL`
+    /// panics (such tests are compiled as ignored unless the variable or `CI` is set).
     pub async fn spawn(backend: Backend) -> Option<TestApp> {
         Self::spawn_with(backend, &[]).await
     }
@@ -140,12 +182,7 @@ impl TestApp {
                 (Db::connect(&url, 5, std::time::Duration::from_secs(10)).await.expect("sqlite"), None)
             }
             Backend::Postgres => {
-                let Ok(url) = std::env::var("DUET_TEST_DATABASE_URL") else {
-                    if !SKIP_NOTICE.swap(true, Ordering::Relaxed) {
-                        eprintln!("DUET_TEST_DATABASE_URL is not set: skipping the PostgreSQL tests");
-                    }
-                    return None;
-                };
+                let url = required_postgres_url();
                 let schema = format!("duet_test_{}", uuid::Uuid::new_v4().simple());
                 let db = Db::connect_postgres_schema(&url, &schema, 5).await.expect("postgres");
                 (db, Some((url, schema)))

@@ -1,6 +1,7 @@
 //! The GraphQL playground: the page and its embedded assets over HTTP, and a real browser
-//! (headless chromium driven by `tests/browser/playground.mjs`) running `{ me { email } }` with a
-//! sign-in cookie and with a pasted bearer token.
+//! (headless chromium driven by `tests/browser/playground.mjs`) checking what a person sees: no
+//! error once the page has loaded, the docs explorer listing `Query`'s fields, and
+//! `{ me { email } }` run with a sign-in cookie and with a pasted bearer token.
 
 use std::path::Path;
 
@@ -100,24 +101,29 @@ fn browser_setup() -> Result<(String, std::path::PathBuf), String> {
     Ok((chromium, dir))
 }
 
+/// Ignored unless the tests are built with `DUET_TEST_BROWSER=1` (or under CI); then a missing
+/// chromium, node or `tests/browser/node_modules` fails it.
 #[tokio::test]
+#[cfg_attr(duet_no_browser, ignore = "DUET_TEST_BROWSER is not set")]
 async fn a_headless_browser_runs_a_query_with_the_cookie_and_with_a_pasted_token() {
-    let (chromium, dir) = match browser_setup() {
-        Ok(found) => found,
-        Err(why) if std::env::var_os("DUET_TEST_BROWSER").is_none() => {
-            eprintln!("skipping the playground browser test: {why} (set DUET_TEST_BROWSER=1 to require it)");
-            return;
-        }
-        Err(why) => panic!("DUET_TEST_BROWSER is set but {why}"),
-    };
+    crate::helpers::required_env("DUET_TEST_BROWSER", "1");
+    let (chromium, dir) =
+        browser_setup().unwrap_or_else(|why| panic!("the playground browser test cannot run: {why}"));
     let Some(app) = TestApp::spawn(Backend::Sqlite).await else { return };
     let (token, _) = app.admin().await;
     let base = format!("http://{}", app.addr);
+    // Screenshots of each step (and of a failure), for a person to look at.
+    let shots = std::env::var_os("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("target"))
+        .join("playground-shots");
+    let shots_shown = shots.display().to_string();
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new("node")
             .arg(dir.join("playground.mjs"))
             .args([&base, &token, "admin@example.com"])
             .env("CHROMIUM", chromium)
+            .env("PLAYGROUND_SHOTS", shots)
             .output()
     })
     .await
@@ -125,9 +131,29 @@ async fn a_headless_browser_runs_a_query_with_the_cookie_and_with_a_pasted_token
     .expect("node runs");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "browser test failed\nstdout:\n{stdout}\nstderr:\n{stderr}");
+    assert!(
+        output.status.success(),
+        "browser test failed (screenshots in {shots_shown})\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
     assert!(
         stdout.contains("cookie identity: Signed in as admin@example.com (admin) via the sign-in cookie"),
+        "{stdout}"
+    );
+    // On load (GraphiQL has introspected the schema) nothing shows an error.
+    assert!(
+        stdout.contains("cookie on load: no error in the response pane or the docs explorer"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("anonymous on load: no error in the response pane or the docs explorer"),
+        "{stdout}"
+    );
+    // The docs explorer, opened from the sidebar, lists the root types and Query's fields.
+    assert!(stdout.contains("docs explorer: root types: query: Query, mutation: Mutation\n"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "docs explorer: Query fields: me, user, users, chat, chats, sharedChat, model, models\n"
+        ),
         "{stdout}"
     );
     assert!(stdout.contains(r#"cookie answer: {"data":{"me":{"email":"admin@example.com"}}}"#), "{stdout}");

@@ -10,7 +10,7 @@ use duet::limit::{Decision, ManualClock, MemoryRateLimiter, RateLimiter, RedisRa
 use reqwest::StatusCode;
 use serde_json::json;
 
-use crate::helpers::{Backend, PASSWORD, Process, TestApp, redis_url, unique_prefix};
+use crate::helpers::{Backend, PASSWORD, Process, TestApp, required_redis_url, unique_prefix};
 
 const INVALID_CRED: &str =
     "The email or password provided is incorrect. Please check for typos and try logging in again.";
@@ -60,8 +60,9 @@ async fn memory_limiter_window_edge_is_exact() {
 }
 
 #[tokio::test]
+#[cfg_attr(duet_no_redis, ignore = "DUET_TEST_REDIS_URL is not set")]
 async fn redis_limiter_window_edge_is_exact() {
-    let Some(url) = redis_url() else { return };
+    let url = required_redis_url();
     let prefix = unique_prefix();
     let redis = Arc::new(Redis::new(&url, &prefix, Duration::from_secs(2)).expect("redis"));
     let clock = Arc::new(ManualClock::new());
@@ -91,8 +92,12 @@ async fn redis_limiter_window_edge_is_exact() {
 
 /// Two instances on PostgreSQL and Redis: the sign-in window, accounts and sign-outs are shared.
 #[tokio::test]
+#[cfg_attr(
+    any(duet_no_pg, duet_no_redis),
+    ignore = "DUET_TEST_DATABASE_URL or DUET_TEST_REDIS_URL is not set"
+)]
 async fn two_instances_share_the_signin_window_accounts_and_signouts() {
-    let Some(url) = redis_url() else { return };
+    let url = required_redis_url();
     let prefix = unique_prefix();
     let env = [("REDIS_URL", url.as_str()), ("REDIS_KEY_PREFIX", prefix.as_str())];
     let Some(a) = TestApp::spawn_with(Backend::Postgres, &env).await else { return };
@@ -154,8 +159,9 @@ fn jti_and_exp(token: &str) -> (String, i64) {
 /// A token revoked only in Redis (as an Open WebUI instance sharing the Redis does at sign-out)
 /// is refused too.
 #[tokio::test]
+#[cfg_attr(duet_no_redis, ignore = "DUET_TEST_REDIS_URL is not set")]
 async fn token_flagged_revoked_in_redis_is_refused() {
-    let Some(url) = redis_url() else { return };
+    let url = required_redis_url();
     let prefix = unique_prefix();
     let env = [("REDIS_URL", url.as_str()), ("REDIS_KEY_PREFIX", prefix.as_str())];
     let Some(app) = TestApp::spawn_with(Backend::Sqlite, &env).await else { return };
@@ -175,14 +181,7 @@ async fn token_flagged_revoked_in_redis_is_refused() {
 /// Sign-out, password change, admin password reset, role change and deletion done on one
 /// instance take effect on the other at its next request, with and without Redis.
 async fn sessions_end_on_every_instance(backend: Backend, with_redis: bool) {
-    let url = if with_redis {
-        match redis_url() {
-            Some(u) => Some(u),
-            None => return,
-        }
-    } else {
-        None
-    };
+    let url = with_redis.then(required_redis_url);
     let prefix = unique_prefix();
     let mut env: Vec<(&str, &str)> = Vec::new();
     if let Some(u) = &url {
@@ -264,10 +263,15 @@ mod sessions_end_on_every_instance {
         sessions_end_on_every_instance(Backend::Sqlite, false).await
     }
     #[tokio::test]
+    #[cfg_attr(duet_no_pg, ignore = "DUET_TEST_DATABASE_URL is not set")]
     async fn postgres_without_redis() {
         sessions_end_on_every_instance(Backend::Postgres, false).await
     }
     #[tokio::test]
+    #[cfg_attr(
+        any(duet_no_pg, duet_no_redis),
+        ignore = "DUET_TEST_DATABASE_URL or DUET_TEST_REDIS_URL is not set"
+    )]
     async fn postgres_with_redis() {
         sessions_end_on_every_instance(Backend::Postgres, true).await
     }
@@ -285,15 +289,18 @@ impl OwnRedis {
         std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port()
     }
 
-    async fn start(port: u16) -> Option<OwnRedis> {
+    /// Panics when `redis-server` is not installed: the test that needs it is not run without
+    /// `DUET_TEST_REDIS_URL` (ignored), and with it must not pass without having run.
+    async fn start(port: u16) -> OwnRedis {
         let child = std::process::Command::new("redis-server")
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn();
-        let Ok(child) = child else {
-            eprintln!("redis-server is not installed: skipping");
-            return None;
+        // Owned at once, so that a panic below stops (and reaps) the process too.
+        let redis = OwnRedis {
+            child: child
+                .unwrap_or_else(|e| panic!("redis-server does not start ({e}): install redis-server")),
         };
         let url = format!("redis://127.0.0.1:{port}");
         for _ in 0..250 {
@@ -301,7 +308,7 @@ impl OwnRedis {
                 && let Ok(mut c) = client.get_multiplexed_async_connection().await
                 && redis::cmd("PING").query_async::<String>(&mut c).await.is_ok()
             {
-                return Some(OwnRedis { child });
+                return redis;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -350,10 +357,10 @@ async fn until_counted_in_redis(app: &TestApp, url: &str, key: &str, email: &str
 /// sign-in always answers 400/429 correctly (never 500, never unlimited), sessions keep working,
 /// each outage is logged once, and the shared window is used again after each recovery.
 #[tokio::test]
+#[cfg_attr(duet_no_redis, ignore = "DUET_TEST_REDIS_URL is not set")]
 async fn redis_outages_fall_back_to_memory_and_recover() {
-    if redis_url().is_none() {
-        return;
-    }
+    // This test runs a `redis-server` of its own; it is a Redis test all the same.
+    required_redis_url();
     let port = OwnRedis::spare_port();
     let url = format!("redis://127.0.0.1:{port}");
     let prefix = unique_prefix();
@@ -375,7 +382,7 @@ async fn redis_outages_fall_back_to_memory_and_recover() {
     assert_eq!((r.status, r.detail()), (StatusCode::TOO_MANY_REQUESTS, RATE_LIMITED));
 
     // Redis appears: duet connects by itself and counts there.
-    let Some(redis) = OwnRedis::start(port).await else { return };
+    let redis = OwnRedis::start(port).await;
     let key = format!("{prefix}:ratelimit:signin:{}", duet::limit::key_digest("victim@example.com"));
     let n = until_counted_in_redis(&app, &url, &key, "victim@example.com").await;
     assert_eq!(zcard(&url, &key).await, 1, "only the attempts after reconnection are in Redis ({n} tried)");
@@ -402,7 +409,7 @@ async fn redis_outages_fall_back_to_memory_and_recover() {
     assert_eq!((r.status, r.detail()), (StatusCode::UNAUTHORIZED, "Invalid token"));
 
     // Redis is back on the same port (empty): the shared window is used again.
-    let Some(redis) = OwnRedis::start(port).await else { return };
+    let redis = OwnRedis::start(port).await;
     let key = format!("{prefix}:ratelimit:signin:{}", duet::limit::key_digest("after@example.com"));
     until_counted_in_redis(&app, &url, &key, "after@example.com").await;
     assert_eq!(app.signin("after@example.com", "wrong").await.status, StatusCode::BAD_REQUEST);
@@ -506,17 +513,18 @@ impl OwnPostgres {
         self.dir.path().join("data").display().to_string()
     }
 
-    /// `None` (skipped, said on stderr) when no PostgreSQL server binaries are installed.
-    fn create() -> Option<OwnPostgres> {
+    /// Panics when no PostgreSQL server binaries are installed: the test is a PostgreSQL test,
+    /// ignored without `DUET_TEST_DATABASE_URL`, and with it must not pass without having run.
+    fn create() -> OwnPostgres {
         let bin = std::fs::read_dir("/usr/lib/postgresql")
-            .ok()?
+            .into_iter()
+            .flatten()
             .filter_map(|e| e.ok().map(|e| e.path().join("bin")))
             .filter(|b| b.join("initdb").exists())
-            .max();
-        let Some(bin) = bin else {
-            eprintln!("no PostgreSQL server binaries in /usr/lib/postgresql: skipping");
-            return None;
-        };
+            .max()
+            .expect(
+                "no PostgreSQL server binaries (initdb) in /usr/lib/postgresql/*/bin: install postgresql",
+            );
         let uid = std::process::Command::new("id").arg("-u").output().expect("id");
         let as_root = String::from_utf8_lossy(&uid.stdout).trim() == "0";
         let dir = tempfile::tempdir().expect("dir");
@@ -546,7 +554,7 @@ impl OwnPostgres {
             .output()
             .expect("initdb");
         assert!(out.status.success(), "initdb: {}", String::from_utf8_lossy(&out.stderr));
-        Some(pg)
+        pg
     }
 
     fn start(&self) {
@@ -587,8 +595,11 @@ impl Drop for OwnPostgres {
 /// PostgreSQL stops under a running duet: requests are 503 with a JSON detail (never 500), the
 /// process stays up, and once PostgreSQL is back requests succeed without restarting duet.
 #[tokio::test]
+#[cfg_attr(duet_no_pg, ignore = "DUET_TEST_DATABASE_URL is not set")]
 async fn postgres_restart_is_503_then_recovers_without_restart() {
-    let Some(pg) = OwnPostgres::create() else { return };
+    // This test runs a PostgreSQL cluster of its own; it is a PostgreSQL test all the same.
+    crate::helpers::required_postgres_url();
+    let pg = OwnPostgres::create();
     pg.start();
     let url = pg.url();
     let process = Process::start(&[("DATABASE_URL", url.as_str()), ("DATABASE_POOL_TIMEOUT", "2")]).await;
