@@ -4,6 +4,7 @@
 //! `message` and `ErrorCode::name()` as `extensions.code`.
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -225,18 +226,27 @@ pub struct AppError {
     pub detail: Detail,
     /// Seconds for a `Retry-After` header.
     pub retry_after: Option<u64>,
+    /// What went wrong inside, for the log (`internal`); never sent to a client. Logged once,
+    /// where the error is rendered (`log_cause`).
+    cause: Option<Arc<str>>,
 }
 
 pub type AppResult<T> = Result<T, AppError>;
 
 impl AppError {
     pub fn new(status: StatusCode, code: ErrorCode) -> Self {
-        Self { status, code, detail: Detail::Text(Cow::Borrowed(code.message())), retry_after: None }
+        Self {
+            status,
+            code,
+            detail: Detail::Text(Cow::Borrowed(code.message())),
+            retry_after: None,
+            cause: None,
+        }
     }
 
     /// An error whose text is not the code's own (e.g. a configured password hint).
     pub fn with_text(status: StatusCode, code: ErrorCode, text: impl Into<Cow<'static, str>>) -> Self {
-        Self { status, code, detail: Detail::Text(text.into()), retry_after: None }
+        Self { status, code, detail: Detail::Text(text.into()), retry_after: None, cause: None }
     }
 
     /// A 400 with a text of its own (for services, which name no HTTP status).
@@ -269,13 +279,53 @@ impl AppError {
             code: ErrorCode::ValidationError,
             detail: Detail::Fields(errors),
             retry_after: None,
+            cause: None,
         }
     }
 
-    /// A failure the client cannot fix; the cause is logged, never sent.
+    /// A failure the client cannot fix: 500 `Something went wrong :/`. The cause is kept for the
+    /// log (written when the error is rendered), never sent.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
-        tracing::error!(error = %cause, "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Default)
+        Self {
+            cause: Some(cause.to_string().into()),
+            ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, ErrorCode::Default)
+        }
+    }
+
+    /// What went wrong inside (`internal` errors), for logs and operators only.
+    pub fn cause(&self) -> Option<&str> {
+        self.cause.as_deref()
+    }
+
+    /// The text for an operator (command line, logs), never for a client: the message, and the
+    /// cause of an internal error after it.
+    pub fn report(&self) -> String {
+        match &self.cause {
+            Some(cause) => format!("{} ({cause})", self.message()),
+            None => self.message(),
+        }
+    }
+
+    /// Logs the cause of an internal error; the renderings (REST, GraphQL) call it once each
+    /// time they answer with the error.
+    pub fn log_cause(&self) {
+        if let Some(cause) = &self.cause {
+            tracing::error!(error = %cause, "internal error");
+        }
+    }
+
+    /// A unique-constraint collision (`ErrorCode::Conflict`) becomes `instead()` (e.g. 400
+    /// `EMAIL_TAKEN`); any other error stays as it is.
+    pub fn on_conflict(self, instead: impl FnOnce() -> AppError) -> AppError {
+        if self.code == ErrorCode::Conflict { instead() } else { self }
+    }
+
+    /// The field errors of a 422 (empty for an error with a text).
+    pub fn field_errors(&self) -> &[FieldError] {
+        match &self.detail {
+            Detail::Fields(fields) => fields,
+            Detail::Text(_) => &[],
+        }
     }
 
     pub fn rate_limited(retry_after: u64) -> Self {
@@ -330,6 +380,7 @@ impl std::error::Error for AppError {}
 
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
+        self.log_cause();
         let mut response = (self.status, axum::Json(self.body())).into_response();
         if let Some(secs) = self.retry_after {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(secs));
@@ -406,5 +457,28 @@ mod tests {
         }]);
         assert_eq!(err.message(), "body.chat: Field required");
         assert_eq!(err.body()["detail"][0]["type"], "missing");
+    }
+
+    #[test]
+    fn an_internal_cause_is_kept_but_never_answered() {
+        let err = AppError::internal("disk on fire");
+        assert_eq!(err.cause(), Some("disk on fire"));
+        assert_eq!(err.status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert_eq!(err.body(), json!({"detail": "Something went wrong :/"}));
+        assert_eq!(err.message(), "Something went wrong :/");
+        assert!(!err.to_string().contains("disk"));
+        assert_eq!(err.report(), "Something went wrong :/ (disk on fire)");
+        assert_eq!(AppError::bad_request(ErrorCode::NotFound).cause(), None);
+    }
+
+    #[test]
+    fn only_conflicts_are_replaced() {
+        let taken = || AppError::bad_request(ErrorCode::EmailTaken);
+        let conflict = AppError::new(StatusCode::CONFLICT, ErrorCode::Conflict);
+        assert_eq!(conflict.on_conflict(taken).code, ErrorCode::EmailTaken);
+        assert_eq!(
+            AppError::forbidden(ErrorCode::AccessProhibited).on_conflict(taken).code,
+            ErrorCode::AccessProhibited
+        );
     }
 }

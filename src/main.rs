@@ -114,7 +114,7 @@ async fn serve(config: Config) -> Result<(), String> {
     let addr: SocketAddr = format!("{}:{}", config.host, config.port)
         .parse()
         .map_err(|e| format!("invalid HOST/PORT {}:{}: {e}", config.host, config.port))?;
-    let app = App::init(config).await.map_err(|e| e.message())?;
+    let app = App::init(config).await.map_err(|e| e.report())?;
     let state = app.into_state();
     let router = build_router(state.clone());
     let listener =
@@ -171,8 +171,8 @@ async fn shutdown_signal() {
 async fn migrate(config: Config) -> Result<(), String> {
     let db = duet::store::Db::connect(&config.database_url, 1, config.database_pool_timeout)
         .await
-        .map_err(|e| e.message())?;
-    db.migrate().await.map_err(|e| e.message())?;
+        .map_err(|e| e.report())?;
+    db.migrate().await.map_err(|e| e.report())?;
     println!("migrations applied");
     Ok(())
 }
@@ -184,9 +184,9 @@ async fn create_admin(
     password: String,
 ) -> Result<(), String> {
     config.bootstrap_admin = None;
-    let app = App::init(config).await.map_err(|e| e.message())?;
+    let app = App::init(config).await.map_err(|e| e.report())?;
     let user =
-        duet::service::auths::create_admin(&app, &email, &name, &password).await.map_err(|e| e.message())?;
+        duet::service::auths::create_admin(&app, &email, &name, &password).await.map_err(|e| e.report())?;
     println!("admin {} created", user.email);
     Ok(())
 }

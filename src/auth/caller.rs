@@ -221,7 +221,7 @@ async fn resolve_api_key(db: &Db, key: &str, path: &str) -> AppResult<Principal>
         }
     }
     if let Err(e) = store::api_keys::touch(db, key, now, ACTIVITY_INTERVAL).await {
-        tracing::debug!(error = %e, "could not record API key use");
+        tracing::debug!(error = %e.report(), "could not record API key use");
     }
     touch(db, &user).await;
     Ok(Principal { role, user, credential: Credential::ApiKey })
@@ -233,7 +233,7 @@ async fn touch(db: &Db, user: &User) {
     if now - user.last_active_at >= ACTIVITY_INTERVAL
         && let Err(e) = store::users::touch_last_active(db, &user.id, now, ACTIVITY_INTERVAL).await
     {
-        tracing::debug!(error = %e, "could not refresh last_active_at");
+        tracing::debug!(error = %e.report(), "could not refresh last_active_at");
     }
 }
 

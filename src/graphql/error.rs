@@ -1,5 +1,6 @@
 //! `AppError` as a GraphQL error: the REST `detail` text as `message`, the code name as
-//! `extensions.code` (and `extensions.status`, the REST status).
+//! `extensions.code` (and `extensions.status`, the REST status). The cause of an internal error
+//! is logged here, when it is rendered, and never becomes part of the answer.
 //!
 //! Resolvers return `async_graphql::Result` and convert service errors with `.gql()`; a plain `?`
 //! on an `AppError` would go through async-graphql's `Display` conversion and drop the code.
@@ -10,6 +11,7 @@ use crate::error::AppError;
 
 impl ErrorExtensions for AppError {
     fn extend(&self) -> Error {
+        self.log_cause();
         Error::new(self.message()).extend_with(|_, e| {
             e.set("code", self.code.name());
             e.set("status", self.status.as_u16());

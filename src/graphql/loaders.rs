@@ -12,7 +12,7 @@ use crate::auth::Caller;
 use crate::error::{AppError, ErrorCode};
 use crate::service::chats::{ChatView, TagView};
 use crate::service::load;
-use crate::service::models::{self as models_svc, ModelAccess};
+use crate::service::models::{self as models_svc, ModelAccessView};
 use crate::service::users::UserView;
 
 /// The per-request loaders, with a cache so a list can prime them.
@@ -78,10 +78,10 @@ pub struct ReadableModelLoader {
 }
 
 impl Loader<String> for ReadableModelLoader {
-    type Value = ModelAccess;
+    type Value = ModelAccessView;
     type Error = Arc<AppError>;
 
-    async fn load(&self, keys: &[String]) -> Result<HashMap<String, ModelAccess>, Self::Error> {
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, ModelAccessView>, Self::Error> {
         let mut out = HashMap::new();
         for id in keys {
             match models_svc::get(&self.state, &self.caller, id).await {

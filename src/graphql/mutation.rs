@@ -7,9 +7,9 @@ use serde_json::{Map, Value, json};
 use super::error::Gql;
 use super::types::{Chat, Model, Session, Tag, User, caller, state};
 use crate::auth::Credential;
-use crate::error::{AppError, FieldError};
 use crate::service::auths::{self as auths_svc, ProfileInput, SignupInput};
 use crate::service::chats::{self as chats_svc, ChatInput};
+use crate::service::form::{Fields, Source};
 use crate::service::models::{self as models_svc, ModelForm};
 use crate::service::users::{self as users_svc, UpdateInput};
 
@@ -28,14 +28,7 @@ fn session(s: auths_svc::Session) -> Session {
 fn object(name: &str, value: Value) -> async_graphql::Result<Map<String, Value>> {
     match value {
         Value::Object(m) => Ok(m),
-        other => Err(AppError::validation(vec![FieldError {
-            kind: "dict_type",
-            loc: vec![json!(name)],
-            msg: "Input should be a valid dictionary".into(),
-            input: other,
-            ctx: None,
-        }])
-        .extend()),
+        other => Err(Fields::error(Source::Argument, |f| f.dict_type(name, &other)).extend()),
     }
 }
 

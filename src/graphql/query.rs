@@ -5,8 +5,8 @@ use async_graphql::{Context, Object};
 
 use super::error::Gql;
 use super::types::{
-    Chat, ChatConnection, Model, ModelConnection, User, UserConnection, caller, chat_connection, list_cost,
-    model_connection, offset_after, page_size, state,
+    Chat, ChatFilter, Model, Page, User, Window, caller, chat_connection, list_cost, model_connection, page,
+    state,
 };
 use crate::error::ErrorCode;
 use crate::service::{chats as chats_svc, models as models_svc, users as users_svc};
@@ -42,12 +42,13 @@ impl Query {
         first: Option<i32>,
         after: Option<String>,
         query: Option<String>,
-    ) -> async_graphql::Result<UserConnection> {
-        let limit = page_size(first)?;
-        let offset = offset_after(after.as_deref())?;
+    ) -> async_graphql::Result<Page<User>> {
+        let window = Window::new(first, after.as_deref())?;
         let (users, total) =
-            users_svc::list_range(state(ctx), caller(ctx), query.as_deref(), limit, offset).await.gql()?;
-        Ok(UserConnection::new(users, offset, total))
+            users_svc::list_range(state(ctx), caller(ctx), query.as_deref(), window.limit, window.offset)
+                .await
+                .gql()?;
+        Ok(page(window, users.into_iter().map(User).collect(), total))
     }
 
     /// A chat the caller may read; `null` for unknown ids and other users' chats.
@@ -68,9 +69,10 @@ impl Query {
         pinned: Option<bool>,
         search: Option<String>,
         tag: Option<String>,
-    ) -> async_graphql::Result<ChatConnection> {
+    ) -> async_graphql::Result<Page<Chat>> {
         let me = caller(ctx).require_verified().gql()?.user.id.clone();
-        chat_connection(ctx, &me, first, after, archived, pinned, search, tag).await
+        let window = Window::new(first, after.as_deref())?;
+        chat_connection(ctx, &me, window, ChatFilter { archived, pinned, search, tag }).await
     }
 
     /// A shared snapshot by its share id; `null` when there is no such share.
@@ -102,8 +104,8 @@ impl Query {
         after: Option<String>,
         query: Option<String>,
         tag: Option<String>,
-    ) -> async_graphql::Result<ModelConnection> {
+    ) -> async_graphql::Result<Page<Model>> {
         caller(ctx).require_verified().gql()?;
-        model_connection(ctx, first, after, query, tag).await
+        model_connection(ctx, Window::new(first, after.as_deref())?, query, tag).await
     }
 }

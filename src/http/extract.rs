@@ -11,7 +11,8 @@ use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::auth::Caller;
-use crate::error::{AppError, ErrorCode, FieldError};
+use crate::error::{AppError, ErrorCode};
+use crate::service::form::{Fields, Loc, Source};
 
 impl FromRequestParts<AppState> for Caller {
     type Rejection = Infallible;
@@ -50,17 +51,6 @@ macro_rules! proof_extractor {
 
 proof_extractor!(SignedIn, Verified, Admin, Human);
 
-/// A 422 located at the body.
-pub fn body_error(kind: &'static str, msg: &str, input: Value, ctx: Option<Value>) -> AppError {
-    AppError::validation(vec![FieldError {
-        kind,
-        loc: vec![json!("body")],
-        msg: msg.to_string(),
-        input,
-        ctx,
-    }])
-}
-
 /// Reads and parses a JSON body within the configured size limit.
 pub async fn read_json(req: Request, limit: usize) -> Result<Value, AppError> {
     let content_type = req
@@ -86,11 +76,10 @@ pub async fn read_json(req: Request, limit: usize) -> Result<Value, AppError> {
         Some(ct) => ct == "application/json" || ct.ends_with("+json"),
     };
     if !is_json || bytes.is_empty() {
-        return Err(body_error("missing", "Field required", Value::Null, None));
+        return Err(Fields::error(Source::Body, |f| f.missing(Loc::root(), &Value::Null)));
     }
-    serde_json::from_slice::<Value>(&bytes).map_err(|e| {
-        body_error("json_invalid", "JSON decode error", json!({}), Some(json!({"error": e.to_string()})))
-    })
+    serde_json::from_slice::<Value>(&bytes)
+        .map_err(|e| Fields::error(Source::Body, |f| f.json_invalid(Loc::root(), &e.to_string())))
 }
 
 /// Query parameters as text, read with typed accessors that fail in FastAPI's shape.
@@ -127,15 +116,7 @@ impl Params {
 
     /// A required text parameter; absent is 422 `missing`, text containing NUL 422 too.
     pub fn required_text(&self, name: &str) -> Result<String, AppError> {
-        self.string(name)?.ok_or_else(|| {
-            AppError::validation(vec![FieldError {
-                kind: "missing",
-                loc: vec![json!("query"), json!(name)],
-                msg: "Field required".into(),
-                input: Value::Null,
-                ctx: None,
-            }])
-        })
+        self.string(name)?.ok_or_else(|| Fields::error(Source::Query, |f| f.missing(name, &Value::Null)))
     }
 
     /// An optional boolean (`true/false/1/0/yes/no/on/off`); anything else is 422 `bool_parsing`.
@@ -145,13 +126,7 @@ impl Params {
             Some(v) => match v.trim().to_ascii_lowercase().as_str() {
                 "true" | "1" | "yes" | "on" => Ok(Some(true)),
                 "false" | "0" | "no" | "off" => Ok(Some(false)),
-                _ => Err(AppError::validation(vec![FieldError {
-                    kind: "bool_parsing",
-                    loc: vec![json!("query"), json!(name)],
-                    msg: "Input should be a valid boolean, unable to interpret input".into(),
-                    input: Value::String(v.clone()),
-                    ctx: None,
-                }])),
+                _ => Err(Fields::error(Source::Query, |f| f.bool_parsing(name, &json!(v)))),
             },
         }
     }
@@ -160,15 +135,11 @@ impl Params {
     pub fn int(&self, name: &str) -> Result<Option<i64>, AppError> {
         match self.0.get(name) {
             None => Ok(None),
-            Some(v) => v.trim().parse::<i64>().map(Some).map_err(|_| {
-                AppError::validation(vec![FieldError {
-                    kind: "int_parsing",
-                    loc: vec![json!("query"), json!(name)],
-                    msg: "Input should be a valid integer, unable to parse string as an integer".into(),
-                    input: Value::String(v.clone()),
-                    ctx: None,
-                }])
-            }),
+            Some(v) => v
+                .trim()
+                .parse::<i64>()
+                .map(Some)
+                .map_err(|_| Fields::error(Source::Query, |f| f.int_parsing(name, &json!(v)))),
         }
     }
 }

@@ -4,13 +4,16 @@
 use axum::extract::{RawQuery, State};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::extract::{Body, Params};
 use crate::app::AppState;
 use crate::auth::{Admin, Caller, Verified};
 use crate::error::AppResult;
-use crate::service::models::{self as svc, AccessForm, ListParams, Model, ModelAccess, ModelForm};
+use crate::service::models::{
+    self as svc, AccessForm, ChatModelList, ListParams, ModelAccessView, ModelExportView, ModelForm,
+    ModelPageView, ModelView,
+};
 
 pub fn router() -> Router<AppState> {
     const P: &str = "/api/v1/models";
@@ -35,69 +38,51 @@ pub fn router() -> Router<AppState> {
         .route(&r("/delete/all"), delete(delete_all))
 }
 
-/// `ModelModel`.
-pub fn model_json(m: &Model) -> Value {
-    svc::model_value(m)
-}
-
-/// `ModelAccessResponse`: the model, its owner (`{id, name, role, email}` or null) and
-/// `write_access`.
-pub fn access_json(a: &ModelAccess) -> Value {
-    let mut v = svc::model_value(&a.model);
-    v["user"] = json!(a.user);
-    v["write_access"] = json!(a.write_access);
-    v
-}
-
-fn models(list: Vec<Model>) -> Json<Vec<Value>> {
-    Json(list.iter().map(model_json).collect())
-}
-
-#[utoipa::path(get, path = "/api/models", tag = "models", summary = "The chat model list", params(("refresh" = Option<bool>, Query, description = "Wait for a new upstream fetch")), responses((status = 200, description = "OK", body = super::openapi::ModelListBody)))]
+#[utoipa::path(get, path = "/api/models", tag = "models", summary = "The chat model list", params(("refresh" = Option<bool>, Query, description = "Wait for a new upstream fetch")), responses((status = 200, description = "OK", body = ChatModelList)))]
 async fn chat_models(
     State(s): State<AppState>,
     Verified(caller): Verified,
     params: Params,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<ChatModelList>> {
     let refresh = params.bool("refresh")?.unwrap_or(false);
-    Ok(Json(json!({"data": svc::chat_models(&s, &caller, refresh).await?})))
+    Ok(Json(svc::chat_models(&s, &caller, refresh).await?))
 }
 
-#[utoipa::path(get, path = "/api/models/base", tag = "models", summary = "The upstream models alone (admin)", responses((status = 200, description = "OK", body = super::openapi::ModelListBody)))]
-async fn upstream_models(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Value>> {
-    Ok(Json(json!({"data": svc::upstream_models(&s, &caller).await?})))
+#[utoipa::path(get, path = "/api/models/base", tag = "models", summary = "The upstream models alone (admin)", responses((status = 200, description = "OK", body = ChatModelList)))]
+async fn upstream_models(State(s): State<AppState>, caller: Caller) -> AppResult<Json<ChatModelList>> {
+    Ok(Json(svc::upstream_models(&s, &caller).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/models/list", tag = "models", summary = "Presets the caller can read, 30 per page", params(("query" = Option<String>, Query, description = "Name, base model or owner"), ("view_option" = Option<String>, Query, description = "created or shared"), ("tag" = Option<String>, Query, description = "A tag name"), ("order_by" = Option<String>, Query, description = "name, created_at or updated_at"), ("direction" = Option<String>, Query, description = "asc or desc"), ("page" = Option<i64>, Query, description = "1-based page; every item without it")), responses((status = 200, description = "OK", body = super::openapi::ModelPageBody)))]
+#[utoipa::path(get, path = "/api/v1/models/list", tag = "models", summary = "Presets the caller can read, 30 per page", params(("query" = Option<String>, Query, description = "Name, base model or owner"), ("view_option" = Option<String>, Query, description = "created or shared"), ("tag" = Option<String>, Query, description = "A tag name"), ("order_by" = Option<String>, Query, description = "name, created_at or updated_at"), ("direction" = Option<String>, Query, description = "asc or desc"), ("page" = Option<i64>, Query, description = "1-based page; every item without it")), responses((status = 200, description = "OK", body = ModelPageView)))]
 async fn list(
     State(s): State<AppState>,
     Verified(caller): Verified,
     params: Params,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<ModelPageView>> {
     let list = ListParams {
         query: params.string("query")?,
         view_option: params.string("view_option")?,
         tag: params.string("tag")?,
         order_by: params.string("order_by")?,
         direction: params.string("direction")?,
-        page: params.int("page")?,
+        owner: None,
     };
-    let page = svc::list(&s, &caller, list).await?;
-    Ok(Json(json!({"items": page.items.iter().map(access_json).collect::<Vec<_>>(), "total": page.total})))
+    let page = params.int("page")?;
+    Ok(Json(svc::list(&s, &caller, list, page).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/models/all", tag = "models", summary = "Every model row (admin)", responses((status = 200, description = "OK", body = Vec<super::openapi::ModelBody>)))]
-async fn all(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<Value>>> {
-    Ok(models(svc::all(&s, &caller).await?))
+#[utoipa::path(get, path = "/api/v1/models/all", tag = "models", summary = "Every model row (admin)", responses((status = 200, description = "OK", body = Vec<ModelView>)))]
+async fn all(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<ModelView>>> {
+    Ok(Json(svc::all(&s, &caller).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/models/base", tag = "models", summary = "Rows without a base model (admin)", params(("tag" = Option<String>, Query, description = "A tag name")), responses((status = 200, description = "OK", body = Vec<super::openapi::ModelBody>)))]
+#[utoipa::path(get, path = "/api/v1/models/base", tag = "models", summary = "Rows without a base model (admin)", params(("tag" = Option<String>, Query, description = "A tag name")), responses((status = 200, description = "OK", body = Vec<ModelView>)))]
 async fn base(
     State(s): State<AppState>,
     Admin(caller): Admin,
     params: Params,
-) -> AppResult<Json<Vec<Value>>> {
-    Ok(models(svc::base(&s, &caller, params.string("tag")?.as_deref()).await?))
+) -> AppResult<Json<Vec<ModelView>>> {
+    Ok(Json(svc::base(&s, &caller, params.string("tag")?.as_deref()).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/models/base/tags", tag = "models", summary = "Tags of the rows without a base model (admin)", responses((status = 200, description = "OK", body = Vec<String>)))]
@@ -110,23 +95,23 @@ async fn tags(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<S
     Ok(Json(svc::tags(&s, &caller).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/models/create", tag = "models", summary = "Create a model", request_body = super::openapi::ModelRequest, responses((status = 200, description = "OK", body = super::openapi::ModelBody)))]
+#[utoipa::path(post, path = "/api/v1/models/create", tag = "models", summary = "Create a model", request_body = super::openapi::ModelRequest, responses((status = 200, description = "OK", body = ModelView)))]
 async fn create(
     State(s): State<AppState>,
     Verified(caller): Verified,
     body: Body<Value>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<ModelView>> {
     let form = ModelForm::from_json(&body.0)?;
-    Ok(Json(model_json(&svc::create(&s, &caller, form).await?)))
+    Ok(Json(svc::create(&s, &caller, form).await?))
 }
 
 /// `ids` may repeat (`?ids=a&ids=b`); without it every exportable model is exported.
-#[utoipa::path(get, path = "/api/v1/models/export", tag = "models", summary = "Export presets the caller may write", params(("ids" = Option<Vec<String>>, Query, description = "Model ids (repeatable)")), responses((status = 200, description = "OK", body = Vec<super::openapi::ModelBody>)))]
+#[utoipa::path(get, path = "/api/v1/models/export", tag = "models", summary = "Export presets the caller may write", params(("ids" = Option<Vec<String>>, Query, description = "Model ids (repeatable)")), responses((status = 200, description = "OK", body = Vec<ModelExportView>)))]
 async fn export(
     State(s): State<AppState>,
     Verified(caller): Verified,
     RawQuery(query): RawQuery,
-) -> AppResult<Json<Vec<Value>>> {
+) -> AppResult<Json<Vec<ModelExportView>>> {
     let ids: Vec<String> = query
         .as_deref()
         .map(|q| {
@@ -137,17 +122,7 @@ async fn export(
         })
         .unwrap_or_default();
     let ids = (!ids.is_empty()).then_some(ids);
-    let exported = svc::export(&s, &caller, ids).await?;
-    Ok(Json(
-        exported
-            .iter()
-            .map(|m| {
-                let mut v = model_json(m);
-                v["background_image_data"] = Value::Null;
-                v
-            })
-            .collect(),
-    ))
+    Ok(Json(svc::export(&s, &caller, ids).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/models/import", tag = "models", summary = "Create or update models in one transaction", request_body = super::openapi::ModelImportRequest, responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
@@ -160,24 +135,24 @@ async fn import(
     Ok(Json(svc::import(&s, &caller, list).await?))
 }
 
-#[utoipa::path(get, path = "/api/v1/models/model", tag = "models", summary = "One model", params(("id" = String, Query, description = "The model id")), responses((status = 200, description = "OK", body = super::openapi::ModelAccessBody)))]
+#[utoipa::path(get, path = "/api/v1/models/model", tag = "models", summary = "One model", params(("id" = String, Query, description = "The model id")), responses((status = 200, description = "OK", body = ModelAccessView)))]
 async fn get_model(
     State(s): State<AppState>,
     Verified(caller): Verified,
     params: Params,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<ModelAccessView>> {
     let id = params.required_text("id")?;
-    Ok(Json(access_json(&svc::get(&s, &caller, &id).await?)))
+    Ok(Json(svc::get(&s, &caller, &id).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/models/model/update", tag = "models", summary = "Update a model", request_body = super::openapi::ModelRequest, responses((status = 200, description = "OK", body = super::openapi::ModelBody)))]
+#[utoipa::path(post, path = "/api/v1/models/model/update", tag = "models", summary = "Update a model", request_body = super::openapi::ModelRequest, responses((status = 200, description = "OK", body = ModelView)))]
 async fn update(
     State(s): State<AppState>,
     Verified(caller): Verified,
     body: Body<Value>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<ModelView>> {
     let form = ModelForm::from_json(&body.0)?;
-    Ok(Json(model_json(&svc::update(&s, &caller, form).await?)))
+    Ok(Json(svc::update(&s, &caller, form).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/models/model/delete", tag = "models", summary = "Delete a model", request_body = super::openapi::ModelIdRequest, responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
@@ -190,24 +165,24 @@ async fn delete_model(
     Ok(Json(svc::delete(&s, &caller, &id).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/models/model/toggle", tag = "models", summary = "Flip a model's is_active", params(("id" = String, Query, description = "The model id")), responses((status = 200, description = "OK", body = super::openapi::ModelBody)))]
+#[utoipa::path(post, path = "/api/v1/models/model/toggle", tag = "models", summary = "Flip a model's is_active", params(("id" = String, Query, description = "The model id")), responses((status = 200, description = "OK", body = ModelView)))]
 async fn toggle(
     State(s): State<AppState>,
     Verified(caller): Verified,
     params: Params,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<ModelView>> {
     let id = params.required_text("id")?;
-    Ok(Json(model_json(&svc::toggle(&s, &caller, &id).await?)))
+    Ok(Json(svc::toggle(&s, &caller, &id).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/models/model/access/update", tag = "models", summary = "Replace a model's access grants", request_body = super::openapi::ModelAccessRequest, responses((status = 200, description = "OK", body = super::openapi::ModelBody)))]
+#[utoipa::path(post, path = "/api/v1/models/model/access/update", tag = "models", summary = "Replace a model's access grants", request_body = super::openapi::ModelAccessRequest, responses((status = 200, description = "OK", body = ModelView)))]
 async fn update_access(
     State(s): State<AppState>,
     Verified(caller): Verified,
     body: Body<Value>,
-) -> AppResult<Json<Value>> {
+) -> AppResult<Json<ModelView>> {
     let form = AccessForm::from_json(&body.0)?;
-    Ok(Json(model_json(&svc::update_access(&s, &caller, form).await?)))
+    Ok(Json(svc::update_access(&s, &caller, form).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/models/delete/all", tag = "models", summary = "Delete every model (admin)", responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]

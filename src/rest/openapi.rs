@@ -1,5 +1,5 @@
 //! The OpenAPI 3.1 document of every REST route, generated from the handlers' `#[utoipa::path]`
-//! annotations and the schemas below (which mirror what the handlers render). Served at
+//! annotations, the services' views they name, and the request and shared shapes below. Served at
 //! `GET /openapi.json`; `schema/openapi.json` is the same text.
 
 use axum::Router;
@@ -337,57 +337,15 @@ pub struct MessageRequest {
 
 // ---- models --------------------------------------------------------------------------------
 
-/// The reference's `ModelModel`.
+/// A grant of a request: `{principal_type, principal_id, permission}`.
 #[derive(Serialize, ToSchema)]
-pub struct ModelBody {
-    pub version_id: Option<String>,
-    pub id: String,
-    pub user_id: String,
-    pub base_model_id: Option<String>,
-    pub name: String,
-    #[schema(value_type = Object)]
-    pub params: Value,
-    #[schema(value_type = Object)]
-    pub meta: Value,
-    pub access_grants: Vec<AccessGrantBody>,
-    pub is_active: bool,
-    pub updated_at: i64,
-    pub created_at: i64,
-}
-
-/// `{principal_type, principal_id, permission}`.
-#[derive(Serialize, ToSchema)]
-pub struct AccessGrantBody {
+pub struct AccessGrantRequest {
     /// `user` or `group`.
     pub principal_type: String,
     /// A user id, or `*` for every signed-in user.
     pub principal_id: String,
     /// `read` or `write`.
     pub permission: String,
-}
-
-/// `ModelModel` + `user` (the owner, or null) + `write_access`.
-#[derive(Serialize, ToSchema)]
-pub struct ModelAccessBody {
-    #[serde(flatten)]
-    pub model: ModelBody,
-    #[schema(value_type = Option<Object>)]
-    pub user: Option<Value>,
-    pub write_access: bool,
-}
-
-/// `GET /models/list`.
-#[derive(Serialize, ToSchema)]
-pub struct ModelPageBody {
-    pub items: Vec<ModelAccessBody>,
-    pub total: i64,
-}
-
-/// `{"data": [...]}`: the chat model list (entries are open-ended provider objects).
-#[derive(Serialize, ToSchema)]
-pub struct ModelListBody {
-    #[schema(value_type = Vec<Object>)]
-    pub data: Vec<Value>,
 }
 
 /// `ModelForm`.
@@ -401,7 +359,7 @@ pub struct ModelRequest {
     #[schema(value_type = Object)]
     pub params: Value,
     pub base_model_id: Option<String>,
-    pub access_grants: Option<Vec<AccessGrantBody>>,
+    pub access_grants: Option<Vec<AccessGrantRequest>>,
     pub is_active: Option<bool>,
     pub commit_message: Option<String>,
 }
@@ -415,7 +373,7 @@ pub struct ModelIdRequest {
 pub struct ModelAccessRequest {
     pub id: String,
     pub name: Option<String>,
-    pub access_grants: Vec<AccessGrantBody>,
+    pub access_grants: Vec<AccessGrantRequest>,
 }
 
 #[derive(Serialize, ToSchema)]

@@ -12,7 +12,9 @@ use crate::auth::{Caller, Credential, Principal, Role};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limit::Decision;
 use crate::service::admin_config::Settings;
-use crate::service::{policy, validate};
+use crate::service::policy;
+use crate::service::users::ensure_email_free;
+use crate::service::validate::{self, Email, ImageUrl};
 use crate::store::{self, users::NewUser, users::User};
 
 mod view;
@@ -57,12 +59,9 @@ pub async fn signup(app: &App, input: SignupInput) -> AppResult<Session> {
     if store::users::has_users(db).await? && !(settings.enable_signup() && settings.enable_login_form()) {
         return Err(AppError::forbidden(ErrorCode::AccessProhibited));
     }
-    let image = input.profile_image_url.unwrap_or_else(|| "/user.png".to_string());
-    validate::check_image_url(&image)?;
-    let email = validate::normalize_email(&input.email)?;
-    if store::users::get_by_email(db, &email).await?.is_some() {
-        return Err(AppError::bad_request(ErrorCode::EmailTaken));
-    }
+    let image = ImageUrl::or_default(input.profile_image_url.as_deref())?;
+    let email = Email::parse(&input.email)?;
+    ensure_email_free(db, &email).await?;
     validate::check_password(&input.password, app.config.password_validation.as_ref())?;
     let role = settings.default_user_role();
     let user = create_account(app, &input.name, &email, &input.password, &image, &role, true).await?;
@@ -77,9 +76,9 @@ pub async fn signup(app: &App, input: SignupInput) -> AppResult<Session> {
 async fn create_account(
     app: &App,
     name: &str,
-    email: &str,
+    email: &Email,
     password: &str,
-    image: &str,
+    image: &ImageUrl,
     role: &Role,
     promote_first: bool,
 ) -> AppResult<User> {
@@ -89,31 +88,31 @@ async fn create_account(
         id: uuid::Uuid::new_v4().to_string(),
         email: email.to_string(),
         name: name.to_string(),
-        profile_image_url: if image.is_empty() { "/user.png".into() } else { image.to_string() },
+        profile_image_url: match image.as_str() {
+            "" => ImageUrl::DEFAULT.to_string(),
+            url => url.to_string(),
+        },
         role: role.as_str().to_string(),
         now,
     };
     let mut tx = app.db.begin().await?;
-    let user = match store::users::insert(&mut tx, &new, promote_first).await {
-        Ok(user) => user,
-        Err(e) => return Err(map_unique(e, ErrorCode::EmailTaken)),
-    };
-    store::auths::insert(&mut tx, &user.id, email, &hash, &uuid::Uuid::new_v4().to_string()).await?;
+    let user = store::users::insert(&mut tx, &new, promote_first).await.map_err(email_taken_on_conflict)?;
+    store::auths::insert(&mut tx, &user.id, email.as_str(), &hash, &uuid::Uuid::new_v4().to_string()).await?;
     if promote_first && user.role == "admin" {
         store::settings::set(&mut tx, "ui.enable_signup", &Value::Bool(false), now).await?;
         let key = crate::service::users::PRIMARY_ADMIN_KEY;
         store::settings::seed(&mut tx, key, &Value::String(user.id.clone()), now).await?;
     }
-    tx.commit().await.map_err(|e| map_unique(e, ErrorCode::EmailTaken))?;
+    tx.commit().await.map_err(email_taken_on_conflict)?;
     if promote_first && user.role == "admin" {
         app.db.settings_changed();
     }
     Ok(user)
 }
 
-/// A unique-constraint failure (a concurrent insert of the same email) becomes `code`.
-fn map_unique(err: AppError, code: ErrorCode) -> AppError {
-    if err.code == ErrorCode::Conflict { AppError::bad_request(code) } else { err }
+/// A unique-constraint failure (a concurrent insert of the same email) is 400 `EMAIL_TAKEN`.
+fn email_taken_on_conflict(err: AppError) -> AppError {
+    err.on_conflict(|| AppError::bad_request(ErrorCode::EmailTaken))
 }
 
 /// Mints a session token for `user` and gathers what the answer needs.
@@ -232,13 +231,13 @@ pub struct ProfileInput {
 
 pub async fn update_profile(app: &App, caller: &Caller, input: ProfileInput) -> AppResult<User> {
     let p = caller.require_verified()?;
-    validate::check_image_url(&input.profile_image_url)?;
+    let image = ImageUrl::parse(&input.profile_image_url)?;
     if let Some(date) = &input.date_of_birth {
         validate::check_date("date_of_birth", date)?;
     }
     let update = store::users::ProfileUpdate {
         name: input.name,
-        profile_image_url: input.profile_image_url,
+        profile_image_url: image.into_string(),
         bio: input.bio,
         gender: input.gender,
         date_of_birth: input.date_of_birth,
@@ -296,12 +295,9 @@ pub struct AddedUser {
 pub async fn add_user(app: &App, caller: &Caller, input: AddUserInput) -> AppResult<AddedUser> {
     caller.require_admin()?;
     let role = validate::parse_role(input.role.as_deref().unwrap_or("pending"))?;
-    let image = input.profile_image_url.unwrap_or_else(|| "/user.png".to_string());
-    validate::check_image_url(&image)?;
-    let email = validate::normalize_email(&input.email)?;
-    if store::users::get_by_email(&app.db, &email).await?.is_some() {
-        return Err(AppError::bad_request(ErrorCode::EmailTaken));
-    }
+    let image = ImageUrl::or_default(input.profile_image_url.as_deref())?;
+    let email = Email::parse(&input.email)?;
+    ensure_email_free(&app.db, &email).await?;
     validate::check_password(&input.password, app.config.password_validation.as_ref())?;
     let user = create_account(app, &input.name, &email, &input.password, &image, &role, false).await?;
     let session = issue_session(app, user, None).await?;
@@ -368,8 +364,10 @@ pub async fn bootstrap_admin(app: &App) -> AppResult<()> {
     if store::users::has_users(&app.db).await? {
         return Ok(());
     }
-    let email = validate::normalize_email(&admin.email)?;
-    match create_account(app, &admin.name, &email, &admin.password, "/user.png", &Role::Admin, true).await {
+    let email = Email::parse(&admin.email)?;
+    match create_account(app, &admin.name, &email, &admin.password, &ImageUrl::default(), &Role::Admin, true)
+        .await
+    {
         Ok(user) => {
             tracing::info!(user_id = %user.id, "created the bootstrap admin account");
             Ok(())
@@ -382,10 +380,8 @@ pub async fn bootstrap_admin(app: &App) -> AppResult<()> {
 
 /// Creates an admin account (`duet create-admin`); 400 `EMAIL_TAKEN` if the email is in use.
 pub async fn create_admin(app: &App, email: &str, name: &str, password: &str) -> AppResult<User> {
-    let email = validate::normalize_email(email)?;
-    if store::users::get_by_email(&app.db, &email).await?.is_some() {
-        return Err(AppError::bad_request(ErrorCode::EmailTaken));
-    }
+    let email = Email::parse(email)?;
+    ensure_email_free(&app.db, &email).await?;
     validate::check_password(password, app.config.password_validation.as_ref())?;
-    create_account(app, name, &email, password, "/user.png", &Role::Admin, false).await
+    create_account(app, name, &email, password, &ImageUrl::default(), &Role::Admin, false).await
 }

@@ -4,6 +4,7 @@
 pub mod admin_config;
 pub mod auths;
 pub mod chats;
+pub mod form;
 pub mod load;
 pub mod models;
 pub mod permissions;

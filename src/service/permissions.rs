@@ -4,7 +4,8 @@
 use serde_json::{Map, Value};
 
 use crate::config::ConfigError;
-use crate::error::FieldError;
+use crate::error::AppResult;
+use crate::service::form::{Fields, Loc, Source};
 
 /// `(section, key, environment variable, built-in default)` for every permission, in the
 /// reference's order.
@@ -132,38 +133,18 @@ impl PermissionTree {
     /// Validates a posted tree as the reference's `UserPermissions` form: every section is
     /// required and must be an object; keys missing inside a section take the built-in default;
     /// unknown keys are dropped; values must be booleans.
-    pub fn from_form(body: &Value) -> Result<Self, Vec<FieldError>> {
-        let mut errors = Vec::new();
-        let Value::Object(body) = body else {
-            return Err(vec![FieldError {
-                kind: "model_attributes_type",
-                loc: vec![Value::from("body")],
-                msg: "Input should be a valid dictionary or object to extract fields from".into(),
-                input: body.clone(),
-                ctx: None,
-            }]);
-        };
+    pub fn from_form(body: &Value) -> AppResult<Self> {
+        let body = Fields::object_form(Source::Body, body)?;
+        let mut fields = Fields::body();
         let mut out = Map::new();
         let mut seen_sections: Vec<&str> = Vec::new();
         for (section, key, _, default) in DEFAULTS {
             if !seen_sections.contains(section) {
                 seen_sections.push(section);
                 match body.get(*section) {
-                    None => errors.push(FieldError {
-                        kind: "missing",
-                        loc: vec![Value::from("body"), Value::from(*section)],
-                        msg: "Field required".into(),
-                        input: Value::Object(body.clone()),
-                        ctx: None,
-                    }),
+                    None => fields.missing_in(*section, body),
                     Some(Value::Object(_)) => {}
-                    Some(other) => errors.push(FieldError {
-                        kind: "model_type",
-                        loc: vec![Value::from("body"), Value::from(*section)],
-                        msg: "Input should be a valid dictionary or instance of the model".into(),
-                        input: other.clone(),
-                        ctx: None,
-                    }),
+                    Some(other) => fields.model_type_unnamed(*section, other),
                 }
             }
             let given = body.get(*section).and_then(Value::as_object).and_then(|s| s.get(*key));
@@ -171,19 +152,14 @@ impl PermissionTree {
                 None => *default,
                 Some(Value::Bool(b)) => *b,
                 Some(other) => {
-                    errors.push(FieldError {
-                        kind: "bool_type",
-                        loc: vec![Value::from("body"), Value::from(*section), Value::from(*key)],
-                        msg: "Input should be a valid boolean".into(),
-                        input: other.clone(),
-                        ctx: None,
-                    });
+                    fields.bool_type(Loc::from(*section).at(*key), other);
                     *default
                 }
             };
             section_mut(&mut out, section).insert((*key).to_string(), Value::Bool(value));
         }
-        if errors.is_empty() { Ok(PermissionTree(out)) } else { Err(errors) }
+        fields.finish()?;
+        Ok(PermissionTree(out))
     }
 }
 
@@ -227,7 +203,8 @@ mod tests {
 
     #[test]
     fn form_requires_sections_and_booleans() {
-        let errs = PermissionTree::from_form(&json!({"workspace": {}})).expect_err("errors");
+        let err = PermissionTree::from_form(&json!({"workspace": {}})).expect_err("errors");
+        let errs = err.field_errors();
         assert_eq!(errs.len(), 5);
         assert_eq!(errs[0].loc, vec![json!("body"), json!("sharing")]);
         let full = json!({"workspace": {"models": true}, "sharing": {}, "access_grants": {},
@@ -238,7 +215,7 @@ mod tests {
         assert!(!tree.allows("chat.bogus"));
         let bad = json!({"workspace": {"models": "yes"}, "sharing": {}, "access_grants": {},
             "chat": {}, "features": {}, "settings": {}});
-        let errs = PermissionTree::from_form(&bad).expect_err("errors");
-        assert_eq!(errs[0].kind, "bool_type");
+        let err = PermissionTree::from_form(&bad).expect_err("errors");
+        assert_eq!(err.field_errors()[0].kind, "bool_type");
     }
 }

@@ -5,8 +5,8 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::auth::password;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::service::validate;
-use crate::store::{self, users::AdminUpdate, users::UserOrder};
+use crate::service::validate::{self, Email, ImageUrl};
+use crate::store::{self, Db, users::AdminUpdate, users::UserOrder};
 
 mod view;
 pub use view::{UserDetail, UserPage, UserView, UserWithGroups};
@@ -102,9 +102,7 @@ pub async fn update(app: &App, caller: &Caller, id: &str, input: UpdateInput) ->
         Some(r) => Some(validate::parse_role(r)?.as_str().to_string()),
         None => None,
     };
-    if let Some(url) = &input.profile_image_url {
-        validate::check_image_url(url)?;
-    }
+    let profile_image_url = input.profile_image_url.as_deref().map(ImageUrl::parse).transpose()?;
     if primary_admin_id(app).await?.as_deref() == Some(id) {
         if p.id() != id {
             return Err(AppError::forbidden(ErrorCode::ActionProhibited));
@@ -117,11 +115,11 @@ pub async fn update(app: &App, caller: &Caller, id: &str, input: UpdateInput) ->
         store::users::get(&app.db, id).await?.ok_or_else(|| AppError::bad_request(ErrorCode::NotFound))?;
     let email = match &input.email {
         Some(e) => {
-            let email = validate::normalize_email(e)?;
-            if email != current.email && store::users::get_by_email(&app.db, &email).await?.is_some() {
-                return Err(AppError::bad_request(ErrorCode::EmailTaken));
+            let email = Email::parse(e)?;
+            if email.as_str() != current.email {
+                ensure_email_free(&app.db, &email).await?;
             }
-            Some(email)
+            Some(email.to_string())
         }
         None => None,
     };
@@ -136,7 +134,7 @@ pub async fn update(app: &App, caller: &Caller, id: &str, input: UpdateInput) ->
         role,
         name: input.name,
         email: email.clone(),
-        profile_image_url: input.profile_image_url,
+        profile_image_url: profile_image_url.map(ImageUrl::into_string),
     };
     let nothing_to_write = changes.role.is_none()
         && changes.name.is_none()
@@ -153,15 +151,23 @@ pub async fn update(app: &App, caller: &Caller, id: &str, input: UpdateInput) ->
     let updated = if nothing_to_write {
         Some(current)
     } else {
-        store::users::update_admin(&mut tx, id, &changes, store::now()).await.map_err(|e| {
-            if e.code == ErrorCode::Conflict { AppError::bad_request(ErrorCode::EmailTaken) } else { e }
-        })?
+        store::users::update_admin(&mut tx, id, &changes, store::now())
+            .await
+            .map_err(|e| e.on_conflict(|| AppError::bad_request(ErrorCode::EmailTaken)))?
     };
     tx.commit().await?;
     if new_hash.is_some() {
         tracing::info!(user_id = %id, "password reset by an admin; all sessions ended");
     }
     updated.map(UserView::from).ok_or_else(|| AppError::bad_request(ErrorCode::Default))
+}
+
+/// 400 `EMAIL_TAKEN` when an account already has `email`.
+pub(crate) async fn ensure_email_free(db: &Db, email: &Email) -> AppResult<()> {
+    match store::users::get_by_email(db, email.as_str()).await? {
+        Some(_) => Err(AppError::bad_request(ErrorCode::EmailTaken)),
+        None => Ok(()),
+    }
 }
 
 /// Deletes a user with their credentials, API keys and revoked-token rows in one transaction.

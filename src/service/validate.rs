@@ -1,11 +1,13 @@
-//! Value rules shared by every interface: email format, profile image URLs, password policy,
-//! roles, dates, time zones, search-text length and text without NUL characters.
+//! Value rules shared by every interface: email format (`Email`), profile image URLs
+//! (`ImageUrl`), password policy, roles, dates, time zones, search-text length and text without
+//! NUL characters. Field errors are recorded with `service::form::Fields`.
 
 use serde_json::{Value, json};
 
 use crate::auth::Role;
 use crate::config::PasswordPolicy;
-use crate::error::{AppError, AppResult, ErrorCode, FieldError};
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::service::form::{Fields, Source};
 
 /// The reference's loose check: anything at `@localhost`, or `x@y.z` at the start of the text.
 pub fn email_format_ok(email: &str) -> bool {
@@ -30,22 +32,77 @@ pub const MAX_EMAIL_BYTES: usize = 320;
 /// to 72 bytes (`check_password`); this bound only keeps a huge text away from the hash function.
 pub const MAX_PASSWORD_BYTES: usize = 1024;
 
-/// Lower-cases and checks an email; 400 `INVALID_EMAIL_FORMAT` otherwise (also for emails over
-/// `MAX_EMAIL_BYTES`, refused before any other work).
-pub fn normalize_email(email: &str) -> AppResult<String> {
-    let email = email.trim();
-    if email.len() > MAX_EMAIL_BYTES {
-        return Err(AppError::bad_request(ErrorCode::InvalidEmailFormat));
+/// An email as accounts store it: trimmed, lower-cased, in the reference's format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Email(String);
+
+impl Email {
+    /// Normalises and checks `text`; 400 `INVALID_EMAIL_FORMAT` otherwise (also for emails over
+    /// `MAX_EMAIL_BYTES`, refused before any other work).
+    pub fn parse(text: &str) -> AppResult<Email> {
+        let email = text.trim();
+        if email.len() > MAX_EMAIL_BYTES {
+            return Err(AppError::bad_request(ErrorCode::InvalidEmailFormat));
+        }
+        let email = email.to_lowercase();
+        if email_format_ok(&email) {
+            Ok(Email(email))
+        } else {
+            Err(AppError::bad_request(ErrorCode::InvalidEmailFormat))
+        }
     }
-    let email = email.to_lowercase();
-    if email_format_ok(&email) {
-        Ok(email)
-    } else {
-        Err(AppError::bad_request(ErrorCode::InvalidEmailFormat))
+
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
-const IMAGE_URL_ERROR: &str = "Value error, Invalid profile image URL: must be a known internal path, an HTTP(S) URL with a host, or a data:image URI (png/jpeg/gif/webp).";
+impl std::fmt::Display for Email {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+const IMAGE_URL_ERROR: &str = "Invalid profile image URL: must be a known internal path, an HTTP(S) URL with a host, or a data:image URI (png/jpeg/gif/webp).";
+
+/// A profile image URL of an allowed form (`image_url_ok`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageUrl(String);
+
+impl ImageUrl {
+    /// The image a new account gets when none is given.
+    pub const DEFAULT: &str = "/user.png";
+
+    /// 422 `value_error` at `body.profile_image_url` for a URL outside the allowed forms.
+    pub fn parse(url: &str) -> AppResult<ImageUrl> {
+        if image_url_ok(url) {
+            Ok(ImageUrl(url.to_string()))
+        } else {
+            Err(Fields::error(Source::Body, |f| {
+                f.value_error("profile_image_url", &json!(url), IMAGE_URL_ERROR)
+            }))
+        }
+    }
+
+    /// The given URL, or `DEFAULT` when none was sent.
+    pub fn or_default(url: Option<&str>) -> AppResult<ImageUrl> {
+        ImageUrl::parse(url.unwrap_or(ImageUrl::DEFAULT))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl Default for ImageUrl {
+    fn default() -> ImageUrl {
+        ImageUrl(ImageUrl::DEFAULT.to_string())
+    }
+}
 
 /// Whether `url` may be stored as a profile image.
 pub fn image_url_ok(url: &str) -> bool {
@@ -67,21 +124,6 @@ pub fn image_url_ok(url: &str) -> bool {
         }
     }
     ["png", "jpeg", "gif", "webp"].iter().any(|t| lower.starts_with(&format!("data:image/{t};base64,")))
-}
-
-/// 422 for a profile image URL outside the allowed forms.
-pub fn check_image_url(url: &str) -> AppResult<()> {
-    if image_url_ok(url) {
-        Ok(())
-    } else {
-        Err(AppError::validation(vec![FieldError {
-            kind: "value_error",
-            loc: vec![json!("body"), json!("profile_image_url")],
-            msg: IMAGE_URL_ERROR.into(),
-            input: Value::String(url.to_string()),
-            ctx: Some(json!({"error": {}})),
-        }]))
-    }
 }
 
 /// New-password rules: at most 72 bytes; with a policy, 8+ characters with a lower-case letter,
@@ -109,13 +151,7 @@ pub fn check_password(password: &str, policy: Option<&PasswordPolicy>) -> AppRes
 /// A role given on input; 422 unless `pending`, `user` or `admin`.
 pub fn parse_role(role: &str) -> AppResult<Role> {
     Role::parse(role).ok_or_else(|| {
-        AppError::validation(vec![FieldError {
-            kind: "literal_error",
-            loc: vec![json!("body"), json!("role")],
-            msg: "Input should be 'pending', 'user' or 'admin'".into(),
-            input: Value::String(role.to_string()),
-            ctx: Some(json!({"expected": "'pending', 'user' or 'admin'"})),
-        }])
+        Fields::error(Source::Body, |f| f.literal_error("role", &json!(role), &["pending", "user", "admin"]))
     })
 }
 
@@ -141,21 +177,11 @@ pub fn check_date(field: &str, text: &str) -> AppResult<()> {
             };
             y >= 1 && d >= 1 && d <= days
         };
-    if ok {
-        Ok(())
-    } else {
-        Err(AppError::validation(vec![FieldError {
-            kind: "date_from_datetime_parsing",
-            loc: vec![json!("body"), json!(field)],
-            msg: "Input should be a valid date or datetime, input is too short".into(),
-            input: Value::String(text.to_string()),
-            ctx: None,
-        }]))
-    }
+    if ok { Ok(()) } else { Err(Fields::error(Source::Body, |f| f.date_parsing(field, &json!(text)))) }
 }
 
-/// The `msg` of a text refused for containing NUL.
-pub const NUL_MESSAGE: &str = "Value error, text may not contain NUL (\\u0000) characters";
+/// Why a text containing NUL is refused (a `value_error`: `Value error, text may not …`).
+pub const NUL_TEXT: &str = "text may not contain NUL (\\u0000) characters";
 
 /// The location, below the root, of the first JSON string (object key or value, at any depth)
 /// that contains a NUL character: object keys and array indexes in order. `Some(vec![])` when
@@ -187,14 +213,9 @@ pub fn find_nul(value: &Value) -> Option<Vec<Value>> {
     walk(value, &mut path).then_some(path)
 }
 
-/// The field error for a text containing NUL at `loc`.
-pub fn nul_error(loc: Vec<Value>, input: Value) -> FieldError {
-    FieldError { kind: "value_error", loc, msg: NUL_MESSAGE.into(), input, ctx: Some(json!({"error": {}})) }
-}
-
 /// 422 when any string in `value` (keys included) contains NUL, located at
-/// `[root, …path to the string]`; the input shown is the offending key or string.
-pub fn check_no_nul(root: &str, value: &Value) -> AppResult<()> {
+/// `[source, …path to the string]`; the input shown is the offending key or string.
+pub fn check_no_nul(source: Source, value: &Value) -> AppResult<()> {
     let Some(path) = find_nul(value) else { return Ok(()) };
     let input = match path.last() {
         Some(Value::String(key)) if key.contains('\0') => Value::String(key.clone()),
@@ -208,15 +229,13 @@ pub fn check_no_nul(root: &str, value: &Value) -> AppResult<()> {
             .cloned()
             .unwrap_or(Value::Null),
     };
-    let mut loc = vec![json!(root)];
-    loc.extend(path);
-    Err(AppError::validation(vec![nul_error(loc, input)]))
+    Err(Fields::error(source, |f| f.value_error(path, &input, NUL_TEXT)))
 }
 
 /// 422 for a query parameter `name` whose text contains NUL.
 pub fn check_query_text(name: &str, text: &str) -> AppResult<()> {
     if text.contains('\0') {
-        Err(AppError::validation(vec![nul_error(vec![json!("query"), json!(name)], json!(text))]))
+        Err(Fields::error(Source::Query, |f| f.value_error(name, &json!(text), NUL_TEXT)))
     } else {
         Ok(())
     }
@@ -227,22 +246,14 @@ pub fn check_query_text(name: &str, text: &str) -> AppResult<()> {
 /// `LIKE` pattern.
 pub const SEARCH_MAX_LENGTH: usize = 1000;
 
-/// 422 `string_too_long` for a search text over `SEARCH_MAX_LENGTH` characters, located at `loc`.
+/// 422 `string_too_long` for a search text over `SEARCH_MAX_LENGTH` characters, located at `loc`
+/// (written in full: `["query", "text"]`).
 pub fn check_search(loc: &[&str], text: &str) -> AppResult<()> {
     if text.len() <= SEARCH_MAX_LENGTH || text.chars().count() <= SEARCH_MAX_LENGTH {
         return Ok(());
     }
-    Err(too_long(loc, text, SEARCH_MAX_LENGTH))
-}
-
-fn too_long(loc: &[&str], text: &str, max: usize) -> AppError {
-    AppError::validation(vec![FieldError {
-        kind: "string_too_long",
-        loc: loc.iter().map(|l| json!(l)).collect(),
-        msg: format!("String should have at most {max} characters"),
-        input: json!(text),
-        ctx: Some(json!({"max_length": max})),
-    }])
+    let (source, at) = Source::split(loc);
+    Err(Fields::error(source, |f| f.string_too_long(at, &json!(text), SEARCH_MAX_LENGTH)))
 }
 
 /// The longest time-zone name accepted, in characters (the longest IANA name has 32).
@@ -263,20 +274,16 @@ pub fn is_timezone(name: &str) -> bool {
 /// A user's time zone: at most `TIMEZONE_MAX_LENGTH` characters and an IANA name; 422 at
 /// `body.timezone` otherwise.
 pub fn check_timezone(name: &str) -> AppResult<()> {
-    let loc = ["body", "timezone"];
     if name.len() > TIMEZONE_MAX_LENGTH && name.chars().count() > TIMEZONE_MAX_LENGTH {
-        return Err(too_long(&loc, name, TIMEZONE_MAX_LENGTH));
+        return Err(Fields::error(Source::Body, |f| {
+            f.string_too_long("timezone", &json!(name), TIMEZONE_MAX_LENGTH)
+        }));
     }
     if is_timezone(name) {
         return Ok(());
     }
-    Err(AppError::validation(vec![FieldError {
-        kind: "value_error",
-        loc: loc.iter().map(|l| json!(l)).collect(),
-        msg: "Value error, not an IANA time zone name (e.g. Europe/Berlin, UTC)".into(),
-        input: json!(name),
-        ctx: Some(json!({"error": {}})),
-    }]))
+    let text = "not an IANA time zone name (e.g. Europe/Berlin, UTC)";
+    Err(Fields::error(Source::Body, |f| f.value_error("timezone", &json!(name), text)))
 }
 
 #[cfg(test)]
@@ -319,6 +326,25 @@ mod tests {
     }
 
     #[test]
+    fn image_urls_are_checked_once_and_default_to_the_user_image() {
+        assert_eq!(ImageUrl::or_default(None).expect("default").as_str(), "/user.png");
+        assert_eq!(ImageUrl::default(), ImageUrl::parse("/user.png").expect("allowed"));
+        let err = ImageUrl::parse("javascript:alert(1)").expect_err("refused");
+        let detail = &err.body()["detail"][0];
+        assert_eq!(detail["loc"], json!(["body", "profile_image_url"]));
+        assert_eq!(detail["ctx"], json!({"error": {}}));
+        assert!(
+            detail["msg"].as_str().is_some_and(|m| m.starts_with("Value error, Invalid profile image URL"))
+        );
+    }
+
+    #[test]
+    fn emails_are_trimmed_and_lower_cased() {
+        assert_eq!(Email::parse("  Ada@Example.COM ").expect("email").as_str(), "ada@example.com");
+        assert_eq!(Email::parse("nope").err().map(|e| e.code), Some(ErrorCode::InvalidEmailFormat));
+    }
+
+    #[test]
     fn password_rules() {
         assert!(check_password("", None).is_ok());
         assert_eq!(
@@ -343,15 +369,15 @@ mod tests {
         assert_eq!(find_nul(&json!("x\0")), Some(vec![]));
         assert_eq!(find_nul(&json!({"a": [1, {"b": "x\0y"}]})), Some(vec![json!("a"), json!(1), json!("b")]));
         assert_eq!(find_nul(&json!({"ok": 1, "k\0": 2})), Some(vec![json!("k\0")]));
-        let err = check_no_nul("body", &json!({"chat": {"title": "a\0"}})).expect_err("refused");
+        let err = check_no_nul(Source::Body, &json!({"chat": {"title": "a\0"}})).expect_err("refused");
         assert_eq!(
             err.body(),
-            json!({"detail": [{"type": "value_error", "loc": ["body", "chat", "title"], "msg": NUL_MESSAGE,
+            json!({"detail": [{"type": "value_error", "loc": ["body", "chat", "title"],
+                               "msg": r"Value error, text may not contain NUL (\u0000) characters",
                                "input": "a\0", "ctx": {"error": {}}}]})
         );
-        let err = check_no_nul("body", &json!({"chat": {"k\0": 1}})).expect_err("refused");
+        let err = check_no_nul(Source::Body, &json!({"chat": {"k\0": 1}})).expect_err("refused");
         assert_eq!(err.body()["detail"][0]["input"], json!("k\0"));
-        assert_eq!(NUL_MESSAGE, r"Value error, text may not contain NUL (\u0000) characters");
     }
 
     #[test]
@@ -395,8 +421,8 @@ mod tests {
     #[test]
     fn absurd_emails_are_refused_before_any_work() {
         let long = format!("{}@x.io", "a".repeat(MAX_EMAIL_BYTES));
-        assert_eq!(normalize_email(&long).err().map(|e| e.code), Some(ErrorCode::InvalidEmailFormat));
+        assert_eq!(Email::parse(&long).err().map(|e| e.code), Some(ErrorCode::InvalidEmailFormat));
         let fits = format!("{}@x.io", "a".repeat(MAX_EMAIL_BYTES - 5));
-        assert!(normalize_email(&fits).is_ok());
+        assert!(Email::parse(&fits).is_ok());
     }
 }

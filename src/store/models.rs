@@ -254,6 +254,8 @@ pub struct ListFilter {
     pub query: Option<String>,
     /// Only the caller's (`Some(true)`) or only others' (`Some(false)`) models.
     pub own: Option<bool>,
+    /// Only the models of this owner.
+    pub owner: Option<String>,
     /// The caller; set unless the caller sees everything.
     pub reader: Option<String>,
     /// The caller's id for `own` (always set).
@@ -262,7 +264,7 @@ pub struct ListFilter {
     pub tag: Option<String>,
 }
 
-/// One page of presets (with their owners) and the number of matches.
+/// Presets from `offset`, at most `limit` of them (with their owners), and the number of matches.
 pub async fn list(
     db: &Db,
     filter: &ListFilter,
@@ -292,6 +294,9 @@ pub async fn list(
         Some(true) => arg(filter.caller.clone(), &mut clause, " and models.user_id = ?"),
         Some(false) => arg(filter.caller.clone(), &mut clause, " and models.user_id <> ?"),
         None => {}
+    }
+    if let Some(owner) = &filter.owner {
+        arg(owner.clone(), &mut clause, " and models.user_id = ?");
     }
     if let Some(reader) = &filter.reader {
         arg(reader.clone(), &mut clause, &format!(" and {}", readable_by_sql("?")));
@@ -397,7 +402,7 @@ pub async fn insert_history(ex: impl Into<Exec<'_>>, h: &HistoryWrite<'_>) -> Ap
 // ---- access grants ----
 
 /// An access grant (`AccessGrantModel`).
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct GrantRow {
     pub id: String,
     pub resource_type: String,

@@ -303,7 +303,8 @@ async fn models_connection_pages_across_service_pages(b: Backend) {
         create(&app, &admin, preset(&format!("p{i:02}"), "base")).await;
     }
     let q = "query($first: Int, $after: String) { models(first: $first, after: $after) {
-        totalCount pageInfo { hasNextPage endCursor } edges { node { id } } } }";
+        totalCount pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
+        edges { cursor node { id } } } }";
     let rest_ids: Vec<String> = {
         let one = app.get("/api/v1/models/list?page=1", Some(&admin)).await;
         let two = app.get("/api/v1/models/list?page=2", Some(&admin)).await;
@@ -315,12 +316,17 @@ async fn models_connection_pages_across_service_pages(b: Backend) {
     let c = &first.body["data"]["models"];
     assert_eq!(c["totalCount"], json!(35));
     assert_eq!(c["pageInfo"]["hasNextPage"], json!(true));
+    assert_eq!(c["pageInfo"]["hasPreviousPage"], json!(false));
+    assert_eq!(c["pageInfo"]["startCursor"], c["edges"][0]["cursor"]);
+    assert_eq!(c["pageInfo"]["endCursor"], c["edges"][19]["cursor"]);
     assert_eq!(edge_ids(c), rest_ids[..20]);
     let after = c["pageInfo"]["endCursor"].as_str().expect("cursor").to_string();
     let next = gql(&app, Some(&admin), q, json!({"first": 20, "after": after})).await;
     let c = &next.body["data"]["models"];
     assert_eq!(edge_ids(c), rest_ids[20..]);
     assert_eq!(c["pageInfo"]["hasNextPage"], json!(false));
+    assert_eq!(c["pageInfo"]["hasPreviousPage"], json!(true));
+    assert_eq!(c["pageInfo"]["startCursor"], c["edges"][0]["cursor"]);
     // One GraphQL page spanning both service pages, and an empty page with the total.
     let wide = gql(&app, Some(&admin), q, json!({"first": 40})).await;
     assert_eq!(edge_ids(&wide.body["data"]["models"]), rest_ids);

@@ -5,7 +5,8 @@ use serde_json::{Map, Value, json};
 
 use crate::auth::Caller;
 use crate::config::is_single_term_duration;
-use crate::error::{AppError, AppResult, ErrorCode, FieldError};
+use crate::error::{AppResult, ErrorCode};
+use crate::service::form::{Fields, Source};
 use crate::store::{self, Db};
 
 use super::Settings;
@@ -21,7 +22,7 @@ pub async fn admin_config(db: &Db, caller: &Caller) -> AppResult<Map<String, Val
 /// returns the stored object plus `sessions_revoked`.
 pub async fn update_admin_config(db: &Db, caller: &Caller, body: &Value) -> AppResult<Map<String, Value>> {
     caller.require_admin()?;
-    let updates = validate_admin_form(body).map_err(AppError::validation)?;
+    let updates = validate_admin_form(body)?;
     let mut tx = db.begin().await?;
     store::settings::set_many(&mut tx, &updates, store::now()).await?;
     tx.commit().await?;
@@ -31,48 +32,31 @@ pub async fn update_admin_config(db: &Db, caller: &Caller, body: &Value) -> AppR
     Ok(view)
 }
 
-fn field_error(kind: &'static str, name: &str, msg: &str, input: Value) -> FieldError {
-    FieldError { kind, loc: vec![json!("body"), json!(name)], msg: msg.to_string(), input, ctx: None }
-}
-
-/// The keys and values a posted admin config writes, or its field errors.
-fn validate_admin_form(body: &Value) -> Result<Vec<(String, Value)>, Vec<FieldError>> {
-    let Value::Object(form) = body else {
-        return Err(vec![FieldError {
-            kind: "model_attributes_type",
-            loc: vec![json!("body")],
-            msg: "Input should be a valid dictionary or object to extract fields from".into(),
-            input: body.clone(),
-            ctx: None,
-        }]);
-    };
-    let mut errors = Vec::new();
+/// The keys and values a posted admin config writes, or the 422 of its field errors.
+fn validate_admin_form(body: &Value) -> AppResult<Vec<(String, Value)>> {
+    let form = Fields::object_form(Source::Body, body)?;
+    let mut errors = Fields::body();
     let mut updates = Vec::new();
-    let missing = |name: &str| field_error("missing", name, "Field required", Value::Object(form.clone()));
     for f in FIELDS {
         let given = form.get(f.name);
         let key = f.key.to_string();
         match (f.kind, given) {
             (Kind::Bool, None) | (Kind::Str, None) | (Kind::Choice(_), None) | (Kind::Duration, None) => {
-                errors.push(missing(f.name))
+                errors.missing_in(f.name, form)
             }
             (Kind::Bool, Some(Value::Bool(b))) | (Kind::OptBool, Some(Value::Bool(b))) => {
                 updates.push((key, Value::Bool(*b)))
             }
             (Kind::Bool | Kind::OptBool | Kind::Mfa, Some(v)) if !v.is_boolean() => {
-                errors.push(field_error("bool_type", f.name, "Input should be a valid boolean", v.clone()))
+                errors.bool_type(f.name, v)
             }
             (Kind::OptBool | Kind::Mfa, None) => {}
             (Kind::Mfa, Some(v)) if v.as_bool() == Some(true) => {
-                return Err(vec![field_error(
-                    "value_error",
-                    f.name,
-                    ErrorCode::MfaNotSupported.message(),
-                    v.clone(),
-                )]);
+                let text = ErrorCode::MfaNotSupported.message();
+                return Err(Fields::error(Source::Body, |e| e.value_error_bare(f.name, v, text)));
             }
             (Kind::Str | Kind::Choice(_) | Kind::Duration, Some(v)) if !v.is_string() => {
-                errors.push(field_error("string_type", f.name, "Input should be a valid string", v.clone()))
+                errors.string_type(f.name, v)
             }
             (Kind::Str, Some(v)) => updates.push((key, v.clone())),
             (Kind::Choice(choices), Some(Value::String(s))) if choices.contains(&s.as_str()) => {
@@ -83,57 +67,40 @@ fn validate_admin_form(body: &Value) -> Result<Vec<(String, Value)>, Vec<FieldEr
             }
             (Kind::OptStr, None | Some(Value::Null)) => updates.push((key, Value::Null)),
             (Kind::OptStr, Some(Value::String(s))) => updates.push((key, Value::String(s.clone()))),
-            (Kind::OptStr, Some(v)) => {
-                errors.push(field_error("string_type", f.name, "Input should be a valid string", v.clone()))
-            }
+            (Kind::OptStr, Some(v)) => errors.string_type(f.name, v),
             (Kind::OptChoice(_, default), None) => updates.push((key, json!(default))),
             (Kind::OptChoice(choices, _), Some(Value::String(s))) if choices.contains(&s.as_str()) => {
                 updates.push((key, Value::String(s.clone())))
             }
             (Kind::OptChoice(..), Some(Value::String(_))) => {}
-            (Kind::OptChoice(..), Some(v)) => {
-                errors.push(field_error("string_type", f.name, "Input should be a valid string", v.clone()))
-            }
+            (Kind::OptChoice(..), Some(v)) => errors.string_type(f.name, v),
             (Kind::Dict, None | Some(Value::Null)) => updates.push((key, json!({}))),
             (Kind::Dict, Some(Value::Object(m))) => updates.push((key, Value::Object(m.clone()))),
-            (Kind::Dict, Some(v)) => {
-                errors.push(field_error("dict_type", f.name, "Input should be a valid dictionary", v.clone()))
-            }
+            (Kind::Dict, Some(v)) => errors.dict_type(f.name, v),
             (Kind::I18n, None) => {}
             (Kind::I18n, Some(v)) => match validate_i18n(v) {
                 Ok(clean) => updates.push((key, clean)),
-                Err(msg) => errors.push(field_error("value_error", f.name, &msg, v.clone())),
+                Err(msg) => errors.value_error_bare(f.name, v, &msg),
             },
             (Kind::Count, None | Some(Value::Null)) => updates.push((key, json!(""))),
             (Kind::Count, Some(v)) => match count_value(v) {
                 Some(n) => updates.push((key, n)),
-                None => errors.push(field_error(
-                    "int_parsing",
-                    f.name,
-                    "Input should be a valid integer, unable to parse string as an integer",
-                    v.clone(),
-                )),
+                None => errors.int_parsing(f.name, v),
             },
             (Kind::OptPositiveInt, None) => {}
             (Kind::OptPositiveInt, Some(Value::Null)) => updates.push((key, Value::Null)),
             (Kind::OptPositiveInt, Some(v)) => match v.as_i64() {
                 Some(n) if n > 0 && v.is_i64() => updates.push((key, json!(n))),
-                Some(_) => errors.push(field_error(
-                    "greater_than",
-                    f.name,
-                    "Input should be greater than 0",
-                    v.clone(),
-                )),
-                None => {
-                    errors.push(field_error("int_type", f.name, "Input should be a valid integer", v.clone()))
-                }
+                Some(_) => errors.greater_than(f.name, v, 0),
+                None => errors.int_type(f.name, v),
             },
             // Left: a valid boolean/MFA `false`, or a choice or duration outside the accepted set, which
             // the reference silently does not save.
             _ => {}
         }
     }
-    if errors.is_empty() { Ok(updates) } else { Err(errors) }
+    errors.finish()?;
+    Ok(updates)
 }
 
 /// `int | str | None`, written as an integer, or `""` when falsy.
@@ -203,8 +170,8 @@ mod tests {
         let mut form = full_form();
         form.as_object_mut().expect("object").remove("ENABLE_SIGNUP");
         form["WEBUI_URL"] = json!(5);
-        let errs = validate_admin_form(&form).expect_err("errors");
-        let kinds: Vec<_> = errs.iter().map(|e| (e.kind, e.loc[1].clone())).collect();
+        let err = validate_admin_form(&form).expect_err("errors");
+        let kinds: Vec<_> = err.field_errors().iter().map(|e| (e.kind, e.loc[1].clone())).collect();
         assert!(kinds.contains(&("missing", json!("ENABLE_SIGNUP"))));
         assert!(kinds.contains(&("string_type", json!("WEBUI_URL"))));
     }

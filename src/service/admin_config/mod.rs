@@ -9,7 +9,7 @@ use serde_json::{Map, Value};
 
 use crate::auth::{Caller, Role};
 use crate::config::{Config, SettingSeeds, parse_duration};
-use crate::error::{AppError, AppResult};
+use crate::error::AppResult;
 use crate::service::permissions::PermissionTree;
 use crate::store::{self, Db};
 
@@ -166,7 +166,7 @@ pub async fn default_permissions(db: &Db, caller: &Caller) -> AppResult<Permissi
 /// `POST /users/default/permissions`: validates and stores the whole tree.
 pub async fn set_default_permissions(db: &Db, caller: &Caller, body: &Value) -> AppResult<PermissionTree> {
     caller.require_admin()?;
-    let tree = PermissionTree::from_form(body).map_err(AppError::validation)?;
+    let tree = PermissionTree::from_form(body)?;
     store::settings::set(db, PERMISSIONS_KEY, &tree.to_value(), store::now()).await?;
     db.settings_changed();
     Ok(tree)

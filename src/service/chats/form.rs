@@ -4,7 +4,8 @@
 use serde_json::{Map, Value, json};
 
 use super::PAGE_SIZE;
-use crate::error::{AppError, AppResult, ErrorCode, FieldError};
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::service::form::{Fields, Source};
 use crate::service::validate;
 use crate::store::chats::Sort;
 
@@ -68,14 +69,15 @@ pub(super) fn check_title(chat: &Map<String, Value>) -> AppResult<()> {
     }
 }
 
-fn query_error(name: &str, msg: &str, input: &str) -> AppError {
-    AppError::validation(vec![FieldError {
-        kind: "literal_error",
-        loc: vec![json!("query"), json!(name)],
-        msg: msg.to_string(),
-        input: json!(input),
-        ctx: None,
-    }])
+/// 422 `literal_error` for the query parameter `name`, listing `choices` (none when empty).
+fn query_error(name: &str, choices: &[&str], input: &str) -> AppError {
+    Fields::error(Source::Query, |f| {
+        if choices.is_empty() {
+            f.literal_error_unlisted(name, &json!(input))
+        } else {
+            f.literal_error_bare(name, &json!(input), choices)
+        }
+    })
 }
 
 pub(super) fn parse_sort(sort_by: Option<&str>, sort_dir: Option<&str>) -> AppResult<(Sort, bool)> {
@@ -83,18 +85,12 @@ pub(super) fn parse_sort(sort_by: Option<&str>, sort_dir: Option<&str>) -> AppRe
         None | Some("updated_at") => Sort::UpdatedAt,
         Some("created_at") => Sort::CreatedAt,
         Some("title") => Sort::Title,
-        Some(other) => {
-            return Err(query_error(
-                "sort_by",
-                "Input should be 'updated_at', 'created_at' or 'title'",
-                other,
-            ));
-        }
+        Some(other) => return Err(query_error("sort_by", &["updated_at", "created_at", "title"], other)),
     };
     let ascending = match sort_dir {
         None | Some("desc") => false,
         Some("asc") => true,
-        Some(other) => return Err(query_error("sort_dir", "Input should be 'asc' or 'desc'", other)),
+        Some(other) => return Err(query_error("sort_dir", &["asc", "desc"], other)),
     };
     Ok((sort, ascending))
 }
@@ -109,7 +105,7 @@ pub(super) fn paged(params: &PagedParams) -> AppResult<(Sort, bool, i64)> {
                 Some(v) if !matches!(v, "updated_at" | "created_at" | "title") => ("order_by", v),
                 _ => ("direction", params.direction.as_deref().unwrap_or("")),
             };
-            query_error(name, "Input should be one of the allowed values", value)
+            query_error(name, &[], value)
         })?;
     let page = params.page.unwrap_or(1).max(1);
     Ok((sort, ascending, (page - 1).saturating_mul(PAGE_SIZE)))

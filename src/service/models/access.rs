@@ -1,11 +1,10 @@
 //! Who may read and write a model: admin bypass, grants, workspace permissions, the grants a
-//! caller may give (`update_access`), the files a model may refer to, and `ModelAccess`.
+//! caller may give (`update_access`), and the files a model may refer to.
 
 use serde_json::{Map, Value, json};
 
-use super::list::Owner;
 use super::write::insert_in;
-use super::{AccessForm, Model, ModelForm, canonical_meta, load};
+use super::{AccessForm, ModelForm, ModelView, canonical_meta, load};
 use crate::app::App;
 use crate::auth::{Caller, Principal};
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -13,14 +12,6 @@ use crate::service::admin_config::Settings;
 use crate::service::policy;
 use crate::store;
 use crate::store::models::{self as db_models, ModelRow, NewGrant};
-
-/// A model as one caller sees it (`ModelAccessResponse`).
-#[derive(Debug, Clone)]
-pub struct ModelAccess {
-    pub model: Model,
-    pub user: Option<Owner>,
-    pub write_access: bool,
-}
 
 pub(super) fn bypass_admin(app: &App, p: &Principal) -> bool {
     policy::admin_bypasses_model_grants(&p.role, app.config.bypass_admin_access_control)
@@ -168,7 +159,7 @@ pub(super) fn check_files(
 /// `POST /models/model/access/update`: replaces the grants. An admin naming an id without a row
 /// creates a minimal one (how upstream models get restricted). Non-admins need the sharing
 /// permissions for every grant (403 otherwise); grants naming nobody are 400.
-pub async fn update_access(app: &App, caller: &Caller, form: AccessForm) -> AppResult<Model> {
+pub async fn update_access(app: &App, caller: &Caller, form: AccessForm) -> AppResult<ModelView> {
     let p = caller.require_verified()?;
     let row = db_models::get(&app.db, &form.id).await?;
     match &row {

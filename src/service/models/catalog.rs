@@ -6,8 +6,8 @@ use std::collections::{HashMap, HashSet};
 use serde_json::{Map, Value, json};
 
 use super::access::bypass_admin;
-use super::view::public_params;
-use super::{model, model_value, normalize_tags};
+use super::normalize_tags;
+use super::view::{ChatModelList, ModelView, public_params};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::AppResult;
@@ -15,9 +15,9 @@ use crate::service::admin_config::Settings;
 use crate::store::models::{self as db_models, GrantRow, ModelRow};
 
 /// `GET /api/models/base` (admin): the upstream models as fetched.
-pub async fn upstream_models(app: &App, caller: &Caller) -> AppResult<Vec<Value>> {
+pub async fn upstream_models(app: &App, caller: &Caller) -> AppResult<ChatModelList> {
     caller.require_admin()?;
-    Ok(app.upstream.models(false).await.as_ref().clone())
+    Ok(ChatModelList { data: app.upstream.models(false).await.as_ref().clone() })
 }
 
 /// `GET /api/models`: upstream models merged with the stored ones, as Open WebUI builds its
@@ -25,11 +25,11 @@ pub async fn upstream_models(app: &App, caller: &Caller) -> AppResult<Vec<Value>
 /// its settings as `info`; an inactive one hides it); an active preset whose base model is listed
 /// is added. Non-admins see models they own or can read; upstream models without a row are for
 /// admins only. No upstream models ⇒ an empty list.
-pub async fn chat_models(app: &App, caller: &Caller, refresh: bool) -> AppResult<Vec<Value>> {
+pub async fn chat_models(app: &App, caller: &Caller, refresh: bool) -> AppResult<ChatModelList> {
     let p = caller.require_verified()?;
     let upstream = app.upstream.models(refresh).await;
     if upstream.is_empty() {
-        return Ok(Vec::new());
+        return Ok(ChatModelList { data: Vec::new() });
     }
     let mut models: Vec<Map<String, Value>> =
         upstream.iter().filter_map(|m| m.as_object().cloned()).collect();
@@ -39,9 +39,9 @@ pub async fn chat_models(app: &App, caller: &Caller, refresh: bool) -> AppResult
         grants.entry(g.resource_id.clone()).or_default().push(g);
     }
     let info = |row: &ModelRow| -> Value {
-        let m = model(row.clone(), grants.get(&row.id).cloned().unwrap_or_default());
-        let mut info = model_value(&m);
-        info["params"] = public_params(&m.row.params.0);
+        let m = ModelView::new(row.clone(), grants.get(&row.id).cloned().unwrap_or_default());
+        let mut info = m.to_value();
+        info["params"] = public_params(&m.params);
         info
     };
 
@@ -204,7 +204,7 @@ pub async fn chat_models(app: &App, caller: &Caller, refresh: bool) -> AppResult
             key(a).cmp(&key(b))
         });
     }
-    Ok(visible.into_iter().map(Value::Object).collect())
+    Ok(ChatModelList { data: visible.into_iter().map(Value::Object).collect() })
 }
 
 /// The ids a user's model may not take: every upstream model's, and Ollama models' names

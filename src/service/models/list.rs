@@ -3,11 +3,11 @@
 
 use std::collections::HashSet;
 
-use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::access::{ModelAccess, bypass_admin};
-use super::{Model, with_grants};
+use super::access::bypass_admin;
+use super::view::{ModelAccessView, ModelPageView, ModelView, Owner};
+use super::with_grants;
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::AppResult;
@@ -17,22 +17,6 @@ use crate::store::models::{self as db_models, ListFilter, Order};
 /// Presets per page of the workspace list.
 pub const PAGE_SIZE: i64 = 30;
 
-/// A model's owner as the workspace list shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Owner {
-    pub id: String,
-    pub name: String,
-    pub role: String,
-    pub email: String,
-}
-
-/// One page of the workspace list.
-#[derive(Debug, Clone)]
-pub struct ModelPage {
-    pub items: Vec<ModelAccess>,
-    pub total: i64,
-}
-
 /// Query parameters of the workspace list.
 #[derive(Debug, Clone, Default)]
 pub struct ListParams {
@@ -41,19 +25,39 @@ pub struct ListParams {
     pub tag: Option<String>,
     pub order_by: Option<String>,
     pub direction: Option<String>,
-    pub page: Option<i64>,
+    /// Only the models this user owns.
+    pub owner: Option<String>,
 }
 
-/// `GET /models/list`: presets the caller can read, 30 per page, each with its owner,
-/// `write_access`, `params` only with write access, and no `meta.profile_image_url`.
-pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<ModelPage> {
+/// `GET /models/list?page=`: presets the caller can read, 30 per page (page 1 without `page`),
+/// each with its owner, `write_access`, `params` only with write access, and no
+/// `meta.profile_image_url`.
+pub async fn list(
+    app: &App,
+    caller: &Caller,
+    params: ListParams,
+    page: Option<i64>,
+) -> AppResult<ModelPageView> {
+    let page = page.unwrap_or(1).max(1);
+    list_range(app, caller, params, PAGE_SIZE, (page - 1).saturating_mul(PAGE_SIZE)).await
+}
+
+/// The workspace list from `offset`, at most `limit` presets: what `list` shows, in the same
+/// order (newest first unless `order_by` says otherwise), in one query, with the number of
+/// matches.
+pub async fn list_range(
+    app: &App,
+    caller: &Caller,
+    params: ListParams,
+    limit: i64,
+    offset: i64,
+) -> AppResult<ModelPageView> {
     let p = caller.require_verified()?;
     for (name, text) in [("query", &params.query), ("tag", &params.tag)] {
         if let Some(text) = text {
             validate::check_search(&["query", name], text)?;
         }
     }
-    let page = params.page.unwrap_or(1).max(1);
     let sees_all = bypass_admin(app, p);
     let filter = ListFilter {
         query: params.query.filter(|q| !q.is_empty()),
@@ -62,6 +66,7 @@ pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<M
             Some("shared") => Some(false),
             _ => None,
         },
+        owner: params.owner,
         reader: (!sees_all).then(|| p.user.id.clone()),
         caller: p.user.id.clone(),
         tag: params.tag.filter(|t| !t.is_empty()),
@@ -72,8 +77,8 @@ pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<M
         _ => Order::CreatedAt,
     };
     let ascending = params.order_by.is_some() && params.direction.as_deref() == Some("asc");
-    let offset = (page - 1).saturating_mul(PAGE_SIZE);
-    let (rows, total) = db_models::list(&app.db, &filter, order, ascending, PAGE_SIZE, offset).await?;
+    let (rows, total) =
+        db_models::list(&app.db, &filter, order, ascending, limit.max(0), offset.max(0)).await?;
     let ids: Vec<String> = rows.iter().map(|r| r.model.id.clone()).collect();
     let writable = db_models::granted_ids(&app.db, db_models::MODEL, &ids, p.id(), "write").await?;
     let mut owners = Vec::with_capacity(rows.len());
@@ -90,27 +95,27 @@ pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<M
         .into_iter()
         .zip(owners)
         .map(|(mut m, user)| {
-            let write_access = sees_all || m.row.user_id == p.user.id || writable.contains(&m.row.id);
+            let write_access = sees_all || m.user_id == p.user.id || writable.contains(&m.id);
             if !write_access {
-                m.row.params.0 = json!({});
+                m.params = json!({});
             }
-            if let Some(meta) = m.row.meta.0.as_object_mut() {
+            if let Some(meta) = m.meta.as_object_mut() {
                 meta.remove("profile_image_url");
             }
-            ModelAccess { model: m, user, write_access }
+            ModelAccessView { model: m, user, write_access }
         })
         .collect();
-    Ok(ModelPage { items, total })
+    Ok(ModelPageView { items, total })
 }
 
 /// `GET /models/all` (admin): every model row.
-pub async fn all(app: &App, caller: &Caller) -> AppResult<Vec<Model>> {
+pub async fn all(app: &App, caller: &Caller) -> AppResult<Vec<ModelView>> {
     caller.require_admin()?;
     with_grants(&app.db, db_models::all(&app.db).await?).await
 }
 
 /// `GET /models/base?tag=` (admin): rows without a base model, optionally with tag `tag`.
-pub async fn base(app: &App, caller: &Caller, tag: Option<&str>) -> AppResult<Vec<Model>> {
+pub async fn base(app: &App, caller: &Caller, tag: Option<&str>) -> AppResult<Vec<ModelView>> {
     caller.require_admin()?;
     let mut rows = db_models::base(&app.db).await?;
     if let Some(tag) = tag.filter(|t| !t.is_empty()) {

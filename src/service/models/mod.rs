@@ -3,12 +3,12 @@
 //! that merges upstream providers with the stored models. Every ownership, permission and
 //! validation rule lives here.
 //!
-//! This file holds `Model`, loading models with their grants, and the single-model use cases
+//! This file holds loading models with their grants as views, and the single-model use cases
 //! (create, get, update, toggle, delete); the rest lives in the submodules and is re-exported:
 //! `form` (request forms and their validation), `canonical` (canonical `meta`/`params`),
 //! `access` (who may read and write, grants), `write` (the writes inside a transaction),
 //! `list` (the workspace and tag lists), `transfer` (export, import, delete all), `catalog`
-//! (`/api/models`), `view` (JSON rendering).
+//! (`/api/models`), `view` (what callers are shown).
 
 use std::collections::HashMap;
 
@@ -29,13 +29,15 @@ mod transfer;
 mod view;
 mod write;
 
-pub use access::{ModelAccess, update_access};
+pub use access::update_access;
 pub use canonical::{canonical_meta, canonical_params, normalize_tags};
 pub use catalog::{chat_models, upstream_models};
 pub use form::{AccessForm, MAX_ID_CHARS, ModelForm, id_from_json, import_from_json, is_valid_id};
-pub use list::{ListParams, ModelPage, Owner, PAGE_SIZE, all, base, base_tags, list, tags};
+pub use list::{ListParams, PAGE_SIZE, all, base, base_tags, list, list_range, tags};
 pub use transfer::{delete_all, export, import};
-pub use view::model_value;
+pub use view::{
+    AccessGrantView, ChatModelList, ModelAccessView, ModelExportView, ModelPageView, ModelView, Owner,
+};
 
 use access::{
     allowed_grants, bypass_admin, check_files, has_grant, may_change, normalize_grants, permission,
@@ -44,20 +46,7 @@ use access::{
 use catalog::upstream_ids;
 use write::{insert_in, update_in};
 
-/// A stored model with its access grants (`ModelModel`); `meta` and `params` in canonical form.
-#[derive(Debug, Clone)]
-pub struct Model {
-    pub row: ModelRow,
-    pub grants: Vec<GrantRow>,
-}
-
-fn model(mut row: ModelRow, grants: Vec<GrantRow>) -> Model {
-    row.meta.0 = canonical_meta(&row.meta.0);
-    row.params.0 = canonical_params(&row.params.0);
-    Model { row, grants }
-}
-
-async fn with_grants(ex: &store::Db, rows: Vec<ModelRow>) -> AppResult<Vec<Model>> {
+async fn with_grants(ex: &store::Db, rows: Vec<ModelRow>) -> AppResult<Vec<ModelView>> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut grants: HashMap<String, Vec<GrantRow>> = HashMap::new();
     for g in db_models::grants_for(ex, db_models::MODEL, &ids).await? {
@@ -67,12 +56,12 @@ async fn with_grants(ex: &store::Db, rows: Vec<ModelRow>) -> AppResult<Vec<Model
         .into_iter()
         .map(|row| {
             let g = grants.remove(&row.id).unwrap_or_default();
-            model(row, g)
+            ModelView::new(row, g)
         })
         .collect())
 }
 
-async fn load(ex: &store::Db, id: &str) -> AppResult<Option<Model>> {
+async fn load(ex: &store::Db, id: &str) -> AppResult<Option<ModelView>> {
     match db_models::get(ex, id).await? {
         Some(row) => Ok(with_grants(ex, vec![row]).await?.pop()),
         None => Ok(None),
@@ -80,7 +69,7 @@ async fn load(ex: &store::Db, id: &str) -> AppResult<Option<Model>> {
 }
 
 /// `POST /models/create`.
-pub async fn create(app: &App, caller: &Caller, form: ModelForm) -> AppResult<Model> {
+pub async fn create(app: &App, caller: &Caller, form: ModelForm) -> AppResult<ModelView> {
     let p = caller.require_verified()?;
     if !permission(app, p, "workspace.models").await? {
         return Err(AppError::unauthorized(ErrorCode::Unauthorized));
@@ -113,23 +102,23 @@ pub async fn create(app: &App, caller: &Caller, form: ModelForm) -> AppResult<Mo
 
 /// `GET /models/model?id=`: the model with `write_access`; `params` are `{}` for read-only
 /// callers. 404 `NOT_FOUND`; 401 `ACCESS_PROHIBITED` without read access.
-pub async fn get(app: &App, caller: &Caller, id: &str) -> AppResult<ModelAccess> {
+pub async fn get(app: &App, caller: &Caller, id: &str) -> AppResult<ModelAccessView> {
     let p = caller.require_verified()?;
     let mut m = load(&app.db, id).await?.ok_or_else(|| AppError::not_found(ErrorCode::NotFound))?;
-    let write = bypass_admin(app, p) || m.row.user_id == p.user.id || has_grant(app, p, id, "write").await?;
+    let write = bypass_admin(app, p) || m.user_id == p.user.id || has_grant(app, p, id, "write").await?;
     if !write && !has_grant(app, p, id, "read").await? {
         return Err(AppError::unauthorized(ErrorCode::AccessProhibited));
     }
     if !write {
-        m.row.params.0 = json!({});
+        m.params = json!({});
     }
-    Ok(ModelAccess { model: m, user: None, write_access: write })
+    Ok(ModelAccessView { model: m, user: None, write_access: write })
 }
 
 /// `POST /models/model/update`: owner, admin or write grant. Omitted `base_model_id`,
 /// `is_active`, `meta.profile_image_url`, `meta.voice_avatar`, `meta.background_image_url` and
 /// `params.model_controls` keep their stored values; the rest of `meta`/`params` is replaced.
-pub async fn update(app: &App, caller: &Caller, form: ModelForm) -> AppResult<Model> {
+pub async fn update(app: &App, caller: &Caller, form: ModelForm) -> AppResult<ModelView> {
     let p = caller.require_verified()?;
     let mut tx = app.db.begin().await?;
     let row = db_models::get_for_update(&mut tx, &form.id)
@@ -151,7 +140,7 @@ pub async fn update(app: &App, caller: &Caller, form: ModelForm) -> AppResult<Mo
 }
 
 /// `POST /models/model/toggle?id=`: flips `is_active`.
-pub async fn toggle(app: &App, caller: &Caller, id: &str) -> AppResult<Model> {
+pub async fn toggle(app: &App, caller: &Caller, id: &str) -> AppResult<ModelView> {
     let p = caller.require_verified()?;
     let row =
         db_models::get(&app.db, id).await?.ok_or_else(|| AppError::unauthorized(ErrorCode::NotFound))?;

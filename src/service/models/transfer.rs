@@ -8,8 +8,9 @@ use super::access::{
     allowed_grants, bypass_admin, check_files, normalize_grants, permission, unknown_principals,
 };
 use super::catalog::upstream_ids;
+use super::view::ModelExportView;
 use super::write::{insert_in, update_in};
-use super::{Model, ModelForm, canonical_meta, is_valid_id, with_grants};
+use super::{ModelForm, canonical_meta, is_valid_id, with_grants};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -18,7 +19,7 @@ use crate::store::models::{self as db_models, ModelRow};
 
 /// `GET /models/export?ids=…`: presets the caller may write (admins: all), needs
 /// `workspace.models_export` for non-admins; 403 when a named id is not exportable.
-pub async fn export(app: &App, caller: &Caller, ids: Option<Vec<String>>) -> AppResult<Vec<Model>> {
+pub async fn export(app: &App, caller: &Caller, ids: Option<Vec<String>>) -> AppResult<Vec<ModelExportView>> {
     let p = caller.require_verified()?;
     if !permission(app, p, "workspace.models_export").await? {
         return Err(AppError::unauthorized(ErrorCode::Unauthorized));
@@ -40,7 +41,8 @@ pub async fn export(app: &App, caller: &Caller, ids: Option<Vec<String>>) -> App
             return Err(AppError::forbidden(ErrorCode::AccessProhibited));
         }
     }
-    with_grants(&app.db, rows).await
+    let models = with_grants(&app.db, rows).await?;
+    Ok(models.into_iter().map(|model| ModelExportView { model, background_image_data: None }).collect())
 }
 
 /// `POST /models/import`: creates or updates each model (all in one transaction); non-admins

@@ -68,7 +68,7 @@ pub(super) async fn insert_in(
 
 /// A unique-key collision on insert is a taken id.
 fn taken_on_conflict(e: AppError) -> AppError {
-    if e.code == ErrorCode::Conflict { AppError::unauthorized(ErrorCode::ModelIdTaken) } else { e }
+    e.on_conflict(|| AppError::unauthorized(ErrorCode::ModelIdTaken))
 }
 
 /// Writes an update of `row` from `form` inside `tx` (a history entry when the configuration

@@ -3,21 +3,26 @@
 use serde_json::{Map, Value, json};
 
 use super::ID_PATTERN;
-use super::check::{Check, loc};
+use super::check::loc;
+use crate::service::form::Fields;
 use crate::service::models::canonical::{META_FIELDS, normalize_tags};
+use crate::service::validate::image_url_ok;
+
+/// The longest voice name, in characters.
+const MAX_VOICE_CHARS: usize = 200;
 
 /// `ModelMeta`: validates and returns the canonical map.
-pub(super) fn check_meta(c: &mut Check, value: &Value, at: &[Value]) -> Option<Map<String, Value>> {
+pub(super) fn check_meta(c: &mut Fields, value: &Value, at: &[Value]) -> Option<Map<String, Value>> {
     let Some(input) = value.as_object() else {
         c.model_type(at.to_vec(), value, "ModelMeta");
         return None;
     };
-    let before = c.errors.len();
+    let before = c.count();
     let field = |name: &str| loc(at, &[json!(name)]);
     let mut out = Map::new();
     // An unusable profile image URL is dropped silently, as the reference does.
     let profile = match input.get("profile_image_url") {
-        Some(Value::String(s)) if crate::service::validate::image_url_ok(s) => json!(s),
+        Some(Value::String(s)) if image_url_ok(s) => json!(s),
         _ => Value::Null,
     };
     out.insert("profile_image_url".into(), profile);
@@ -25,7 +30,7 @@ pub(super) fn check_meta(c: &mut Check, value: &Value, at: &[Value]) -> Option<M
         None | Some(Value::Null) => Value::Null,
         Some(Value::String(s)) if is_file_url(s) => json!(s),
         Some(v @ Value::String(_)) => {
-            c.value_error(
+            c.value_error_citing(
                 field("background_image_url"),
                 v,
                 "Invalid background image URL: must reference an internal file.",
@@ -33,7 +38,7 @@ pub(super) fn check_meta(c: &mut Check, value: &Value, at: &[Value]) -> Option<M
             Value::Null
         }
         Some(v) => {
-            c.value_error(field("background_image_url"), v, "Invalid image URL.");
+            c.value_error_citing(field("background_image_url"), v, "Invalid image URL.");
             Value::Null
         }
     };
@@ -76,23 +81,11 @@ pub(super) fn check_meta(c: &mut Check, value: &Value, at: &[Value]) -> Option<M
                 Some(Value::String(s)) => {
                     let n = s.chars().count();
                     if n < 1 {
-                        c.push(
-                            "string_too_short",
-                            at,
-                            "String should have at least 1 character",
-                            &json!(s),
-                            Some(json!({"min_length": 1})),
-                        );
-                    } else if n > 200 {
-                        c.push(
-                            "string_too_long",
-                            at,
-                            "String should have at most 200 characters",
-                            &json!(s),
-                            Some(json!({"max_length": 200})),
-                        );
+                        c.string_too_short(at, &json!(s), 1);
+                    } else if n > MAX_VOICE_CHARS {
+                        c.string_too_long(at, &json!(s), MAX_VOICE_CHARS);
                     } else if s.chars().any(char::is_whitespace) {
-                        c.pattern(at, &json!(s), ID_PATTERN);
+                        c.pattern_mismatch(at, &json!(s), ID_PATTERN);
                     }
                     json!({"voice": s})
                 }
@@ -129,7 +122,7 @@ pub(super) fn check_meta(c: &mut Check, value: &Value, at: &[Value]) -> Option<M
         let v = if k == "tags" { normalize_tags(v) } else { v.clone() };
         out.insert(k.clone(), v);
     }
-    (c.errors.len() == before).then_some(out)
+    (c.count() == before).then_some(out)
 }
 
 /// Drops the extracted text a knowledge item may carry (`data.content`, `file.data.content`).

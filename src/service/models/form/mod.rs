@@ -3,20 +3,43 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::error::{AppError, AppResult, FieldError};
+use crate::error::{AppError, AppResult};
+use crate::service::form::{Fields, Loc, Source};
 
 mod check;
 mod meta;
 mod params;
 
-use check::{Check, loc};
+use check::{dict_list, id, loc};
 use meta::check_meta;
 use params::check_params;
 
 /// The longest model id, in characters.
 pub const MAX_ID_CHARS: usize = 256;
 
+/// The form's rule for ids (and voice names): no whitespace, at least one character.
 const ID_PATTERN: &str = r"^\S+$";
+
+/// A model id as the forms accept it: non-empty and without whitespace (`ID_PATTERN`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ModelId(String);
+
+impl ModelId {
+    /// `None` when `text` does not match `ID_PATTERN`.
+    pub fn parse(text: &str) -> Option<ModelId> {
+        (!text.is_empty() && !text.chars().any(char::is_whitespace)).then(|| ModelId(text.to_string()))
+    }
+
+    /// Whether the id is within `MAX_ID_CHARS` (the reference's `is_valid_model_id`, checked
+    /// after the caller's permission, as a 400 `MODEL_ID_TOO_LONG`).
+    pub fn fits(&self) -> bool {
+        self.0.chars().count() <= MAX_ID_CHARS
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
 
 /// `ModelForm`: the body of create and update (and each item of an import).
 #[derive(Debug, Clone, PartialEq)]
@@ -43,36 +66,28 @@ pub struct ModelForm {
 impl ModelForm {
     /// Validates a JSON body; every problem is reported at once in FastAPI's 422 shape.
     pub fn from_json(body: &Value) -> AppResult<ModelForm> {
-        let base = [json!("body")];
-        let Some(map) = body.as_object() else {
-            return Err(AppError::validation(vec![FieldError {
-                kind: "model_attributes_type",
-                loc: vec![json!("body")],
-                msg: "Input should be a valid dictionary or object to extract fields from".into(),
-                input: body.clone(),
-                ctx: None,
-            }]));
-        };
-        let mut c = Check::new();
+        let base: [Value; 0] = [];
+        let map = Fields::object_form(Source::Body, body)?;
+        let mut c = Fields::body();
         let commit_message = c.opt_string(map, &base, "commit_message");
-        let id = c.id(map, &base, "id");
+        let id = id(&mut c, map, &base, "id");
         let base_model_id = c.opt_string(map, &base, "base_model_id");
         let name = c.string(map, &base, "name");
         let meta = match map.get("meta") {
             None => {
-                c.missing(loc(&base, &[json!("meta")]), map);
+                c.missing_in(loc(&base, &[json!("meta")]), map);
                 None
             }
             Some(v) => check_meta(&mut c, v, &loc(&base, &[json!("meta")])),
         };
         let params = match map.get("params") {
             None => {
-                c.missing(loc(&base, &[json!("params")]), map);
+                c.missing_in(loc(&base, &[json!("params")]), map);
                 None
             }
             Some(v) => check_params(&mut c, v, &loc(&base, &[json!("params")])),
         };
-        let access_grants = c.dict_list(map, &base, "access_grants", false);
+        let access_grants = dict_list(&mut c, map, &base, "access_grants", false);
         let is_active = match map.get("is_active") {
             None => None,
             Some(v) => c.lax_bool(v, loc(&base, &[json!("is_active")])),
@@ -114,12 +129,12 @@ pub struct AccessForm {
 
 impl AccessForm {
     pub fn from_json(body: &Value) -> AppResult<AccessForm> {
-        let base = [json!("body")];
-        let map = body_object(body)?;
-        let mut c = Check::new();
-        let id = c.id(map, &base, "id");
+        let base: [Value; 0] = [];
+        let map = Fields::object_form(Source::Body, body)?;
+        let mut c = Fields::body();
+        let id = id(&mut c, map, &base, "id");
         let name = c.opt_string(map, &base, "name");
-        let grants = c.dict_list(map, &base, "access_grants", true);
+        let grants = dict_list(&mut c, map, &base, "access_grants", true);
         c.finish()?;
         match (id, grants) {
             (Some(id), Some(access_grants)) => Ok(AccessForm { id, name, access_grants }),
@@ -130,37 +145,25 @@ impl AccessForm {
 
 /// `ModelIdForm` (`{id}`).
 pub fn id_from_json(body: &Value) -> AppResult<String> {
-    let map = body_object(body)?;
-    let mut c = Check::new();
-    let id = c.string(map, &[json!("body")], "id");
+    let map = Fields::object_form(Source::Body, body)?;
+    let mut c = Fields::body();
+    let id = c.string(map, Loc::root(), "id");
     c.finish()?;
     id.ok_or_else(|| AppError::internal("id form checked without errors but incomplete"))
 }
 
 /// `ModelsImportForm` (`{models: [dict]}`).
 pub fn import_from_json(body: &Value) -> AppResult<Vec<Value>> {
-    let map = body_object(body)?;
-    let mut c = Check::new();
-    let models = c.dict_list(map, &[json!("body")], "models", true);
+    let map = Fields::object_form(Source::Body, body)?;
+    let mut c = Fields::body();
+    let models = dict_list(&mut c, map, &[], "models", true);
     c.finish()?;
     models.ok_or_else(|| AppError::internal("import form checked without errors but incomplete"))
 }
 
-fn body_object(body: &Value) -> AppResult<&Map<String, Value>> {
-    body.as_object().ok_or_else(|| {
-        AppError::validation(vec![FieldError {
-            kind: "model_attributes_type",
-            loc: vec![json!("body")],
-            msg: "Input should be a valid dictionary or object to extract fields from".into(),
-            input: body.clone(),
-            ctx: None,
-        }])
-    })
-}
-
 /// The reference's `is_valid_model_id`: 1–256 characters, no whitespace.
 pub fn is_valid_id(id: &str) -> bool {
-    !id.is_empty() && id.chars().count() <= MAX_ID_CHARS && !id.chars().any(char::is_whitespace)
+    ModelId::parse(id).is_some_and(|id| id.fits())
 }
 
 #[cfg(test)]
@@ -174,6 +177,8 @@ mod tests {
         assert!(!is_valid_id(&"a".repeat(257)));
         assert!(!is_valid_id(""));
         assert!(!is_valid_id("a b"));
+        assert!(ModelId::parse(&"a".repeat(257)).is_some_and(|id| !id.fits()));
+        assert_eq!(ModelId::parse("\t"), None);
     }
 
     #[test]

@@ -2,7 +2,8 @@
 
 use serde_json::{Map, Value, json};
 
-use super::check::{Check, loc};
+use super::check::loc;
+use crate::service::form::Fields;
 
 const CONTROL_KEY_PATTERN: &str = r"^(?!(?:constructor|prototype)\Z)[a-zA-Z][a-zA-Z0-9_-]*\Z";
 const LABEL_PATTERN: &str = r"\S";
@@ -16,12 +17,12 @@ fn control_key_ok(key: &str) -> bool {
 }
 
 /// `ModelParams`: any keys, plus validated `model_controls`.
-pub(super) fn check_params(c: &mut Check, value: &Value, at: &[Value]) -> Option<Map<String, Value>> {
+pub(super) fn check_params(c: &mut Fields, value: &Value, at: &[Value]) -> Option<Map<String, Value>> {
     let Some(input) = value.as_object() else {
         c.model_type(at.to_vec(), value, "ModelParams");
         return None;
     };
-    let before = c.errors.len();
+    let before = c.count();
     let mut out = Map::new();
     if let Some(controls) = input.get("model_controls") {
         let at = loc(at, &[json!("model_controls")]);
@@ -30,7 +31,11 @@ pub(super) fn check_params(c: &mut Check, value: &Value, at: &[Value]) -> Option
                 let mut checked = Map::new();
                 for (key, control) in map {
                     if !control_key_ok(key) {
-                        c.pattern(loc(&at, &[json!(key), json!("[key]")]), &json!(key), CONTROL_KEY_PATTERN);
+                        c.pattern_mismatch(
+                            loc(&at, &[json!(key), json!("[key]")]),
+                            &json!(key),
+                            CONTROL_KEY_PATTERN,
+                        );
                     }
                     if let Some(control) = check_control(c, control, &loc(&at, &[json!(key)])) {
                         checked.insert(key.clone(), control);
@@ -48,28 +53,22 @@ pub(super) fn check_params(c: &mut Check, value: &Value, at: &[Value]) -> Option
             out.insert(k.clone(), v.clone());
         }
     }
-    (c.errors.len() == before).then_some(out)
+    (c.count() == before).then_some(out)
 }
 
 /// One `ModelControl`, dumped as the reference stores it (`display` omitted when `menu`,
 /// `description` and `default` omitted when null).
-fn check_control(c: &mut Check, value: &Value, at: &[Value]) -> Option<Value> {
+fn check_control(c: &mut Fields, value: &Value, at: &[Value]) -> Option<Value> {
     let Some(map) = value.as_object() else {
         c.model_type(at.to_vec(), value, "ModelControl");
         return None;
     };
-    let before = c.errors.len();
+    let before = c.count();
     let display = match map.get("display") {
         None => "menu".to_string(),
         Some(Value::String(s)) if s == "menu" || s == "slider" => s.clone(),
         Some(other) => {
-            c.push(
-                "literal_error",
-                loc(at, &[json!("display")]),
-                "Input should be 'menu' or 'slider'",
-                other,
-                Some(json!({"expected": "'menu' or 'slider'"})),
-            );
+            c.literal_error(loc(at, &[json!("display")]), other, &["menu", "slider"]);
             String::new()
         }
     };
@@ -77,18 +76,18 @@ fn check_control(c: &mut Check, value: &Value, at: &[Value]) -> Option<Value> {
     if let Some(l) = &label
         && l.trim().is_empty()
     {
-        c.pattern(loc(at, &[json!("label")]), &json!(l), LABEL_PATTERN);
+        c.pattern_mismatch(loc(at, &[json!("label")]), &json!(l), LABEL_PATTERN);
     }
     let description = c.opt_string(map, at, "description");
     let default = c.opt_string(map, at, "default");
     let mut options = Map::new();
     match map.get("options") {
-        None => c.missing(loc(at, &[json!("options")]), map),
+        None => c.missing_in(loc(at, &[json!("options")]), map),
         Some(Value::Object(opts)) => {
             for (key, option) in opts {
                 let oat = loc(at, &[json!("options"), json!(key)]);
                 if !control_key_ok(key) {
-                    c.pattern(loc(&oat, &[json!("[key]")]), &json!(key), CONTROL_KEY_PATTERN);
+                    c.pattern_mismatch(loc(&oat, &[json!("[key]")]), &json!(key), CONTROL_KEY_PATTERN);
                 }
                 let Some(o) = option.as_object() else {
                     c.model_type(oat, option, "ModelControlOption");
@@ -98,11 +97,11 @@ fn check_control(c: &mut Check, value: &Value, at: &[Value]) -> Option<Value> {
                 if let Some(l) = &olabel
                     && l.trim().is_empty()
                 {
-                    c.pattern(loc(&oat, &[json!("label")]), &json!(l), LABEL_PATTERN);
+                    c.pattern_mismatch(loc(&oat, &[json!("label")]), &json!(l), LABEL_PATTERN);
                 }
                 let oparams = match o.get("params") {
                     None => {
-                        c.missing(loc(&oat, &[json!("params")]), o);
+                        c.missing_in(loc(&oat, &[json!("params")]), o);
                         None
                     }
                     Some(Value::Object(p)) => Some(p.clone()),
@@ -116,28 +115,22 @@ fn check_control(c: &mut Check, value: &Value, at: &[Value]) -> Option<Value> {
                 }
             }
             if opts.is_empty() {
-                c.push(
-                    "too_short",
-                    loc(at, &[json!("options")]),
-                    "Dictionary should have at least 1 item after validation, not 0",
-                    &json!({}),
-                    Some(json!({"field_type": "Dictionary", "min_length": 1, "actual_length": 0})),
-                );
+                c.too_short(loc(at, &[json!("options")]), &json!({}), "Dictionary", 1, 0);
             }
         }
         Some(other) => c.dict_type(loc(at, &[json!("options")]), other),
     }
-    if c.errors.len() != before {
+    if c.count() != before {
         return None;
     }
     if display == "slider" && options.len() < 2 {
-        c.value_error(at.to_vec(), value, "A slider needs at least two options.");
+        c.value_error_citing(at.to_vec(), value, "A slider needs at least two options.");
         return None;
     }
     if let Some(d) = &default
         && !options.contains_key(d)
     {
-        c.value_error(at.to_vec(), value, "Default must name an approved option.");
+        c.value_error_citing(at.to_vec(), value, "Default must name an approved option.");
         return None;
     }
     let mut out = Map::new();

@@ -1,0 +1,86 @@
+//! `User` (an account), `UserSummary` (what a model's readers see of its owner) and `Session`.
+
+use async_graphql::{Context, Object, SimpleObject};
+
+use super::chat::{Chat, ChatFilter, chat_connection};
+use super::model::{Model, owned_models};
+use super::page::{Page, Window, list_cost, unpaged_list_cost};
+use crate::service::users::UserView;
+
+/// A user account.
+#[derive(Clone)]
+pub struct User(pub UserView);
+
+#[Object]
+impl User {
+    async fn id(&self) -> &str {
+        &self.0.id
+    }
+    async fn name(&self) -> &str {
+        &self.0.name
+    }
+    async fn email(&self) -> &str {
+        &self.0.email
+    }
+    async fn role(&self) -> &str {
+        &self.0.role
+    }
+    async fn profile_image_url(&self) -> &str {
+        &self.0.profile_image_url
+    }
+    async fn created_at(&self) -> i64 {
+        self.0.created_at
+    }
+    async fn updated_at(&self) -> i64 {
+        self.0.updated_at
+    }
+    async fn last_active_at(&self) -> i64 {
+        self.0.last_active_at
+    }
+    /// This user's chats (their own, or any user's for an admin), newest first.
+    #[allow(clippy::too_many_arguments)]
+    #[graphql(complexity = "list_cost(first, child_complexity)")]
+    async fn chats(
+        &self,
+        ctx: &Context<'_>,
+        first: Option<i32>,
+        after: Option<String>,
+        archived: Option<bool>,
+        pinned: Option<bool>,
+        search: Option<String>,
+        tag: Option<String>,
+    ) -> async_graphql::Result<Page<Chat>> {
+        let window = Window::new(first, after.as_deref())?;
+        chat_connection(ctx, &self.0.id, window, ChatFilter { archived, pinned, search, tag }).await
+    }
+    /// The workspace models this user owns that the caller can read (the `models` list, newest
+    /// first, narrowed to this owner).
+    #[graphql(complexity = "unpaged_list_cost(child_complexity)")]
+    async fn models(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Model>> {
+        owned_models(ctx, &self.0.id).await
+    }
+}
+
+/// What anyone who may read a model sees of its owner (REST's `{id, name, role, email}`).
+#[derive(SimpleObject, Clone)]
+pub struct UserSummary {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    pub email: String,
+}
+
+impl From<UserView> for UserSummary {
+    fn from(u: UserView) -> Self {
+        UserSummary { id: u.id, name: u.name, role: u.role, email: u.email }
+    }
+}
+
+/// A signed-in session.
+#[derive(SimpleObject)]
+pub struct Session {
+    pub token: String,
+    pub token_type: String,
+    pub expires_at: Option<i64>,
+    pub user: User,
+}
