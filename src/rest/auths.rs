@@ -17,8 +17,8 @@ use crate::error::{AppError, ErrorCode};
 use crate::http::ClientInfo;
 use crate::service::admin_config as settings;
 use crate::service::auths::{
-    self as svc, AddUserInput, AddedUserView, AdminDetails, ApiKeyView, ProfileInput, Session,
-    SessionUserView, SessionView, SignupInput, UserBrief,
+    self as svc, AddUserInput, AddedUserView, AdminDetails, ApiKeyView, PasswordForm, ProfileInput, Session,
+    SessionUserView, SessionView, SigninForm, SignupInput, TimezoneForm, UserBrief,
 };
 
 /// An error on an auths route: 422 becomes the plain string, database trouble the reference's 503.
@@ -85,18 +85,13 @@ fn with_cookies(mut response: Response, cookies: &[String]) -> Response {
     response
 }
 
-struct SigninForm {
-    email: String,
-    password: String,
-}
-
 impl Form for SigninForm {
     fn read(r: &mut FormReader<'_>) -> Self {
         SigninForm { email: r.string("email"), password: r.string("password") }
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/auths/signin", tag = "auths", summary = "Sign in with email and password", request_body = super::openapi::SigninRequest, responses((status = 200, description = "OK", body = SessionView)), security(()))]
+#[utoipa::path(post, path = "/api/v1/auths/signin", tag = "auths", summary = "Sign in with email and password", request_body = SigninForm, responses((status = 200, description = "OK", body = SessionView)), security(()))]
 async fn signin(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -118,7 +113,7 @@ impl Form for SignupInput {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/auths/signup", tag = "auths", summary = "Create an account and sign in", request_body = super::openapi::SignupRequest, responses((status = 200, description = "OK", body = SessionView)), security(()))]
+#[utoipa::path(post, path = "/api/v1/auths/signup", tag = "auths", summary = "Create an account and sign in", request_body = SignupInput, responses((status = 200, description = "OK", body = SessionView)), security(()))]
 async fn signup(
     State(state): State<AppState>,
     client: ClientInfo,
@@ -168,7 +163,7 @@ impl Form for ProfileInput {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/auths/update/profile", tag = "auths", summary = "Update the caller's profile", request_body = super::openapi::ProfileRequest, responses((status = 200, description = "OK", body = UserBrief)))]
+#[utoipa::path(post, path = "/api/v1/auths/update/profile", tag = "auths", summary = "Update the caller's profile", request_body = ProfileInput, responses((status = 200, description = "OK", body = UserBrief)))]
 async fn update_profile(
     State(state): State<AppState>,
     caller: Caller,
@@ -180,29 +175,22 @@ async fn update_profile(
     Ok(Json(UserBrief::from(&user)).into_response())
 }
 
-struct TimezoneForm(String);
-
 impl Form for TimezoneForm {
     fn read(r: &mut FormReader<'_>) -> Self {
-        TimezoneForm(r.string("timezone"))
+        TimezoneForm { timezone: r.string("timezone") }
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/auths/update/timezone", tag = "auths", summary = "Set the caller's timezone", request_body = super::openapi::TimezoneRequest, responses((status = 200, description = "OK", body = super::openapi::StatusBody)))]
+#[utoipa::path(post, path = "/api/v1/auths/update/timezone", tag = "auths", summary = "Set the caller's timezone", request_body = TimezoneForm, responses((status = 200, description = "OK", body = super::openapi::StatusBody)))]
 async fn update_timezone(
     State(state): State<AppState>,
     caller: Caller,
     body: std::result::Result<Body<TimezoneForm>, AppError>,
 ) -> Result<Response> {
     SignedIn::of(&caller)?;
-    let Body(TimezoneForm(tz)) = body?;
-    svc::update_timezone(&state, &caller, &tz).await?;
+    let Body(form) = body?;
+    svc::update_timezone(&state, &caller, &form.timezone).await?;
     Ok(Json(json!({"status": true})).into_response())
-}
-
-struct PasswordForm {
-    password: String,
-    new_password: String,
 }
 
 impl Form for PasswordForm {
@@ -211,7 +199,7 @@ impl Form for PasswordForm {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/auths/update/password", tag = "auths", summary = "Change the caller's password (ends their other sessions)", request_body = super::openapi::PasswordRequest, responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
+#[utoipa::path(post, path = "/api/v1/auths/update/password", tag = "auths", summary = "Change the caller's password (ends their other sessions)", request_body = PasswordForm, responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
 async fn update_password(
     State(state): State<AppState>,
     caller: Caller,
@@ -235,7 +223,7 @@ impl Form for AddUserInput {
     }
 }
 
-#[utoipa::path(post, path = "/api/v1/auths/add", tag = "auths", summary = "Add a user (admin)", request_body = super::openapi::AddUserRequest, responses((status = 200, description = "OK", body = AddedUserView)))]
+#[utoipa::path(post, path = "/api/v1/auths/add", tag = "auths", summary = "Add a user (admin)", request_body = AddUserInput, responses((status = 200, description = "OK", body = AddedUserView)))]
 async fn add_user(
     State(state): State<AppState>,
     caller: Caller,

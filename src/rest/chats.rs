@@ -12,8 +12,8 @@ use crate::app::AppState;
 use crate::auth::{Admin, Caller, Verified};
 use crate::error::AppResult;
 use crate::service::chats::{
-    self as svc, ChatInput, ChatPage, ChatTitleView, ChatView, ImportInput, ListParams, PagedParams,
-    SharedItemView, TagView,
+    self as svc, ChatInput, ChatPage, ChatTitleView, ChatView, CloneForm, ImportForm, ImportInput,
+    ListParams, MessageForm, PagedParams, SharedItemView, TagFilterForm, TagForm, TagView,
 };
 
 pub fn router() -> Router<AppState> {
@@ -66,8 +66,6 @@ impl Form for ChatInput {
     }
 }
 
-struct ImportForm(Vec<ImportInput>);
-
 impl Form for ImportForm {
     fn read(r: &mut FormReader<'_>) -> Self {
         let items = r.array("chats");
@@ -89,35 +87,31 @@ impl Form for ImportForm {
             r.absorb(n);
             out.push(input);
         }
-        ImportForm(out)
+        ImportForm { chats: out }
     }
-}
-
-struct TagForm {
-    name: String,
-    skip: Option<i64>,
-    limit: Option<i64>,
 }
 
 impl Form for TagForm {
     fn read(r: &mut FormReader<'_>) -> Self {
-        TagForm { name: r.string("name"), skip: r.opt_int("skip"), limit: r.opt_int("limit") }
+        TagForm { name: r.string("name") }
     }
 }
 
-struct CloneForm(Option<String>);
+impl Form for TagFilterForm {
+    fn read(r: &mut FormReader<'_>) -> Self {
+        TagFilterForm { name: r.string("name"), skip: r.opt_int("skip"), limit: r.opt_int("limit") }
+    }
+}
 
 impl Form for CloneForm {
     fn read(r: &mut FormReader<'_>) -> Self {
-        CloneForm(r.opt_string("title"))
+        CloneForm { title: r.opt_string("title") }
     }
 }
 
-struct MessageForm(Option<String>);
-
 impl Form for MessageForm {
     fn read(r: &mut FormReader<'_>) -> Self {
-        MessageForm(r.opt_string("content"))
+        MessageForm { content: r.opt_string("content") }
     }
 }
 
@@ -149,7 +143,7 @@ async fn delete_all(State(s): State<AppState>, caller: Caller) -> AppResult<Json
     Ok(Json(svc::delete_all(&s, &caller).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/chats/new", tag = "chats", summary = "Create a chat", request_body = super::openapi::ChatRequest, responses((status = 200, description = "OK", body = ChatView)))]
+#[utoipa::path(post, path = "/api/v1/chats/new", tag = "chats", summary = "Create a chat", request_body = ChatInput, responses((status = 200, description = "OK", body = ChatView)))]
 async fn create(
     State(s): State<AppState>,
     Verified(caller): Verified,
@@ -158,13 +152,13 @@ async fn create(
     Ok(Json(svc::create(&s, &caller, body.0).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/chats/import", tag = "chats", summary = "Import chats in one transaction", request_body = super::openapi::ImportChatsRequest, responses((status = 200, description = "OK", body = Vec<ChatView>)))]
+#[utoipa::path(post, path = "/api/v1/chats/import", tag = "chats", summary = "Import chats in one transaction", request_body = ImportForm, responses((status = 200, description = "OK", body = Vec<ChatView>)))]
 async fn import(
     State(s): State<AppState>,
     Verified(caller): Verified,
     body: Body<ImportForm>,
 ) -> AppResult<Json<Vec<ChatView>>> {
-    Ok(Json(svc::import(&s, &caller, body.0.0).await?))
+    Ok(Json(svc::import(&s, &caller, body.0.chats).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/chats/search", tag = "chats", summary = "Search the caller's chats", params(("text" = Option<String>, Query, description = "Words and tag:/pinned:/archived:/shared: filters"), ("page" = Option<i64>, Query, description = "1-based page; every item without it")), responses((status = 200, description = "OK", body = Vec<ChatTitleView>)))]
@@ -259,11 +253,11 @@ async fn shared_list(
     Ok(Json(svc::shared_list(&s, &caller, paged_params(&params)?).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/chats/tags", tag = "chats", summary = "Chats with a tag (titles)", request_body = super::openapi::TagFilterRequest, responses((status = 200, description = "OK", body = Vec<ChatTitleView>)))]
+#[utoipa::path(post, path = "/api/v1/chats/tags", tag = "chats", summary = "Chats with a tag (titles)", request_body = TagFilterForm, responses((status = 200, description = "OK", body = Vec<ChatTitleView>)))]
 async fn chats_by_tag(
     State(s): State<AppState>,
     Verified(caller): Verified,
-    body: Body<TagForm>,
+    body: Body<TagFilterForm>,
 ) -> AppResult<Response> {
     let form = body.0;
     let (skip, limit) = (form.skip.unwrap_or(0), form.limit.unwrap_or(50));
@@ -295,7 +289,7 @@ async fn get_chat(
     Ok(Json(chat))
 }
 
-#[utoipa::path(post, path = "/api/v1/chats/{id}", tag = "chats", summary = "Merge a chat document into a chat", params(("id" = String, Path, description = "The chat id")), request_body = super::openapi::ChatRequest, responses((status = 200, description = "OK", body = ChatView)))]
+#[utoipa::path(post, path = "/api/v1/chats/{id}", tag = "chats", summary = "Merge a chat document into a chat", params(("id" = String, Path, description = "The chat id")), request_body = ChatInput, responses((status = 200, description = "OK", body = ChatView)))]
 async fn update(
     State(s): State<AppState>,
     Verified(caller): Verified,
@@ -351,14 +345,14 @@ async fn unshare(State(s): State<AppState>, caller: Caller, Path(id): Path<Strin
     Ok(Json(svc::unshare(&s, &caller, &id).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/chats/{id}/clone", tag = "chats", summary = "Copy a chat", params(("id" = String, Path, description = "The chat id")), request_body = super::openapi::CloneRequest, responses((status = 200, description = "OK", body = ChatView)))]
+#[utoipa::path(post, path = "/api/v1/chats/{id}/clone", tag = "chats", summary = "Copy a chat", params(("id" = String, Path, description = "The chat id")), request_body = CloneForm, responses((status = 200, description = "OK", body = ChatView)))]
 async fn clone(
     State(s): State<AppState>,
     Verified(caller): Verified,
     Path(id): Path<String>,
     body: Body<CloneForm>,
 ) -> AppResult<Json<ChatView>> {
-    Ok(Json(svc::clone(&s, &caller, &id, body.0.0).await?))
+    Ok(Json(svc::clone(&s, &caller, &id, body.0.title).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/chats/{id}/clone/shared", tag = "chats", summary = "Copy a shared chat", params(("id" = String, Path, description = "The share id")), responses((status = 200, description = "OK", body = ChatView)))]
@@ -379,7 +373,7 @@ async fn chat_tags(
     Ok(Json(svc::chat_tags(&s, &caller, &id).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/chats/{id}/tags", tag = "chats", summary = "Tag a chat", params(("id" = String, Path, description = "The chat id")), request_body = super::openapi::TagRequest, responses((status = 200, description = "OK", body = Vec<TagView>)))]
+#[utoipa::path(post, path = "/api/v1/chats/{id}/tags", tag = "chats", summary = "Tag a chat", params(("id" = String, Path, description = "The chat id")), request_body = TagForm, responses((status = 200, description = "OK", body = Vec<TagView>)))]
 async fn add_tag(
     State(s): State<AppState>,
     Verified(caller): Verified,
@@ -389,7 +383,7 @@ async fn add_tag(
     Ok(Json(svc::add_tag(&s, &caller, &id, &body.0.name).await?))
 }
 
-#[utoipa::path(delete, path = "/api/v1/chats/{id}/tags", tag = "chats", summary = "Untag a chat", params(("id" = String, Path, description = "The chat id")), request_body = super::openapi::TagRequest, responses((status = 200, description = "OK", body = Vec<TagView>)))]
+#[utoipa::path(delete, path = "/api/v1/chats/{id}/tags", tag = "chats", summary = "Untag a chat", params(("id" = String, Path, description = "The chat id")), request_body = TagForm, responses((status = 200, description = "OK", body = Vec<TagView>)))]
 async fn remove_tag(
     State(s): State<AppState>,
     Verified(caller): Verified,
@@ -399,14 +393,14 @@ async fn remove_tag(
     Ok(Json(svc::remove_tag(&s, &caller, &id, &body.0.name).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/chats/{id}/messages/{message_id}", tag = "chats", summary = "Edit one message", params(("id" = String, Path, description = "The chat id"), ("message_id" = String, Path, description = "The message id")), request_body = super::openapi::MessageRequest, responses((status = 200, description = "OK", body = ChatView)))]
+#[utoipa::path(post, path = "/api/v1/chats/{id}/messages/{message_id}", tag = "chats", summary = "Edit one message", params(("id" = String, Path, description = "The chat id"), ("message_id" = String, Path, description = "The message id")), request_body = MessageForm, responses((status = 200, description = "OK", body = ChatView)))]
 async fn update_message(
     State(s): State<AppState>,
     Verified(caller): Verified,
     Path((id, message_id)): Path<(String, String)>,
     body: Body<MessageForm>,
 ) -> AppResult<Json<ChatView>> {
-    Ok(Json(svc::update_message(&s, &caller, &id, &message_id, body.0.0).await?))
+    Ok(Json(svc::update_message(&s, &caller, &id, &message_id, body.0.content).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/chats/{id}/messages/{message_id}", tag = "chats", summary = "Delete one message", params(("id" = String, Path, description = "The chat id"), ("message_id" = String, Path, description = "The message id")), responses((status = 200, description = "OK", body = ChatView)))]

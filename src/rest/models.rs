@@ -12,7 +12,7 @@ use crate::auth::{Admin, Caller, Verified};
 use crate::error::AppResult;
 use crate::service::models::{
     self as svc, AccessForm, ChatModelList, ListParams, ModelAccessView, ModelExportView, ModelForm,
-    ModelPageView, ModelView,
+    ModelIdForm, ModelPageView, ModelView, ModelsImportForm,
 };
 
 pub fn router() -> Router<AppState> {
@@ -95,7 +95,7 @@ async fn tags(State(s): State<AppState>, caller: Caller) -> AppResult<Json<Vec<S
     Ok(Json(svc::tags(&s, &caller).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/models/create", tag = "models", summary = "Create a model", request_body = super::openapi::ModelRequest, responses((status = 200, description = "OK", body = ModelView)))]
+#[utoipa::path(post, path = "/api/v1/models/create", tag = "models", summary = "Create a model", request_body = ModelForm, responses((status = 200, description = "OK", body = ModelView)))]
 async fn create(
     State(s): State<AppState>,
     Verified(caller): Verified,
@@ -125,14 +125,14 @@ async fn export(
     Ok(Json(svc::export(&s, &caller, ids).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/models/import", tag = "models", summary = "Create or update models in one transaction", request_body = super::openapi::ModelImportRequest, responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
+#[utoipa::path(post, path = "/api/v1/models/import", tag = "models", summary = "Create or update models in one transaction", request_body = ModelsImportForm, responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
 async fn import(
     State(s): State<AppState>,
     Verified(caller): Verified,
     body: Body<Value>,
 ) -> AppResult<Json<bool>> {
-    let list = svc::import_from_json(&body.0)?;
-    Ok(Json(svc::import(&s, &caller, list).await?))
+    let form = ModelsImportForm::from_json(&body.0)?;
+    Ok(Json(svc::import(&s, &caller, form.models).await?))
 }
 
 #[utoipa::path(get, path = "/api/v1/models/model", tag = "models", summary = "One model", params(("id" = String, Query, description = "The model id")), responses((status = 200, description = "OK", body = ModelAccessView)))]
@@ -145,7 +145,7 @@ async fn get_model(
     Ok(Json(svc::get(&s, &caller, &id).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/models/model/update", tag = "models", summary = "Update a model", request_body = super::openapi::ModelRequest, responses((status = 200, description = "OK", body = ModelView)))]
+#[utoipa::path(post, path = "/api/v1/models/model/update", tag = "models", summary = "Update a model", request_body = ModelForm, responses((status = 200, description = "OK", body = ModelView)))]
 async fn update(
     State(s): State<AppState>,
     Verified(caller): Verified,
@@ -155,14 +155,14 @@ async fn update(
     Ok(Json(svc::update(&s, &caller, form).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/models/model/delete", tag = "models", summary = "Delete a model", request_body = super::openapi::ModelIdRequest, responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
+#[utoipa::path(post, path = "/api/v1/models/model/delete", tag = "models", summary = "Delete a model", request_body = ModelIdForm, responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
 async fn delete_model(
     State(s): State<AppState>,
     Verified(caller): Verified,
     body: Body<Value>,
 ) -> AppResult<Json<bool>> {
-    let id = svc::id_from_json(&body.0)?;
-    Ok(Json(svc::delete(&s, &caller, &id).await?))
+    let form = ModelIdForm::from_json(&body.0)?;
+    Ok(Json(svc::delete(&s, &caller, &form.id).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/models/model/toggle", tag = "models", summary = "Flip a model's is_active", params(("id" = String, Query, description = "The model id")), responses((status = 200, description = "OK", body = ModelView)))]
@@ -175,7 +175,7 @@ async fn toggle(
     Ok(Json(svc::toggle(&s, &caller, &id).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/models/model/access/update", tag = "models", summary = "Replace a model's access grants", request_body = super::openapi::ModelAccessRequest, responses((status = 200, description = "OK", body = ModelView)))]
+#[utoipa::path(post, path = "/api/v1/models/model/access/update", tag = "models", summary = "Replace a model's access grants", request_body = AccessForm, responses((status = 200, description = "OK", body = ModelView)))]
 async fn update_access(
     State(s): State<AppState>,
     Verified(caller): Verified,

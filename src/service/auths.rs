@@ -12,12 +12,14 @@ use crate::auth::{Caller, Credential, Principal, Role};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::limit::Decision;
 use crate::service::admin_config::Settings;
-use crate::service::policy;
 use crate::service::users::ensure_email_free;
 use crate::service::validate::{self, Email, ImageUrl};
+use crate::service::{permissions, policy};
 use crate::store::{self, users::NewUser, users::User};
 
+mod form;
 mod view;
+pub use form::{AddUserInput, PasswordForm, ProfileInput, SigninForm, SignupInput, TimezoneForm};
 pub use view::{AddedUserView, AdminDetails, ApiKeyView, SessionUserView, SessionView, UserBrief};
 
 /// A newly issued session (sign-in, sign-up).
@@ -40,15 +42,6 @@ impl Session {
 /// The profile-image path a session answer gives (never the stored value).
 pub fn profile_image_path(user_id: &str) -> String {
     format!("/api/v1/users/{user_id}/profile/image")
-}
-
-/// Sign-up input.
-#[derive(Debug, Clone)]
-pub struct SignupInput {
-    pub name: String,
-    pub email: String,
-    pub password: String,
-    pub profile_image_url: Option<String>,
 }
 
 /// `POST /auths/signup`: the first account becomes admin (and switches public sign-up off);
@@ -219,16 +212,6 @@ pub async fn session_user(app: &App, caller: &Caller) -> AppResult<SessionInfo> 
     })
 }
 
-/// Profile fields of `POST /auths/update/profile`.
-#[derive(Debug, Clone)]
-pub struct ProfileInput {
-    pub name: String,
-    pub profile_image_url: String,
-    pub bio: Option<String>,
-    pub gender: Option<String>,
-    pub date_of_birth: Option<String>,
-}
-
 pub async fn update_profile(app: &App, caller: &Caller, input: ProfileInput) -> AppResult<User> {
     let p = caller.require_verified()?;
     let image = ImageUrl::parse(&input.profile_image_url)?;
@@ -275,16 +258,6 @@ pub async fn update_password(app: &App, caller: &Caller, current: &str, new: &st
     Ok(())
 }
 
-/// `POST /auths/add` input.
-#[derive(Debug, Clone)]
-pub struct AddUserInput {
-    pub name: String,
-    pub email: String,
-    pub password: String,
-    pub profile_image_url: Option<String>,
-    pub role: Option<String>,
-}
-
 /// An admin-created account and a token for it.
 #[derive(Debug, Clone)]
 pub struct AddedUser {
@@ -323,7 +296,8 @@ pub async fn admin_details(app: &App, caller: &Caller) -> AppResult<(Option<Stri
 async fn api_key_principal<'a>(app: &App, caller: &'a Caller) -> AppResult<&'a Principal> {
     let p = caller.require_user()?;
     let settings = Settings::load(&app.db).await?;
-    if policy::may_use_api_keys(&p.role, settings.enable_api_keys(), &settings.permissions()) {
+    let tree = permissions::of_user(&app.db, p.id()).await?;
+    if policy::may_use_api_keys(&p.role, settings.enable_api_keys(), &tree) {
         Ok(p)
     } else {
         Err(AppError::forbidden(ErrorCode::ApiKeyCreationNotAllowed))

@@ -1,7 +1,9 @@
-//! Input of the chat use cases: the chat, import, list and GraphQL query inputs, and their
-//! validation (title, sort order, page).
+//! Input of the chat use cases: the request forms (named in the OpenAPI document as the
+//! reference's pydantic forms), the list and GraphQL query inputs, and their validation (title,
+//! sort order, page).
 
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
 use super::PAGE_SIZE;
 use crate::error::{AppError, AppResult, ErrorCode};
@@ -9,15 +11,19 @@ use crate::service::form::{Fields, Source};
 use crate::service::validate;
 use crate::store::chats::Sort;
 
-/// Optional chat fields of `ChatForm` / `ChatImportForm`.
-#[derive(Debug, Clone, Default)]
+/// `POST /chats/new` and `POST /chats/{id}`: the chat document and its optional fields (also
+/// the chat fields of each `ChatImportForm`).
+#[derive(Debug, Clone, Default, ToSchema)]
+#[schema(as = ChatForm)]
 pub struct ChatInput {
+    #[schema(value_type = Object)]
     pub chat: Map<String, Value>,
+    #[schema(value_type = Option<Object>)]
     pub variables: Option<Map<String, Value>>,
     pub folder_id: Option<String>,
 }
 
-/// One chat of an import.
+/// One chat of an import, as read (its JSON is `ChatImportFields`).
 #[derive(Debug, Clone, Default)]
 pub struct ImportInput {
     pub chat: ChatInput,
@@ -26,6 +32,66 @@ pub struct ImportInput {
     pub archived: bool,
     pub created_at: Option<i64>,
     pub updated_at: Option<i64>,
+}
+
+/// One chat of an import: `ChatForm`'s fields beside the import's own; `pinned` and `archived`
+/// default to false.
+// The JSON of an `ImportInput`, which holds the chat fields nested as its `chat`.
+#[derive(ToSchema)]
+#[schema(as = ChatImportForm)]
+pub struct ChatImportFields {
+    #[schema(value_type = Object)]
+    pub chat: Map<String, Value>,
+    #[schema(value_type = Option<Object>)]
+    pub variables: Option<Map<String, Value>>,
+    pub folder_id: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub meta: Option<Map<String, Value>>,
+    pub pinned: Option<bool>,
+    pub archived: Option<bool>,
+    pub created_at: Option<i64>,
+    pub updated_at: Option<i64>,
+}
+
+/// `POST /chats/import`: the chats, imported in one transaction.
+#[derive(Debug, Clone, Default, ToSchema)]
+#[schema(as = ChatsImportForm)]
+pub struct ImportForm {
+    #[schema(value_type = Vec<ChatImportFields>)]
+    pub chats: Vec<ImportInput>,
+}
+
+/// `POST /chats/{id}/tags` and `DELETE /chats/{id}/tags`: a tag name.
+#[derive(Debug, Clone, ToSchema)]
+#[schema(as = TagForm)]
+pub struct TagForm {
+    pub name: String,
+}
+
+/// `POST /chats/tags`: a tag name and a window of the chats having it.
+#[derive(Debug, Clone, ToSchema)]
+#[schema(as = TagFilterForm)]
+pub struct TagFilterForm {
+    pub name: String,
+    /// Chats to skip (default 0).
+    pub skip: Option<i64>,
+    /// Chats to answer at most (default 50).
+    pub limit: Option<i64>,
+}
+
+/// `POST /chats/{id}/clone`: the copy's title (default `Clone of <title>`).
+#[derive(Debug, Clone, ToSchema)]
+#[schema(as = CloneForm)]
+pub struct CloneForm {
+    pub title: Option<String>,
+}
+
+/// `POST /chats/{id}/messages/{message_id}`: the message's new content (without it the answer
+/// is 400).
+#[derive(Debug, Clone, ToSchema)]
+#[schema(as = MessageForm)]
+pub struct MessageForm {
+    pub content: Option<String>,
 }
 
 /// Query parameters of the chat lists.

@@ -1,7 +1,9 @@
 //! The request forms of the models API: `ModelForm` (create, update, each import item),
-//! `AccessForm`, `{id}` and `{models}`, validated in FastAPI's 422 shape, and the id rule.
+//! `AccessForm`, `ModelIdForm` and `ModelsImportForm`, validated in FastAPI's 422 shape and
+//! named in the OpenAPI document as the reference's pydantic forms, and the id rule.
 
 use serde_json::{Map, Value, json};
+use utoipa::ToSchema;
 
 use crate::error::{AppError, AppResult};
 use crate::service::form::{Fields, Loc, Source};
@@ -42,25 +44,50 @@ impl ModelId {
 }
 
 /// `ModelForm`: the body of create and update (and each item of an import).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, ToSchema)]
+#[schema(as = ModelForm)]
 pub struct ModelForm {
+    /// 1 to 256 characters without whitespace.
     pub id: String,
     pub base_model_id: Option<String>,
     /// Whether the body named `base_model_id` (an update keeps the stored one otherwise).
+    #[schema(ignore)]
     pub base_model_id_given: bool,
     pub name: String,
-    /// Canonical `ModelMeta`.
+    /// The reference's `ModelMeta`.
+    // Held in its canonical form.
+    #[schema(value_type = Object)]
     pub meta: Map<String, Value>,
     /// The keys the body's `meta` named.
+    #[schema(ignore)]
     pub meta_given: Vec<String>,
-    /// Canonical `ModelParams`.
+    /// The reference's `ModelParams`.
+    // Held in its canonical form.
+    #[schema(value_type = Object)]
     pub params: Map<String, Value>,
     /// Whether the body's `params` named `model_controls`.
+    #[schema(ignore)]
     pub model_controls_given: bool,
+    #[schema(value_type = Option<Vec<AccessGrantForm>>)]
     pub access_grants: Option<Vec<Value>>,
-    /// `None` when not sent (true on create, unchanged on update).
+    /// Without it: true on create, unchanged on update (`null` is refused).
+    #[schema(value_type = bool, required = false)]
     pub is_active: Option<bool>,
     pub commit_message: Option<String>,
+}
+
+/// An access grant of a request. Any object is accepted; one that is not a grant of this shape
+/// is ignored.
+// The forms hold grants as JSON objects; this is their documented shape.
+#[derive(ToSchema)]
+#[schema(as = AccessGrantForm)]
+pub struct AccessGrantForm {
+    /// `user` or `group`.
+    pub principal_type: String,
+    /// A user id, or `*` for every signed-in user.
+    pub principal_id: String,
+    /// `read` or `write`.
+    pub permission: String,
 }
 
 impl ModelForm {
@@ -119,11 +146,13 @@ impl ModelForm {
     }
 }
 
-/// `ModelAccessGrantsForm`.
-#[derive(Debug, Clone, PartialEq)]
+/// `ModelAccessGrantsForm`: the grants replacing a model's.
+#[derive(Debug, Clone, PartialEq, ToSchema)]
+#[schema(as = ModelAccessGrantsForm)]
 pub struct AccessForm {
     pub id: String,
     pub name: Option<String>,
+    #[schema(value_type = Vec<AccessGrantForm>)]
     pub access_grants: Vec<Value>,
 }
 
@@ -143,22 +172,43 @@ impl AccessForm {
     }
 }
 
-/// `ModelIdForm` (`{id}`).
-pub fn id_from_json(body: &Value) -> AppResult<String> {
-    let map = Fields::object_form(Source::Body, body)?;
-    let mut c = Fields::body();
-    let id = c.string(map, Loc::root(), "id");
-    c.finish()?;
-    id.ok_or_else(|| AppError::internal("id form checked without errors but incomplete"))
+/// `ModelIdForm`: the model a request names.
+#[derive(Debug, Clone, PartialEq, ToSchema)]
+#[schema(as = ModelIdForm)]
+pub struct ModelIdForm {
+    pub id: String,
 }
 
-/// `ModelsImportForm` (`{models: [dict]}`).
-pub fn import_from_json(body: &Value) -> AppResult<Vec<Value>> {
-    let map = Fields::object_form(Source::Body, body)?;
-    let mut c = Fields::body();
-    let models = dict_list(&mut c, map, &[], "models", true);
-    c.finish()?;
-    models.ok_or_else(|| AppError::internal("import form checked without errors but incomplete"))
+impl ModelIdForm {
+    pub fn from_json(body: &Value) -> AppResult<ModelIdForm> {
+        let map = Fields::object_form(Source::Body, body)?;
+        let mut c = Fields::body();
+        let id = c.string(map, Loc::root(), "id");
+        c.finish()?;
+        let id = id.ok_or_else(|| AppError::internal("id form checked without errors but incomplete"))?;
+        Ok(ModelIdForm { id })
+    }
+}
+
+/// `ModelsImportForm`: the models to create or update, each checked as a `ModelForm` when
+/// imported.
+#[derive(Debug, Clone, PartialEq, ToSchema)]
+#[schema(as = ModelsImportForm)]
+pub struct ModelsImportForm {
+    #[schema(value_type = Vec<Object>)]
+    pub models: Vec<Value>,
+}
+
+impl ModelsImportForm {
+    pub fn from_json(body: &Value) -> AppResult<ModelsImportForm> {
+        let map = Fields::object_form(Source::Body, body)?;
+        let mut c = Fields::body();
+        let models = dict_list(&mut c, map, &[], "models", true);
+        c.finish()?;
+        let models =
+            models.ok_or_else(|| AppError::internal("import form checked without errors but incomplete"))?;
+        Ok(ModelsImportForm { models })
+    }
 }
 
 /// The reference's `is_valid_model_id`: 1–256 characters, no whitespace.
