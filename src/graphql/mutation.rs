@@ -272,4 +272,17 @@ impl Mutation {
     async fn delete_user(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<bool> {
         users_svc::delete(state(ctx), caller(ctx), &id).await.gql()
     }
+
+    /// Merges `settings` into the caller's settings and answers the stored ones, as
+    /// `POST /api/v1/users/user/settings/update` (top-level keys replace, `ui` is patched key by
+    /// key and `null` removes a key; what the caller's permissions do not allow is dropped).
+    async fn update_settings(
+        &self,
+        ctx: &Context<'_>,
+        settings: Json<Value>,
+    ) -> async_graphql::Result<Json<Value>> {
+        caller(ctx).require_verified().gql()?;
+        let form = object("settings", settings.0)?;
+        Ok(Json(users_svc::update_settings(state(ctx), caller(ctx), form).await.gql()?))
+    }
 }

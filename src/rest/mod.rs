@@ -14,6 +14,7 @@ pub mod chats;
 pub mod cookies;
 pub mod docs_ui;
 pub mod extract;
+pub mod groups;
 pub mod models;
 pub mod openapi;
 pub mod system;
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .merge(users::router())
         .merge(chats::router())
         .merge(models::router())
+        .merge(groups::router())
 }
 
 /// The answer for a path no route serves.

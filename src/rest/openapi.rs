@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document of every REST route, generated from the handlers' `#[utoipa::path]`
-//! annotations, the services' views they name, and the request and shared shapes below. Served at
-//! `GET /openapi.json`; `schema/openapi.json` is the same text.
+//! annotations, the services' forms and views they name (request and answer bodies), and the
+//! shared shapes below. Served at `GET /openapi.json`; `schema/openapi.json` is the same text.
 
 use axum::Router;
 use axum::http::{HeaderValue, header};
@@ -37,7 +37,11 @@ pub const GET_ALIASES: [(&str, &str); 2] =
         auths::get_admin_config, auths::set_admin_config, auths::get_api_key, auths::create_api_key,
         auths::delete_api_key,
         users::list, users::default_permissions, users::set_default_permissions, users::get_user,
-        users::delete_user, users::update_user,
+        users::delete_user, users::update_user, users::all, users::search, users::usage,
+        users::default_permissions_defaults, users::own_settings, users::update_settings, users::own_status,
+        users::update_status, users::own_info, users::update_info, users::own_variables,
+        users::update_variables, users::user_info, users::user_active, users::oauth_sessions,
+        users::profile_image, users::revoke_sessions, users::preview,
         chats::list, chats::delete_all, chats::create, chats::import, chats::search,
         chats::pinned, chats::export, chats::all_archived, chats::user_tags, chats::all_db, chats::archived,
         chats::archived_count, chats::archive_all, chats::unarchive_all, chats::unshare_all,
@@ -49,6 +53,11 @@ pub const GET_ALIASES: [(&str, &str); 2] =
         models::base, models::base_tags, models::tags, models::create, models::export, models::import,
         models::get_model, models::update, models::delete_model, models::toggle, models::update_access,
         models::delete_all,
+        super::groups::list, super::groups::list_bare, super::groups::create, super::groups::get_group,
+        super::groups::info, super::groups::export, super::groups::users, super::groups::update,
+        super::groups::add_users, super::groups::remove_users, super::groups::delete_group,
+        super::groups::preview, super::groups::members, super::groups::user_groups,
+        super::groups::user_permissions, super::groups::groups_of_user,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Conventions),
@@ -226,52 +235,6 @@ pub struct VersionBody {
     pub deployment_id: Option<String>,
 }
 
-// ---- auths ---------------------------------------------------------------------------------
-
-#[derive(Serialize, ToSchema)]
-pub struct SigninRequest {
-    pub email: String,
-    pub password: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct SignupRequest {
-    pub name: String,
-    pub email: String,
-    pub password: String,
-    pub profile_image_url: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct AddUserRequest {
-    pub name: String,
-    pub email: String,
-    pub password: String,
-    pub profile_image_url: Option<String>,
-    /// `pending`, `user` or `admin` (default `pending`).
-    pub role: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ProfileRequest {
-    pub profile_image_url: String,
-    pub name: String,
-    pub bio: Option<String>,
-    pub gender: Option<String>,
-    pub date_of_birth: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TimezoneRequest {
-    pub timezone: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct PasswordRequest {
-    pub password: String,
-    pub new_password: String,
-}
-
 // ---- users ---------------------------------------------------------------------------------
 
 #[derive(Serialize, ToSchema)]
@@ -283,101 +246,65 @@ pub struct UserUpdateRequest {
     pub password: Option<String>,
 }
 
-// ---- chats ---------------------------------------------------------------------------------
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
 
-/// `POST /chats/new` and `POST /chats/{id}`.
-#[derive(Serialize, ToSchema)]
-pub struct ChatRequest {
-    #[schema(value_type = Object)]
-    pub chat: Value,
-    #[schema(value_type = Option<Object>)]
-    pub variables: Option<Value>,
-    pub folder_id: Option<String>,
-}
-
-/// One chat of an import.
-#[derive(Serialize, ToSchema)]
-pub struct ImportChatRequest {
-    #[schema(value_type = Object)]
-    pub chat: Value,
-    #[schema(value_type = Option<Object>)]
-    pub meta: Option<Value>,
-    pub pinned: Option<bool>,
-    pub archived: Option<bool>,
-    pub created_at: Option<i64>,
-    pub updated_at: Option<i64>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ImportChatsRequest {
-    pub chats: Vec<ImportChatRequest>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TagRequest {
-    pub name: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct TagFilterRequest {
-    pub name: String,
-    pub skip: Option<i64>,
-    pub limit: Option<i64>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct CloneRequest {
-    pub title: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct MessageRequest {
-    pub content: Option<String>,
-}
-
-// ---- models --------------------------------------------------------------------------------
-
-/// A grant of a request: `{principal_type, principal_id, permission}`.
-#[derive(Serialize, ToSchema)]
-pub struct AccessGrantRequest {
-    /// `user` or `group`.
-    pub principal_type: String,
-    /// A user id, or `*` for every signed-in user.
-    pub principal_id: String,
-    /// `read` or `write`.
-    pub permission: String,
-}
-
-/// `ModelForm`.
-#[derive(Serialize, ToSchema)]
-pub struct ModelRequest {
-    /// 1 to 256 characters without whitespace.
-    pub id: String,
-    pub name: String,
-    #[schema(value_type = Object)]
-    pub meta: Value,
-    #[schema(value_type = Object)]
-    pub params: Value,
-    pub base_model_id: Option<String>,
-    pub access_grants: Option<Vec<AccessGrantRequest>>,
-    pub is_active: Option<bool>,
-    pub commit_message: Option<String>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ModelIdRequest {
-    pub id: String,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ModelAccessRequest {
-    pub id: String,
-    pub name: Option<String>,
-    pub access_grants: Vec<AccessGrantRequest>,
-}
-
-#[derive(Serialize, ToSchema)]
-pub struct ModelImportRequest {
-    #[schema(value_type = Vec<Object>)]
-    pub models: Vec<Value>,
+    /// Request bodies are the services' forms, named as the reference's pydantic forms.
+    #[test]
+    fn request_bodies_are_the_service_forms() {
+        let doc = serde_json::to_value(super::document()).expect("document");
+        let body = |method: &str, path: &str| {
+            doc["paths"][path][method]["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+                .as_str()
+                .and_then(|r| r.strip_prefix("#/components/schemas/"))
+                .map(str::to_string)
+        };
+        for (method, path, form) in [
+            ("post", "/api/v1/auths/signin", "SigninForm"),
+            ("post", "/api/v1/auths/signup", "SignupForm"),
+            ("post", "/api/v1/auths/add", "AddUserForm"),
+            ("post", "/api/v1/auths/update/profile", "UpdateProfileForm"),
+            ("post", "/api/v1/auths/update/timezone", "UpdateTimezoneForm"),
+            ("post", "/api/v1/auths/update/password", "UpdatePasswordForm"),
+            ("post", "/api/v1/chats/new", "ChatForm"),
+            ("post", "/api/v1/chats/{id}", "ChatForm"),
+            ("post", "/api/v1/chats/import", "ChatsImportForm"),
+            ("post", "/api/v1/chats/tags", "TagFilterForm"),
+            ("post", "/api/v1/chats/{id}/tags", "TagForm"),
+            ("delete", "/api/v1/chats/{id}/tags", "TagForm"),
+            ("post", "/api/v1/chats/{id}/clone", "CloneForm"),
+            ("post", "/api/v1/chats/{id}/messages/{message_id}", "MessageForm"),
+            ("post", "/api/v1/models/create", "ModelForm"),
+            ("post", "/api/v1/models/model/update", "ModelForm"),
+            ("post", "/api/v1/models/model/delete", "ModelIdForm"),
+            ("post", "/api/v1/models/model/access/update", "ModelAccessGrantsForm"),
+            ("post", "/api/v1/models/import", "ModelsImportForm"),
+        ] {
+            assert_eq!(body(method, path).as_deref(), Some(form), "{method} {path}");
+            assert!(doc["components"]["schemas"][form].is_object(), "{form}");
+        }
+        let schemas = &doc["components"]["schemas"];
+        let model = &schemas["ModelForm"];
+        assert_eq!(model["required"], json!(["id", "name", "meta", "params"]));
+        let fields: Vec<&String> = model["properties"].as_object().expect("properties").keys().collect();
+        assert_eq!(
+            fields,
+            ["id", "base_model_id", "name", "meta", "params", "access_grants", "is_active", "commit_message"]
+        );
+        assert_eq!(model["properties"]["is_active"]["type"], "boolean");
+        assert_eq!(
+            model["properties"]["access_grants"]["items"]["$ref"],
+            "#/components/schemas/AccessGrantForm"
+        );
+        let import = &schemas["ChatImportForm"];
+        assert_eq!(import["required"], json!(["chat"]));
+        assert_eq!(import["properties"]["folder_id"]["type"], json!(["string", "null"]));
+        assert_eq!(import["properties"]["pinned"]["type"], json!(["boolean", "null"]));
+        assert_eq!(
+            schemas["ChatsImportForm"]["properties"]["chats"]["items"]["$ref"],
+            "#/components/schemas/ChatImportForm"
+        );
+        assert_eq!(schemas["UpdateProfileForm"]["required"], json!(["profile_image_url", "name"]));
+    }
 }

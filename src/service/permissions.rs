@@ -1,11 +1,17 @@
 //! The permission tree (`workspace.models`, `chat.delete`, `features.api_keys`, …): built-in
-//! defaults, `USER_PERMISSIONS_*` environment overrides, and the stored default tree.
+//! defaults, `USER_PERMISSIONS_*` environment overrides, the stored default tree, and a user's
+//! own tree — the defaults merged with the permissions of every group they belong to
+//! (`of_user`, the one place a caller's permissions are read from).
+
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use crate::config::ConfigError;
 use crate::error::AppResult;
+use crate::service::admin_config::Settings;
 use crate::service::form::{Fields, Loc, Source};
+use crate::store::{self, Db};
 
 /// `(section, key, environment variable, built-in default)` for every permission, in the
 /// reference's order.
@@ -118,12 +124,22 @@ impl PermissionTree {
         PermissionTree(out)
     }
 
-    /// Whether `path` (`"section.key"`) is granted.
+    /// Whether `path` (`"section.key"`) is granted: its value is truthy, as Python's `bool()`
+    /// reads it (group trees are stored as sent, so a value may be other than a boolean).
     pub fn allows(&self, path: &str) -> bool {
         let Some((section, key)) = path.split_once('.') else {
             return false;
         };
-        self.0.get(section).and_then(|s| s.get(key)).and_then(Value::as_bool).unwrap_or(false)
+        self.0.get(section).and_then(|s| s.get(key)).is_some_and(truthy)
+    }
+
+    /// Merges a group's tree into this one, the most permissive value winning: a key this tree
+    /// lacks is taken, a falsy value gives way to the group's, objects merge key by key (the
+    /// reference's `combine_permissions`). Anything but an object merges nothing.
+    pub fn combine(&mut self, group: &Value) {
+        if let Value::Object(group) = group {
+            combine_into(&mut self.0, group);
+        }
     }
 
     pub fn to_value(&self) -> Value {
@@ -163,6 +179,58 @@ impl PermissionTree {
     }
 }
 
+fn combine_into(target: &mut Map<String, Value>, group: &Map<String, Value>) {
+    for (key, value) in group {
+        match value {
+            Value::Object(inner) => {
+                let entry = target.entry(key.clone()).or_insert_with(|| Value::Object(Map::new()));
+                if !entry.is_object() {
+                    *entry = Value::Object(Map::new());
+                }
+                if let Value::Object(entry) = entry {
+                    combine_into(entry, inner);
+                }
+            }
+            _ => match target.get_mut(key) {
+                Some(existing) if truthy(existing) => {}
+                Some(existing) => *existing = value.clone(),
+                None => {
+                    target.insert(key.clone(), value.clone());
+                }
+            },
+        }
+    }
+}
+
+/// Python's truthiness of a JSON value.
+fn truthy(v: &Value) -> bool {
+    match v {
+        Value::Null => false,
+        Value::Bool(b) => *b,
+        Value::Number(n) => n.as_f64().is_some_and(|f| f != 0.0),
+        Value::String(s) => !s.is_empty(),
+        Value::Array(a) => !a.is_empty(),
+        Value::Object(o) => !o.is_empty(),
+    }
+}
+
+/// The permission tree of user `user_id`: the stored default tree (built-in defaults filled in)
+/// merged with the `permissions` of every group the user belongs to, directly or through a
+/// subgroup — the tree every permission check of a user reads. Without groups it is the default
+/// tree itself (no copy).
+pub async fn of_user(db: &Db, user_id: &str) -> AppResult<Arc<PermissionTree>> {
+    let defaults = Settings::load(db).await?.permissions();
+    let groups = store::groups::permissions_of_member(db, user_id).await?;
+    if groups.is_empty() {
+        return Ok(defaults);
+    }
+    let mut tree = PermissionTree::clone(&defaults);
+    for group in &groups {
+        tree.combine(group);
+    }
+    Ok(Arc::new(tree))
+}
+
 fn section_mut<'a>(root: &'a mut Map<String, Value>, section: &str) -> &'a mut Map<String, Value> {
     let entry = root.entry(section.to_string()).or_insert_with(|| Value::Object(Map::new()));
     if !entry.is_object() {
@@ -199,6 +267,23 @@ mod tests {
         );
         assert!(tree.allows("workspace.models"));
         assert!(tree.allows("chat.delete"));
+    }
+
+    #[test]
+    fn group_trees_merge_with_the_most_permissive_value_winning() {
+        let mut tree = PermissionTree::builtin();
+        tree.combine(&json!({"sharing": {"models": true}, "chat": {"delete": false}, "extra": {"x": 1}}));
+        assert!(tree.allows("sharing.models"));
+        // A group cannot take away what the defaults give.
+        assert!(tree.allows("chat.delete"));
+        assert!(tree.allows("extra.x"));
+        assert!(!tree.allows("sharing.public_models"));
+        // Falsy values give way, truthy ones stay; non-objects merge nothing.
+        let mut t = PermissionTree(json!({"a": {"k": 0, "t": "yes"}}).as_object().cloned().expect("object"));
+        t.combine(&json!({"a": {"k": "on", "t": false}}));
+        t.combine(&json!(true));
+        assert_eq!(t.to_value(), json!({"a": {"k": "on", "t": "yes"}}));
+        assert!(!t.allows("a"));
     }
 
     #[test]

@@ -2,6 +2,8 @@
 //! yes or no comes out. Use cases load the settings and call these; nothing here reads the
 //! database, so each rule is unit-tested on its own.
 
+use std::collections::HashSet;
+
 use crate::auth::Role;
 use crate::service::permissions::PermissionTree;
 
@@ -31,6 +33,23 @@ pub fn admin_reaches_chats(role: &Role, admin_chat_access: bool) -> bool {
 /// Whether an admin bypasses model access grants (`BYPASS_ADMIN_ACCESS_CONTROL`).
 pub fn admin_bypasses_model_grants(role: &Role, bypass: bool) -> bool {
     role.is_admin() && bypass
+}
+
+/// Whether a grant to `principal_type`/`principal_id` reaches user `user_id`, a member (directly
+/// or through a subgroup) of `groups`: `user:*` reaches every user, `user:<id>` that user,
+/// `group:<id>` the members of that group; `anyone` grants are never honoured for signed-in
+/// access checks of models.
+pub fn grant_reaches(
+    principal_type: &str,
+    principal_id: &str,
+    user_id: &str,
+    groups: &HashSet<String>,
+) -> bool {
+    match principal_type {
+        "user" => principal_id == "*" || principal_id == user_id,
+        "group" => groups.contains(principal_id),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -71,6 +90,18 @@ mod tests {
         assert!(key_may_reach(&allowed, "/api/models/x"));
         assert!(!key_may_reach(&allowed, "/api/v1/users"));
         assert!(!key_may_reach(&[], "/api/v1/chats"));
+    }
+
+    #[test]
+    fn grants_reach_their_user_everyone_or_the_members_of_their_group() {
+        let groups: HashSet<String> = ["g1".to_string()].into();
+        assert!(grant_reaches("user", "*", "u1", &groups));
+        assert!(grant_reaches("user", "u1", "u1", &groups));
+        assert!(!grant_reaches("user", "u2", "u1", &groups));
+        assert!(grant_reaches("group", "g1", "u1", &groups));
+        assert!(!grant_reaches("group", "g2", "u1", &groups));
+        assert!(!grant_reaches("group", "g1", "u1", &HashSet::new()));
+        assert!(!grant_reaches("anyone", "*", "u1", &groups));
     }
 
     #[test]

@@ -6,6 +6,7 @@ use crate::app::App;
 use crate::auth::{Role, caller};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::service::admin_config::Settings;
+use crate::service::permissions;
 use crate::store::{self, users::User};
 
 /// The Open WebUI API version duet is compatible with.
@@ -82,7 +83,7 @@ pub async fn app_config(app: &App, credential: Option<&str>) -> AppResult<Value>
         if role.is_verified() {
             out.insert("default_models".into(), json!(""));
             out.insert("default_pinned_models".into(), json!(""));
-            out.insert("permissions".into(), settings.permissions().to_value());
+            out.insert("permissions".into(), permissions::of_user(&app.db, &user.id).await?.to_value());
             out.insert(
                 "ui".into(),
                 json!({

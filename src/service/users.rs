@@ -1,5 +1,6 @@
-//! User administration: the admin list, one user, admin updates and deletion, with the
-//! primary-admin guards.
+//! Users: the admin list, one user, admin updates, deletion and session revocation with the
+//! primary-admin guards; the other readers' views (`lists`), the caller's own settings, status,
+//! info and variables (`settings`, `account`), avatars (`profile_image`) and activity (`usage`).
 
 use crate::app::App;
 use crate::auth::Caller;
@@ -8,8 +9,25 @@ use crate::error::{AppError, AppResult, ErrorCode};
 use crate::service::validate::{self, Email, ImageUrl};
 use crate::store::{self, Db, users::AdminUpdate, users::UserOrder};
 
+mod account;
+mod lists;
+mod profile_image;
+mod settings;
+mod usage;
 mod view;
-pub use view::{UserDetail, UserPage, UserView, UserWithGroups};
+pub use account::{StatusInput, info, status, update_info, update_status, update_variables, variables};
+pub use lists::{active, all, info as user_info, oauth_sessions, preview, search};
+pub use profile_image::{DEFAULT_AVATAR, ProfileImage, profile_image};
+pub use settings::{
+    default_permissions_defaults, of_user as settings_of, own as own_settings, update as update_settings,
+};
+pub use usage::{
+    ModelUsage, ToolUsage, UsageDay, UsageInsights, UsagePeriod, UsageQuery, UsageTotals, UsageView, usage,
+};
+pub use view::{
+    ActiveView, NamedRef, PreviewList, UserDetail, UserInfoList, UserInfoView, UserPage, UserPreview,
+    UserView, UserWithGroups, VariablesView,
+};
 
 /// Users per page of the admin list.
 pub const PAGE_SIZE: i64 = 30;
@@ -68,6 +86,11 @@ pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<U
     })
 }
 
+/// Whether `user` made a request within the last three minutes.
+fn is_active(user: &store::users::User) -> bool {
+    store::now() - user.last_active_at <= ACTIVE_WINDOW
+}
+
 /// A user by id: the admin, or the caller themself.
 pub async fn get(app: &App, caller: &Caller, id: &str) -> AppResult<UserDetail> {
     let p = caller.require_verified()?;
@@ -76,11 +99,7 @@ pub async fn get(app: &App, caller: &Caller, id: &str) -> AppResult<UserDetail> 
     }
     let user =
         store::users::get(&app.db, id).await?.ok_or_else(|| AppError::bad_request(ErrorCode::NotFound))?;
-    Ok(UserDetail {
-        is_active: store::now() - user.last_active_at <= ACTIVE_WINDOW,
-        user: user.into(),
-        groups: Vec::new(),
-    })
+    Ok(UserDetail { is_active: is_active(&user), user: user.into(), groups: Vec::new() })
 }
 
 /// `UserUpdateForm`: only given fields change.
@@ -185,6 +204,25 @@ pub async fn delete(app: &App, caller: &Caller, id: &str) -> AppResult<bool> {
     store::users::delete(&mut tx, id).await?;
     tx.commit().await?;
     tracing::info!(user_id = %id, "user deleted");
+    Ok(true)
+}
+
+/// Ends every session of user `id` (admin) by giving their credentials a new session stamp;
+/// API keys stay valid. 404 `User not found.` for an unknown id; the primary admin's sessions
+/// may only be ended by themself (403 `ACTION_PROHIBITED`).
+pub async fn revoke_sessions(app: &App, caller: &Caller, id: &str) -> AppResult<bool> {
+    let p = caller.require_admin()?;
+    if store::users::get(&app.db, id).await?.is_none() {
+        let mut err = AppError::not_found(ErrorCode::NotFound);
+        err.detail = crate::error::Detail::Text("User not found.".into());
+        return Err(err);
+    }
+    if primary_admin_id(app).await?.as_deref() == Some(id) && p.id() != id {
+        return Err(AppError::forbidden(ErrorCode::ActionProhibited));
+    }
+    let stamp = uuid::Uuid::new_v4().to_string();
+    store::users::rotate_session_stamp(&app.db, id, &stamp).await?;
+    tracing::info!(user_id = %id, "all sessions ended by an admin");
     Ok(true)
 }
 

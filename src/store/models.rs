@@ -339,13 +339,15 @@ pub async fn list(
     Ok((rows, total))
 }
 
-/// SQL true when the user bound at `param` owns `models` or holds a read grant on it (their own
-/// or the every-user `*` grant).
+/// SQL true when the user bound at `param` owns `models` or holds a read grant on it: their own,
+/// the every-user `*` grant, or a grant to a group they belong to (directly or through a subgroup).
 fn readable_by_sql(param: &str) -> String {
     format!(
         "(models.user_id = {param} or exists (select 1 from access_grants g where g.resource_type = 'model' \
-         and g.resource_id = models.id and g.permission = 'read' and g.principal_type = 'user' \
-         and (g.principal_id = '*' or g.principal_id = {param})))"
+         and g.resource_id = models.id and g.permission = 'read' and ((g.principal_type = 'user' \
+         and (g.principal_id = '*' or g.principal_id = {param})) or (g.principal_type = 'group' \
+         and g.principal_id in {}))))",
+        super::groups::member_groups_sql(param)
     )
 }
 
@@ -498,7 +500,9 @@ pub async fn granted_ids(
     }
     let sql = format!(
         "select distinct resource_id from access_grants where resource_type = $1 and permission = $2 \
-         and principal_type = 'user' and (principal_id = '*' or principal_id = $3) and resource_id in ({})",
+         and ((principal_type = 'user' and (principal_id = '*' or principal_id = $3)) \
+         or (principal_type = 'group' and principal_id in {})) and resource_id in ({})",
+        super::groups::member_groups_sql("$3"),
         placeholders(4, ids.len())
     );
     let found: Vec<String> = run!(ex, e => {

@@ -327,3 +327,127 @@ pub async fn get_many(db: &super::Db, ids: &[String]) -> AppResult<Vec<User>> {
         q.fetch_all(e).await
     })?)
 }
+
+/// Every user, newest first (`GET /users/all`).
+pub async fn all(db: &super::Db) -> AppResult<Vec<User>> {
+    Ok(
+        run!(db, e => sqlx::query_as(concat!("select ", user_columns!(), " from users order by created_at desc, id asc"))
+        .fetch_all(e)
+        .await)?,
+    )
+}
+
+/// The user row inside `tx`, locked against concurrent read-modify-writes until the commit
+/// (`for update` on PostgreSQL; on SQLite the transaction already holds the write lock).
+pub async fn get_for_update(tx: &mut Tx, id: &str) -> AppResult<Option<User>> {
+    Ok(match tx.backend() {
+        Backend::Postgres => {
+            run!(tx, e => sqlx::query_as(concat!("select ", user_columns!(), " from users where id = $1 for update"))
+                .bind(id)
+                .fetch_optional(e)
+                .await)?
+        }
+        Backend::Sqlite => {
+            run!(tx, e => sqlx::query_as(concat!("select ", user_columns!(), " from users where id = $1"))
+                .bind(id)
+                .fetch_optional(e)
+                .await)?
+        }
+    })
+}
+
+/// Replaces the `settings` object; the user row as written, `None` for an unknown id.
+pub async fn set_settings(
+    ex: impl Into<super::Exec<'_>>,
+    id: &str,
+    settings: &Value,
+) -> AppResult<Option<User>> {
+    let mut ex = ex.into();
+    let _after = ex.changes(super::cache::Change::Account(id.to_string()));
+    Ok(
+        run!(ex, e => sqlx::query_as(concat!("update users set settings = $2 where id = $1 returning ", user_columns!()))
+        .bind(id)
+        .bind(Json(settings))
+        .fetch_optional(e)
+        .await)?,
+    )
+}
+
+/// Replaces the `info` object; the user row as written, `None` for an unknown id.
+pub async fn set_info(ex: impl Into<super::Exec<'_>>, id: &str, info: &Value) -> AppResult<Option<User>> {
+    let mut ex = ex.into();
+    let _after = ex.changes(super::cache::Change::Account(id.to_string()));
+    Ok(
+        run!(ex, e => sqlx::query_as(concat!("update users set info = $2 where id = $1 returning ", user_columns!()))
+        .bind(id)
+        .bind(Json(info))
+        .fetch_optional(e)
+        .await)?,
+    )
+}
+
+/// The status fields a status update writes; `None` keeps the stored value.
+#[derive(Debug, Clone, Default)]
+pub struct StatusUpdate {
+    pub status_emoji: Option<String>,
+    pub status_message: Option<String>,
+    pub status_expires_at: Option<i64>,
+}
+
+pub async fn set_status(
+    ex: impl Into<super::Exec<'_>>,
+    id: &str,
+    s: &StatusUpdate,
+) -> AppResult<Option<User>> {
+    let sql = concat!(
+        "update users set status_emoji = coalesce($2, status_emoji), ",
+        "status_message = coalesce($3, status_message), ",
+        "status_expires_at = coalesce($4, status_expires_at) where id = $1 returning ",
+        user_columns!()
+    );
+    let mut ex = ex.into();
+    let _after = ex.changes(super::cache::Change::Account(id.to_string()));
+    Ok(run!(ex, e => sqlx::query_as(sql)
+        .bind(id)
+        .bind(&s.status_emoji)
+        .bind(&s.status_message)
+        .bind(s.status_expires_at)
+        .fetch_optional(e)
+        .await)?)
+}
+
+/// The stored `variables` of a user: `None` for an unknown id, `Some(None)` when none are stored.
+pub async fn variables(ex: impl Into<super::Exec<'_>>, id: &str) -> AppResult<Option<Option<Value>>> {
+    let row: Option<Option<Json<Value>>> = run!(ex, e => sqlx::query_scalar("select variables from users where id = $1")
+            .bind(id)
+            .fetch_optional(e)
+            .await)?;
+    Ok(row.map(|v| v.map(|j| j.0)))
+}
+
+/// Replaces the `variables` object; `false` for an unknown id.
+pub async fn set_variables(ex: impl Into<super::Exec<'_>>, id: &str, variables: &Value) -> AppResult<bool> {
+    let mut ex = ex.into();
+    let _after = ex.changes(super::cache::Change::Account(id.to_string()));
+    let done = run!(ex, e => sqlx::query("update users set variables = $2 where id = $1")
+        .bind(id)
+        .bind(Json(variables))
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(done > 0)
+}
+
+/// Gives the user's credentials a new session stamp, which ends every session token issued
+/// before; `false` when the user has no credentials row.
+pub async fn rotate_session_stamp(ex: impl Into<super::Exec<'_>>, id: &str, stamp: &str) -> AppResult<bool> {
+    let mut ex = ex.into();
+    let _after = ex.changes(super::cache::Change::Account(id.to_string()));
+    let done = run!(ex, e => sqlx::query("update auths set session_stamp = $2 where id = $1")
+        .bind(id)
+        .bind(stamp)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(done > 0)
+}

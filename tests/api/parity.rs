@@ -371,6 +371,9 @@ const TOGGLE_MODEL: &str = "mutation($id: String!) { toggleModel(id: $id) { id i
 const UPDATE_USER: &str =
     "mutation($id: String!, $i: UserUpdateInput!) { updateUser(id: $id, input: $i) { id name role } }";
 const DELETE_USER: &str = "mutation($id: String!) { deleteUser(id: $id) }";
+const ME_SETTINGS: &str = "{ me { settings } }";
+const USER_SETTINGS: &str = "query($id: String!) { user(id: $id) { settings(raw: true) } }";
+const UPDATE_SETTINGS: &str = "mutation($s: JSON!) { updateSettings(settings: $s) }";
 
 // ---- the table ----
 
@@ -1758,6 +1761,148 @@ fn rows() -> Vec<Row> {
             refused(403, "ACTION_PROHIBITED", ACTION_PROHIBITED),
         )
         .case("own id"),
+    );
+
+    // me { settings } — GET /api/v1/users/user/settings
+    let settings_rest = |_: &Ctx<'_>| get("/api/v1/users/user/settings");
+    t.push(row("me", Anonymous, Valid, settings_rest, ME_SETTINGS, no_vars, anonymous()).case("settings"));
+    t.push(row("me", Pending, Valid, settings_rest, ME_SETTINGS, no_vars, prohibited()).case("settings"));
+    t.push(
+        row(
+            "me",
+            User,
+            Valid,
+            settings_rest,
+            ME_SETTINGS,
+            no_vars,
+            Expect::Ok(vec![Is("", "/settings", Value::Null)]),
+        )
+        .case("settings"),
+    );
+    t.push(
+        row(
+            "me",
+            NewUser,
+            Valid,
+            settings_rest,
+            ME_SETTINGS,
+            no_vars,
+            Expect::Ok(vec![Is("", "/settings", Value::Null)]),
+        )
+        .case("settings of a new account"),
+    );
+
+    // user(id:) { settings } — GET /api/v1/users/{id} (an admin reads another user's)
+    t.push(
+        row(
+            "user",
+            Admin,
+            Valid,
+            |c| get(format!("/api/v1/users/{}", c.fx.other.id)),
+            USER_SETTINGS,
+            |c| json!({"id": c.fx.other.id}),
+            Expect::Ok(vec![Is("/settings", "/settings", Value::Null)]),
+        )
+        .case("settings"),
+    );
+
+    // updateSettings — POST /api/v1/users/user/settings/update
+    let update_settings_rest =
+        |_: &Ctx<'_>| post("/api/v1/users/user/settings/update", json!({"ui": {"theme": "dark"}}));
+    let update_settings_vars = |_: &Ctx<'_>| json!({"s": {"ui": {"theme": "dark"}}});
+    t.push(row(
+        "updateSettings",
+        Anonymous,
+        Valid,
+        update_settings_rest,
+        UPDATE_SETTINGS,
+        update_settings_vars,
+        anonymous(),
+    ));
+    t.push(row(
+        "updateSettings",
+        Pending,
+        Valid,
+        update_settings_rest,
+        UPDATE_SETTINGS,
+        update_settings_vars,
+        prohibited(),
+    ));
+    t.push(row(
+        "updateSettings",
+        NewUser,
+        Valid,
+        |_| {
+            post(
+                "/api/v1/users/user/settings/update",
+                json!({"ui": {"theme": "dark", "gone": null}, "foo": 1}),
+            )
+        },
+        UPDATE_SETTINGS,
+        |_| json!({"s": {"ui": {"theme": "dark", "gone": null}, "foo": 1}}),
+        Expect::Ok(vec![Is("", "", json!({"ui": {"theme": "dark"}, "foo": 1}))]),
+    ));
+    t.push(
+        row(
+            "updateSettings",
+            NewAdmin,
+            Valid,
+            |_| {
+                post(
+                    "/api/v1/users/user/settings/update",
+                    json!({"notifications": {"webhook_url": "http://hook"}}),
+                )
+            },
+            UPDATE_SETTINGS,
+            |_| json!({"s": {"notifications": {"webhook_url": "http://hook"}}}),
+            Expect::Ok(vec![Is(
+                "/notifications/webhook_url",
+                "/notifications/webhook_url",
+                json!("http://hook"),
+            )]),
+        )
+        .case("admin keeps a webhook"),
+    );
+    t.push(
+        row(
+            "updateSettings",
+            NewUser,
+            Valid,
+            |_| {
+                post(
+                    "/api/v1/users/user/settings/update",
+                    json!({"notifications": {"webhook_url": "http://hook"}, "k": 1}),
+                )
+            },
+            UPDATE_SETTINGS,
+            |_| json!({"s": {"notifications": {"webhook_url": "http://hook"}, "k": 1}}),
+            Expect::Ok(vec![Is("", "", json!({"ui": {}, "k": 1}))]),
+        )
+        .case("a webhook without features.webhooks is dropped"),
+    );
+    t.push(
+        row(
+            "updateSettings",
+            User,
+            Invalid,
+            |_| post("/api/v1/users/user/settings/update", json!({"ui": "dark"})),
+            UPDATE_SETTINGS,
+            |_| json!({"s": {"ui": "dark"}}),
+            Expect::Invalid,
+        )
+        .case("ui not an object"),
+    );
+    t.push(
+        row(
+            "updateSettings",
+            User,
+            Invalid,
+            |_| post("/api/v1/users/user/settings/update", json!([1])),
+            UPDATE_SETTINGS,
+            |_| json!({"s": [1]}),
+            Expect::Invalid,
+        )
+        .case("settings not an object"),
     );
 
     t

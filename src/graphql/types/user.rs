@@ -1,11 +1,14 @@
 //! `User` (an account), `UserSummary` (what a model's readers see of its owner) and `Session`.
 
-use async_graphql::{Context, Object, SimpleObject};
+use async_graphql::{Context, Json, Object, SimpleObject};
+use serde_json::Value;
 
 use super::chat::{Chat, ChatFilter, chat_connection};
 use super::model::{Model, owned_models};
 use super::page::{Page, Window, list_cost, unpaged_list_cost};
-use crate::service::users::UserView;
+use super::{caller, state};
+use crate::graphql::error::Gql;
+use crate::service::users::{self as users_svc, UserView};
 
 /// A user account.
 #[derive(Clone)]
@@ -36,6 +39,17 @@ impl User {
     }
     async fn last_active_at(&self) -> i64 {
         self.0.last_active_at
+    }
+    /// The user's settings (`{ui: {...}, ...}`, or null), as `GET /api/v1/users/user/settings`
+    /// answers them: the admin's default interface settings under the user's own `ui` values,
+    /// unless `raw`. Only the user themself (role `user` or `admin`) or an admin may read them.
+    async fn settings(
+        &self,
+        ctx: &Context<'_>,
+        #[graphql(default = false)] raw: bool,
+    ) -> async_graphql::Result<Option<Json<Value>>> {
+        let settings = users_svc::settings_of(state(ctx), caller(ctx), &self.0, raw).await.gql()?;
+        Ok(settings.map(Json))
     }
     /// This user's chats (their own, or any user's for an admin), newest first.
     #[allow(clippy::too_many_arguments)]

@@ -12,8 +12,7 @@ use serde_json::{Map, Value, json};
 use crate::app::App;
 use crate::auth::{Caller, Principal};
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::service::admin_config::Settings;
-use crate::service::policy;
+use crate::service::{permissions, policy};
 use crate::store::chats::{ChatRow, ChatWrite};
 use crate::store::{self, Db};
 
@@ -25,7 +24,10 @@ mod shares;
 mod tags;
 mod view;
 
-pub use form::{ChatInput, ChatQuery, ImportInput, ListParams, MAX_TITLE_CHARS, PagedParams};
+pub use form::{
+    ChatImportFields, ChatInput, ChatQuery, CloneForm, ImportForm, ImportInput, ListParams, MAX_TITLE_CHARS,
+    MessageForm, PagedParams, TagFilterForm, TagForm,
+};
 pub use lists::{all_archived, all_db, archived, archived_count, export, list, list_for_user, pinned};
 pub use search::{query, search, search_filter};
 pub use shares::{clone_shared, get_share, share, shared_list, unshare, unshare_all};
@@ -69,7 +71,8 @@ async fn permission(app: &App, p: &Principal, path: &str) -> AppResult<bool> {
     if p.role.is_admin() {
         return Ok(true);
     }
-    Ok(policy::holds(&p.role, &Settings::load(&app.db).await?.permissions(), path))
+    let tree = permissions::of_user(&app.db, p.id()).await?;
+    Ok(policy::holds(&p.role, &tree, path))
 }
 
 // ---- writes ----

@@ -1,5 +1,8 @@
-//! Who may read and write a model: admin bypass, grants, workspace permissions, the grants a
-//! caller may give (`update_access`), and the files a model may refer to.
+//! Who may read and write a model: admin bypass, grants (to the user, to every user, or to a
+//! group the user belongs to), workspace permissions (the user's own tree, their groups'
+//! included), the grants a caller may give (`update_access`), and the files a model may refer to.
+
+use std::collections::HashSet;
 
 use serde_json::{Map, Value, json};
 
@@ -8,8 +11,7 @@ use super::{AccessForm, ModelForm, ModelView, canonical_meta, load};
 use crate::app::App;
 use crate::auth::{Caller, Principal};
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::service::admin_config::Settings;
-use crate::service::policy;
+use crate::service::{permissions, policy};
 use crate::store;
 use crate::store::models::{self as db_models, ModelRow, NewGrant};
 
@@ -17,9 +19,18 @@ pub(super) fn bypass_admin(app: &App, p: &Principal) -> bool {
     policy::admin_bypasses_model_grants(&p.role, app.config.bypass_admin_access_control)
 }
 
+/// Whether the caller holds `permission` on model `id` through a grant to them, to every user,
+/// or to one of their groups, direct or inherited (their groups are looked up only when the
+/// model has a group grant).
 pub(super) async fn has_grant(app: &App, p: &Principal, id: &str, permission: &str) -> AppResult<bool> {
-    let ids = [id.to_string()];
-    Ok(!db_models::granted_ids(&app.db, db_models::MODEL, &ids, p.id(), permission).await?.is_empty())
+    let grants = db_models::grants_for(&app.db, db_models::MODEL, &[id.to_string()]).await?;
+    let grants: Vec<_> = grants.into_iter().filter(|g| g.permission == permission).collect();
+    let groups = if grants.iter().any(|g| g.principal_type == "group") {
+        store::groups::ids_of_member(&app.db, p.id()).await?
+    } else {
+        HashSet::new()
+    };
+    Ok(grants.iter().any(|g| policy::grant_reaches(&g.principal_type, &g.principal_id, p.id(), &groups)))
 }
 
 /// Owner, any admin, or a write grant: who may change or delete a model.
@@ -31,7 +42,8 @@ pub(super) async fn permission(app: &App, p: &Principal, path: &str) -> AppResul
     if p.role.is_admin() {
         return Ok(true);
     }
-    Ok(policy::holds(&p.role, &Settings::load(&app.db).await?.permissions(), path))
+    let tree = permissions::of_user(&app.db, p.id()).await?;
+    Ok(policy::holds(&p.role, &tree, path))
 }
 
 /// Grants of a request: valid entries only, one per (type, id, permission).
@@ -79,7 +91,7 @@ pub(super) async fn allowed_grants(
     if p.role.is_admin() || grants.is_empty() {
         return Ok(grants);
     }
-    let perms = Settings::load(&app.db).await?.permissions();
+    let perms = permissions::of_user(&app.db, p.id()).await?;
     if !perms.allows("sharing.models") {
         return Ok(Vec::new());
     }
@@ -94,19 +106,22 @@ pub(super) async fn allowed_grants(
         .collect())
 }
 
-/// The grants that name nobody: users that do not exist, and every group (duet has no groups).
+/// The grants that name nobody: users and groups that do not exist.
 pub(super) async fn unknown_principals(app: &App, grants: &[NewGrant]) -> AppResult<Vec<(String, String)>> {
-    let users: Vec<String> = grants
-        .iter()
-        .filter(|g| g.principal_type == "user" && g.principal_id != "*")
-        .map(|g| g.principal_id.clone())
-        .collect();
-    let known = db_models::existing_user_ids(&app.db, &users).await?;
+    let named = |kind: &str| -> Vec<String> {
+        grants
+            .iter()
+            .filter(|g| g.principal_type == kind && g.principal_id != "*")
+            .map(|g| g.principal_id.clone())
+            .collect()
+    };
+    let users = db_models::existing_user_ids(&app.db, &named("user")).await?;
+    let groups = store::groups::existing_ids(&app.db, &named("group")).await?;
     Ok(grants
         .iter()
         .filter(|g| match g.principal_type.as_str() {
-            "user" => g.principal_id != "*" && !known.contains(&g.principal_id),
-            "group" => true,
+            "user" => g.principal_id != "*" && !users.contains(&g.principal_id),
+            "group" => !groups.contains(&g.principal_id),
             _ => false,
         })
         .map(|g| (g.principal_type.clone(), g.principal_id.clone()))

@@ -12,6 +12,8 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::service::admin_config::Settings;
+use crate::service::policy;
+use crate::store;
 use crate::store::models::{self as db_models, GrantRow, ModelRow};
 
 /// `GET /api/models/base` (admin): the upstream models as fetched.
@@ -142,6 +144,7 @@ pub async fn chat_models(app: &App, caller: &Caller, refresh: bool) -> AppResult
     let filtered = (p.role.as_str() == "user"
         || (p.role.is_admin() && !app.config.bypass_admin_access_control))
         && !app.config.bypass_model_access_control;
+    let groups = if filtered { store::groups::ids_of_member(&app.db, p.id()).await? } else { HashSet::new() };
     let mut visible: Vec<Map<String, Value>> = if filtered {
         all.into_iter()
             .filter(|m| match m.get("info").filter(|i| i.is_object()) {
@@ -152,8 +155,12 @@ pub async fn chat_models(app: &App, caller: &Caller, refresh: bool) -> AppResult
                         || grants.get(id).is_some_and(|gs| {
                             gs.iter().any(|g| {
                                 g.permission == "read"
-                                    && g.principal_type == "user"
-                                    && (g.principal_id == "*" || g.principal_id == p.user.id)
+                                    && policy::grant_reaches(
+                                        &g.principal_type,
+                                        &g.principal_id,
+                                        p.id(),
+                                        &groups,
+                                    )
                             })
                         })
                 }

@@ -32,7 +32,9 @@ mod write;
 pub use access::update_access;
 pub use canonical::{canonical_meta, canonical_params, normalize_tags};
 pub use catalog::{chat_models, upstream_models};
-pub use form::{AccessForm, MAX_ID_CHARS, ModelForm, id_from_json, import_from_json, is_valid_id};
+pub use form::{
+    AccessForm, AccessGrantForm, MAX_ID_CHARS, ModelForm, ModelIdForm, ModelsImportForm, is_valid_id,
+};
 pub use list::{ListParams, PAGE_SIZE, all, base, base_tags, list, list_range, tags};
 pub use transfer::{delete_all, export, import};
 pub use view::{

@@ -1,0 +1,90 @@
+//! Reads of other users: the whole list (admin), the search every verified user may run, one
+//! user's public info and activity, their OAuth sessions and the admin's preview of what a user
+//! can reach.
+
+use serde_json::Value;
+
+use super::view::{ActiveView, NamedRef, PreviewList, UserInfoList, UserInfoView, UserPreview};
+use super::{ListParams, PAGE_SIZE, is_active};
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::{AppError, AppResult, ErrorCode};
+use crate::service::validate;
+use crate::store::{self, users::UserOrder};
+
+/// `GET /users/all` (admin): every user, newest first. `groups` are empty and `is_active` is
+/// `false`, as the reference answers (neither is computed there).
+pub async fn all(app: &App, caller: &Caller) -> AppResult<UserInfoList> {
+    caller.require_admin()?;
+    let users = store::users::all(&app.db).await?;
+    let total = users.len() as i64;
+    Ok(UserInfoList { users: users.into_iter().map(|u| UserInfoView::of(u, false)).collect(), total })
+}
+
+/// `GET /users/search` (verified): the admin list's filter, order and pages, answered as public
+/// info.
+pub async fn search(app: &App, caller: &Caller, params: ListParams) -> AppResult<UserInfoList> {
+    caller.require_verified()?;
+    if let Some(query) = &params.query {
+        validate::check_search(&["query", "query"], query)?;
+    }
+    let page = params.page.unwrap_or(1).max(1);
+    let (order, ascending) = match params.order_by.as_deref().and_then(UserOrder::parse) {
+        Some(order) => (order, params.direction.as_deref() == Some("asc")),
+        None => (UserOrder::CreatedAt, false),
+    };
+    let query = params.query.as_deref().filter(|q| !q.is_empty());
+    let offset = (page - 1).saturating_mul(PAGE_SIZE);
+    let (users, total) = store::users::list(&app.db, query, order, ascending, PAGE_SIZE, offset).await?;
+    Ok(UserInfoList { users: users.into_iter().map(|u| UserInfoView::of(u, false)).collect(), total })
+}
+
+/// `GET /users/{id}/info` (verified): one user's public info, whether they are active, and their
+/// groups (none: duet has no groups yet). 400 `NOT_FOUND` for an unknown id.
+pub async fn info(app: &App, caller: &Caller, id: &str) -> AppResult<UserInfoView> {
+    caller.require_verified()?;
+    let user =
+        store::users::get(&app.db, id).await?.ok_or_else(|| AppError::bad_request(ErrorCode::NotFound))?;
+    let active = is_active(&user);
+    Ok(UserInfoView::of(user, active))
+}
+
+/// `GET /users/{id}/active` (verified): an unknown id is simply not active.
+pub async fn active(app: &App, caller: &Caller, id: &str) -> AppResult<ActiveView> {
+    caller.require_verified()?;
+    let user = store::users::get(&app.db, id).await?;
+    Ok(ActiveView { active: user.as_ref().is_some_and(is_active) })
+}
+
+/// `GET /users/{id}/oauth/sessions` (admin). duet signs in with passwords only, so no user has
+/// an OAuth session, and the reference answers a user without any 400 `NOT_FOUND`.
+pub async fn oauth_sessions(_app: &App, caller: &Caller, _id: &str) -> AppResult<Vec<Value>> {
+    caller.require_admin()?;
+    Err(AppError::bad_request(ErrorCode::NotFound))
+}
+
+/// `GET /users/{id}/preview` (admin): the active models the user can read (owned, or granted
+/// `read` to them or to everyone) out of all active models; knowledge bases and tools, which duet
+/// does not have, are empty. 404 `NOT_FOUND` for an unknown id.
+pub async fn preview(app: &App, caller: &Caller, id: &str) -> AppResult<UserPreview> {
+    caller.require_admin()?;
+    let user =
+        store::users::get(&app.db, id).await?.ok_or_else(|| AppError::not_found(ErrorCode::NotFound))?;
+    let active: Vec<_> = store::models::all(&app.db).await?.into_iter().filter(|m| m.is_active).collect();
+    let others: Vec<String> = active.iter().filter(|m| m.user_id != id).map(|m| m.id.clone()).collect();
+    let granted = store::models::granted_ids(&app.db, store::models::MODEL, &others, id, "read").await?;
+    let total = active.len() as i64;
+    let items = active
+        .into_iter()
+        .filter(|m| m.user_id == id || granted.contains(&m.id))
+        .map(|m| NamedRef { id: m.id, name: m.name })
+        .collect();
+    let empty = || PreviewList { items: Vec::new(), total: 0 };
+    Ok(UserPreview {
+        user: NamedRef { id: user.id, name: user.name },
+        groups: Vec::new(),
+        models: PreviewList { items, total },
+        knowledge: empty(),
+        tools: empty(),
+    })
+}
