@@ -20,8 +20,9 @@
 #
 # Excluded, because it ends the session every other request signs in with (which would leave the
 # rest of the run testing nothing but 401s): sign-out (POST /api/v1/auths/signout, `signout`).
-# The other ways to end it (the admin resetting their own password, a password change) are kept
-# from doing so by a hook (below); deleting oneself or the primary admin is refused by duet.
+# The other ways to end it (the admin resetting their own password, a password change, revoking
+# their own sessions) are kept from doing so by a hook (below); deleting oneself or the primary
+# admin is refused by duet.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
@@ -76,7 +77,8 @@ sign_in() {
 # `updateUser(id:, input: {password:})`), which ends every session of theirs, and schemathesis
 # learns the admin's id from the answers: such a request is sent without the password (REST) or
 # for an unknown id (GraphQL), and a password change never carries the real current password, so
-# the run keeps its session and still sends every other request.
+# the run keeps its session and still sends every other request. Revoking the admin's own sessions
+# (`POST /api/v1/users/{id}/sessions/revoke`) is sent for an unknown id instead.
 mkdir -p "$DATA_DIR/openapi" "$DATA_DIR/graphql"
 cat >"$DATA_DIR/session_hooks.py" <<'PY'
 import os
@@ -90,7 +92,10 @@ PASSWORD = os.environ["DUET_ADMIN_PASSWORD"]
 @schemathesis.hook
 def before_call(context, case, **kwargs):
     body = case.body
-    if case.path == "/api/v1/users/{user_id}/update" and isinstance(body, dict):
+    if case.path == "/api/v1/users/{user_id}/sessions/revoke":
+        if (case.path_parameters or {}).get("user_id") == ADMIN_ID:
+            case.path_parameters["user_id"] = "00000000-0000-4000-8000-000000000000"
+    elif case.path == "/api/v1/users/{user_id}/update" and isinstance(body, dict):
         if (case.path_parameters or {}).get("user_id") == ADMIN_ID:
             body.pop("password", None)
     elif case.path == "/api/v1/auths/update/password" and isinstance(body, dict):
