@@ -65,6 +65,22 @@ pub async fn list_range(
 
 pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<UserPage> {
     caller.require_admin()?;
+    let (users, total) = page_of_users(app, &params).await?;
+    Ok(UserPage {
+        users: users
+            .into_iter()
+            .map(|user| UserWithGroups { user: user.into(), group_ids: Vec::new() })
+            .collect(),
+        total,
+    })
+}
+
+/// One `PAGE_SIZE` page of users as `params` ask for it (search text, order, 1-based page), and
+/// the number of matches: the admin list and `/users/search` read the same way.
+pub(crate) async fn page_of_users(
+    app: &App,
+    params: &ListParams,
+) -> AppResult<(Vec<store::users::User>, i64)> {
     if let Some(query) = &params.query {
         validate::check_search(&["query", "query"], query)?;
     }
@@ -74,16 +90,8 @@ pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<U
         None => (UserOrder::CreatedAt, false),
     };
     let query = params.query.as_deref().filter(|q| !q.is_empty());
-    let (users, total) =
-        store::users::list(&app.db, query, order, ascending, PAGE_SIZE, (page - 1).saturating_mul(PAGE_SIZE))
-            .await?;
-    Ok(UserPage {
-        users: users
-            .into_iter()
-            .map(|user| UserWithGroups { user: user.into(), group_ids: Vec::new() })
-            .collect(),
-        total,
-    })
+    store::users::list(&app.db, query, order, ascending, PAGE_SIZE, (page - 1).saturating_mul(PAGE_SIZE))
+        .await
 }
 
 /// Whether `user` made a request within the last three minutes.

@@ -167,18 +167,7 @@ pub async fn get_many(ex: impl Into<Exec<'_>>, ids: &[String]) -> AppResult<Vec<
 
 /// Of `ids`, the ones that name a group.
 pub async fn existing_ids(ex: impl Into<Exec<'_>>, ids: &[String]) -> AppResult<HashSet<String>> {
-    if ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let sql = format!("select id from groups where id in ({})", placeholders(1, ids.len()));
-    let found: Vec<String> = run!(ex, e => {
-        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
-        for id in ids {
-            q = q.bind(id);
-        }
-        q.fetch_all(e).await
-    })?;
-    Ok(found.into_iter().collect())
+    super::ids_in(ex, "groups", ids).await
 }
 
 /// Every group with its direct member count (`member` unset), or the groups `member` belongs to

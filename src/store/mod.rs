@@ -324,6 +324,26 @@ impl Tx {
     }
 }
 
+/// Of `ids`, the ones that are the `id` of a row of `table` (one statement).
+pub(crate) async fn ids_in(
+    ex: impl Into<Exec<'_>>,
+    table: &'static str,
+    ids: &[String],
+) -> AppResult<std::collections::HashSet<String>> {
+    if ids.is_empty() {
+        return Ok(std::collections::HashSet::new());
+    }
+    let sql = format!("select id from {table} where id in ({})", placeholders(1, ids.len()));
+    let found: Vec<String> = crate::run!(ex, e => {
+        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
+        for id in ids {
+            q = q.bind(id);
+        }
+        q.fetch_all(e).await
+    })?;
+    Ok(found.into_iter().collect())
+}
+
 /// `$from, $from+1, …` for `count` values (an `in (…)` list).
 pub fn placeholders(from: usize, count: usize) -> String {
     (from..from + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")

@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use serde_json::Value;
 use sqlx::types::Json;
 
-use super::{Backend, Db, Exec, Tx};
+use super::{Backend, Db, Exec, Tx, placeholders};
 use crate::error::AppResult;
 use crate::run;
 
@@ -517,23 +517,7 @@ pub async fn granted_ids(
 
 /// Of `ids`, the ones that are user accounts.
 pub async fn existing_user_ids(db: &Db, ids: &[String]) -> AppResult<HashSet<String>> {
-    if ids.is_empty() {
-        return Ok(HashSet::new());
-    }
-    let sql = format!("select id from users where id in ({})", placeholders(1, ids.len()));
-    let found: Vec<String> = run!(db, e => {
-        let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
-        for id in ids {
-            q = q.bind(id);
-        }
-        q.fetch_all(e).await
-    })?;
-    Ok(found.into_iter().collect())
-}
-
-/// `$first, $first+1, …` (`count` of them).
-fn placeholders(first: usize, count: usize) -> String {
-    (first..first + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+    super::ids_in(db, "users", ids).await
 }
 
 #[cfg(test)]

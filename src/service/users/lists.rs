@@ -5,12 +5,11 @@
 use serde_json::Value;
 
 use super::view::{ActiveView, NamedRef, PreviewList, UserInfoList, UserInfoView, UserPreview};
-use super::{ListParams, PAGE_SIZE, is_active};
+use super::{ListParams, is_active};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::service::validate;
-use crate::store::{self, users::UserOrder};
+use crate::store;
 
 /// `GET /users/all` (admin): every user, newest first. `groups` are empty and `is_active` is
 /// `false`, as the reference answers (neither is computed there).
@@ -25,17 +24,7 @@ pub async fn all(app: &App, caller: &Caller) -> AppResult<UserInfoList> {
 /// info.
 pub async fn search(app: &App, caller: &Caller, params: ListParams) -> AppResult<UserInfoList> {
     caller.require_verified()?;
-    if let Some(query) = &params.query {
-        validate::check_search(&["query", "query"], query)?;
-    }
-    let page = params.page.unwrap_or(1).max(1);
-    let (order, ascending) = match params.order_by.as_deref().and_then(UserOrder::parse) {
-        Some(order) => (order, params.direction.as_deref() == Some("asc")),
-        None => (UserOrder::CreatedAt, false),
-    };
-    let query = params.query.as_deref().filter(|q| !q.is_empty());
-    let offset = (page - 1).saturating_mul(PAGE_SIZE);
-    let (users, total) = store::users::list(&app.db, query, order, ascending, PAGE_SIZE, offset).await?;
+    let (users, total) = super::page_of_users(app, &params).await?;
     Ok(UserInfoList { users: users.into_iter().map(|u| UserInfoView::of(u, false)).collect(), total })
 }
 
