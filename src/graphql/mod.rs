@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::parser::types::OperationType;
-use async_graphql::{BatchRequest, BatchResponse, EmptySubscription, ErrorExtensions, Request, Schema};
+use async_graphql::{
+    BatchRequest, BatchResponse, EmptySubscription, ErrorExtensions, MergedObject, Request, Schema,
+};
 use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -29,7 +31,15 @@ use crate::error::{AppError, ErrorCode};
 use crate::http::extract::{Params, read_json};
 use loaders::{ChatLoader, ModelLoader, ReadableModelLoader, TagLoader, UserLoader};
 
-pub type DuetSchema = Schema<query::Query, mutation::Mutation, EmptySubscription>;
+pub type DuetSchema = Schema<Query, Mutation, EmptySubscription>;
+
+/// Every query field: one object per resource, merged.
+#[derive(MergedObject, Default)]
+pub struct Query(query::CoreQuery);
+
+/// Every mutation: one object per resource, merged.
+#[derive(MergedObject, Default)]
+pub struct Mutation(mutation::CoreMutation);
 
 /// How long a dataloader waits to gather keys into one batch. Lists also prime the loaders with
 /// what their selection asks for (`types::prime`), so a page never depends on this timing.
@@ -39,7 +49,7 @@ const BATCH_DELAY: Duration = Duration::from_micros(50);
 pub fn schema(limits: &GraphqlLimits) -> DuetSchema {
     // Depth is measured by `limits::check_document` (which leaves introspection out of it);
     // the cost of list fields comes from their `complexity` attributes.
-    let builder = Schema::build(query::Query, mutation::Mutation, EmptySubscription)
+    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
         .limit_complexity(limits.max_complexity);
     if limits.introspection { builder.finish() } else { builder.disable_introspection().finish() }
 }

@@ -13,7 +13,9 @@ use crate::service::form::{Fields, Source};
 use crate::service::models::{self as models_svc, ModelForm};
 use crate::service::users::{self as users_svc, UpdateInput};
 
-pub struct Mutation;
+/// The core mutations (sessions, profile, API keys, chats, models, users).
+#[derive(Default)]
+pub struct CoreMutation;
 
 fn session(s: auths_svc::Session) -> Session {
     Session {
@@ -90,7 +92,7 @@ impl ModelInput {
 }
 
 #[Object]
-impl Mutation {
+impl CoreMutation {
     /// Creates an account (the first one becomes the admin) and signs it in.
     async fn signup(
         &self,

@@ -11,7 +11,9 @@ use super::types::{
 use crate::error::ErrorCode;
 use crate::service::{chats as chats_svc, models as models_svc, users as users_svc};
 
-pub struct Query;
+/// The core queries (caller, users, chats, shared chats, models).
+#[derive(Default)]
+pub struct CoreQuery;
 
 /// `Ok(None)` for a not-found error (a nullable field), the error otherwise.
 fn none_if_missing<T>(r: crate::error::AppResult<T>) -> async_graphql::Result<Option<T>> {
@@ -23,7 +25,7 @@ fn none_if_missing<T>(r: crate::error::AppResult<T>) -> async_graphql::Result<Op
 }
 
 #[Object]
-impl Query {
+impl CoreQuery {
     /// The signed-in caller (any role).
     async fn me(&self, ctx: &Context<'_>) -> async_graphql::Result<User> {
         Ok(User(caller(ctx).require_user().gql()?.user.clone().into()))

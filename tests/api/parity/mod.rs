@@ -16,6 +16,8 @@ use serde_json::{Value, json};
 use crate::backend_tests;
 use crate::helpers::{Answer, Backend, PASSWORD, TestApp, gql};
 
+// One module per further resource, each adding its rows to `rows()`.
+
 backend_tests!(rest_and_graphql_agree);
 
 const NOT_AUTHENTICATED: &str = "Not authenticated";
@@ -1904,6 +1906,9 @@ fn rows() -> Vec<Row> {
         )
         .case("settings not an object"),
     );
+
+    // The rows of further resources: one module each, `fn rows() -> Vec<Row>`.
+    // (one `t.extend(<module>::rows());` line per module)
 
     t
 }
