@@ -5,6 +5,7 @@ pub mod admin_config;
 pub mod auths;
 pub mod chats;
 pub mod form;
+pub mod grants;
 pub mod groups;
 pub mod load;
 pub mod models;

@@ -20,6 +20,7 @@ pub mod api_keys;
 pub mod auths;
 pub mod cache;
 pub mod chats;
+pub mod grants;
 pub mod groups;
 pub mod models;
 pub mod revoked;

@@ -147,7 +147,8 @@ pub async fn preview(app: &App, caller: &Caller, id: &str) -> AppResult<GroupPre
     let group = found(app, id).await?;
     let chain_ids = db_groups::ancestor_ids(&app.db, id).await?;
     let models = db_models::all(&app.db).await?;
-    let reachable = db_groups::granted_to_groups(&app.db, db_models::MODEL, &chain_ids, "read").await?;
+    let reachable =
+        db_groups::granted_to_groups(&app.db, crate::store::grants::MODEL, &chain_ids, "read").await?;
     let active: Vec<_> = models.into_iter().filter(|m| m.is_active).collect();
     let items = active
         .iter()

@@ -14,7 +14,8 @@ use crate::error::AppResult;
 use crate::service::admin_config::Settings;
 use crate::service::policy;
 use crate::store;
-use crate::store::models::{self as db_models, GrantRow, ModelRow};
+use crate::store::grants::GrantRow;
+use crate::store::models::{self as db_models, ModelRow};
 
 /// `GET /api/models/base` (admin): the upstream models as fetched.
 pub async fn upstream_models(app: &App, caller: &Caller) -> AppResult<ChatModelList> {
@@ -37,7 +38,7 @@ pub async fn chat_models(app: &App, caller: &Caller, refresh: bool) -> AppResult
         upstream.iter().filter_map(|m| m.as_object().cloned()).collect();
     let rows = db_models::all(&app.db).await?;
     let mut grants: HashMap<String, Vec<GrantRow>> = HashMap::new();
-    for g in db_models::all_grants(&app.db, db_models::MODEL).await? {
+    for g in crate::store::grants::all_grants(&app.db, crate::store::grants::MODEL).await? {
         grants.entry(g.resource_id.clone()).or_default().push(g);
     }
     let info = |row: &ModelRow| -> Value {

@@ -80,7 +80,9 @@ pub async fn list_range(
     let (rows, total) =
         db_models::list(&app.db, &filter, order, ascending, limit.max(0), offset.max(0)).await?;
     let ids: Vec<String> = rows.iter().map(|r| r.model.id.clone()).collect();
-    let writable = db_models::granted_ids(&app.db, db_models::MODEL, &ids, p.id(), "write").await?;
+    let writable =
+        crate::store::grants::granted_ids(&app.db, crate::store::grants::MODEL, &ids, p.id(), "write")
+            .await?;
     let mut owners = Vec::with_capacity(rows.len());
     let mut models = Vec::with_capacity(rows.len());
     for r in rows {

@@ -18,7 +18,8 @@ use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::store;
-use crate::store::models::{self as db_models, GrantRow, ModelRow};
+use crate::store::grants::GrantRow;
+use crate::store::models::{self as db_models, ModelRow};
 
 mod access;
 mod canonical;
@@ -41,17 +42,15 @@ pub use view::{
     AccessGrantView, ChatModelList, ModelAccessView, ModelExportView, ModelPageView, ModelView, Owner,
 };
 
-use access::{
-    allowed_grants, bypass_admin, check_files, has_grant, may_change, normalize_grants, permission,
-    refuse_unknown_principals,
-};
+use crate::service::grants::{self, Shared};
+use access::{bypass_admin, check_files, has_grant, may_change, permission};
 use catalog::upstream_ids;
 use write::{insert_in, update_in};
 
 async fn with_grants(ex: &store::Db, rows: Vec<ModelRow>) -> AppResult<Vec<ModelView>> {
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     let mut grants: HashMap<String, Vec<GrantRow>> = HashMap::new();
-    for g in db_models::grants_for(ex, db_models::MODEL, &ids).await? {
+    for g in crate::store::grants::grants_for(ex, crate::store::grants::MODEL, &ids).await? {
         grants.entry(g.resource_id.clone()).or_default().push(g);
     }
     Ok(rows
@@ -93,9 +92,9 @@ pub async fn create(app: &App, caller: &Caller, form: ModelForm) -> AppResult<Mo
         }
     }
     check_files(p, &form.meta, None)?;
-    let grants = normalize_grants(form.access_grants.as_deref().unwrap_or_default());
-    let grants = allowed_grants(app, p, grants).await?;
-    refuse_unknown_principals(app, &grants).await?;
+    let grants = grants::normalize(form.access_grants.as_deref().unwrap_or_default());
+    let grants = grants::allowed(app, p, Shared::Model, grants).await?;
+    grants::refuse_unknown_principals(app, &grants).await?;
     let mut tx = app.db.begin().await?;
     insert_in(&mut tx, p.id(), p.id(), &form, base_model_id.as_deref(), &grants, store::now()).await?;
     tx.commit().await?;

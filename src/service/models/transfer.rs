@@ -4,9 +4,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value, json};
 
-use super::access::{
-    allowed_grants, bypass_admin, check_files, normalize_grants, permission, unknown_principals,
-};
+use super::access::{bypass_admin, check_files, permission};
 use super::catalog::upstream_ids;
 use super::view::ModelExportView;
 use super::write::{insert_in, update_in};
@@ -14,6 +12,7 @@ use super::{ModelForm, canonical_meta, is_valid_id, with_grants};
 use crate::app::App;
 use crate::auth::Caller;
 use crate::error::{AppError, AppResult, ErrorCode};
+use crate::service::grants::{self, Shared};
 use crate::store;
 use crate::store::models::{self as db_models, ModelRow};
 
@@ -31,7 +30,14 @@ pub async fn export(app: &App, caller: &Caller, ids: Option<Vec<String>>) -> App
     let mut rows: Vec<ModelRow> = rows.into_iter().filter(|r| r.base_model_id.is_some()).collect();
     if !bypass_admin(app, p) {
         let all_ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
-        let writable = db_models::granted_ids(&app.db, db_models::MODEL, &all_ids, p.id(), "write").await?;
+        let writable = crate::store::grants::granted_ids(
+            &app.db,
+            crate::store::grants::MODEL,
+            &all_ids,
+            p.id(),
+            "write",
+        )
+        .await?;
         rows.retain(|r| r.user_id == p.user.id || writable.contains(&r.id));
     }
     if let Some(ids) = &ids {
@@ -65,7 +71,14 @@ pub async fn import(app: &App, caller: &Caller, models: Vec<Value>) -> AppResult
     let writable = if p.role.is_admin() {
         existing_ids.iter().cloned().collect()
     } else {
-        db_models::granted_ids(&app.db, db_models::MODEL, &existing_ids, p.id(), "write").await?
+        crate::store::grants::granted_ids(
+            &app.db,
+            crate::store::grants::MODEL,
+            &existing_ids,
+            p.id(),
+            "write",
+        )
+        .await?
     };
     // Asked before the transaction so a slow provider never holds a write lock.
     let taken = if p.role.is_admin() { HashSet::new() } else { upstream_ids(app).await };
@@ -143,9 +156,9 @@ pub async fn import(app: &App, caller: &Caller, models: Vec<Value>) -> AppResult
                     tracing::warn!(model = %id, "import: references a file that cannot be read; skipped");
                     continue;
                 }
-                let grants = normalize_grants(form.access_grants.as_deref().unwrap_or_default());
-                let mut grants = allowed_grants(app, p, grants).await?;
-                let unknown = unknown_principals(app, &grants).await?;
+                let grants = grants::normalize(form.access_grants.as_deref().unwrap_or_default());
+                let mut grants = grants::allowed(app, p, Shared::Model, grants).await?;
+                let unknown = grants::unknown_principals(app, &grants).await?;
                 if !unknown.is_empty() {
                     tracing::warn!(model = %id, dropped = unknown.len(), "import: grants naming nobody dropped");
                     grants.retain(|g| !unknown.contains(&(g.principal_type.clone(), g.principal_id.clone())));

@@ -8,7 +8,8 @@ use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
 
 use super::{canonical_meta, canonical_params};
-use crate::store::models::{GrantRow, ModelRow};
+use crate::store::grants::GrantRow;
+use crate::store::models::ModelRow;
 
 /// A stored model as the reference's `ModelModel` answers it; `meta` and `params` in canonical
 /// form.

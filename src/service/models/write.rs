@@ -7,7 +7,8 @@ use super::access::check_files;
 use super::{ModelForm, canonical_meta, canonical_params};
 use crate::auth::Principal;
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::store::models::{self as db_models, ModelRow, ModelWrite, NewGrant};
+use crate::store::grants::NewGrant;
+use crate::store::models::{self as db_models, ModelRow, ModelWrite};
 use crate::store::{self, Tx};
 
 /// What a history entry records of a model.
@@ -61,7 +62,7 @@ pub(super) async fn insert_in(
     };
     db_models::insert(&mut *tx, &write).await.map_err(taken_on_conflict)?;
     if !grants.is_empty() {
-        db_models::replace_grants(tx, db_models::MODEL, &form.id, grants, now).await?;
+        crate::store::grants::replace_grants(tx, crate::store::grants::MODEL, &form.id, grants, now).await?;
     }
     Ok(())
 }

@@ -61,7 +61,7 @@ pub async fn preview(app: &App, caller: &Caller, id: &str) -> AppResult<UserPrev
         store::users::get(&app.db, id).await?.ok_or_else(|| AppError::not_found(ErrorCode::NotFound))?;
     let active: Vec<_> = store::models::all(&app.db).await?.into_iter().filter(|m| m.is_active).collect();
     let others: Vec<String> = active.iter().filter(|m| m.user_id != id).map(|m| m.id.clone()).collect();
-    let granted = store::models::granted_ids(&app.db, store::models::MODEL, &others, id, "read").await?;
+    let granted = store::grants::granted_ids(&app.db, store::grants::MODEL, &others, id, "read").await?;
     let total = active.len() as i64;
     let items = active
         .into_iter()
