@@ -10,7 +10,7 @@ use super::jwt::{ACCEPTED_TYPES, Claims, TokenKeys};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::kv::Redis;
 use crate::service::admin_config::Settings;
-use crate::service::policy;
+use crate::service::{permissions, policy};
 use crate::store::{self, Db, users::User};
 
 /// Seconds between `last_active_at` refreshes of one user.
@@ -33,6 +33,8 @@ pub struct Principal {
     pub user: User,
     pub role: Role,
     pub credential: Credential,
+    /// Whether the user belongs to a group (their permissions are then more than the defaults).
+    pub grouped: bool,
 }
 
 impl Principal {
@@ -200,18 +202,24 @@ pub async fn resolve_token(
         role: Role::from_stored(&row.user.role),
         user: row.user,
         credential: Credential::Session { token, claims },
+        grouped: row.grouped,
     })
 }
 
 async fn resolve_api_key(db: &Db, key: &str, path: &str) -> AppResult<Principal> {
     let now = store::now();
-    let user = store::api_keys::user_by_key(db, key, now)
+    let store::api_keys::KeyUser { user, grouped } = store::api_keys::user_by_key(db, key, now)
         .await
         .map_err(auth_unavailable)?
         .ok_or_else(|| AppError::unauthorized(ErrorCode::InvalidToken))?;
     let settings = Settings::load(db).await.map_err(auth_unavailable)?;
     let role = Role::from_stored(&user.role);
-    if !policy::may_use_api_keys(&role, settings.enable_api_keys(), &settings.permissions()) {
+    let tree = if grouped {
+        permissions::of_user(db, &user.id).await.map_err(auth_unavailable)?
+    } else {
+        settings.permissions()
+    };
+    if !policy::may_use_api_keys(&role, settings.enable_api_keys(), &tree) {
         return Err(AppError::forbidden(ErrorCode::ApiKeyNotAllowed));
     }
     if settings.api_key_endpoint_restrictions() {
@@ -224,7 +232,7 @@ async fn resolve_api_key(db: &Db, key: &str, path: &str) -> AppResult<Principal>
         tracing::debug!(error = %e.report(), "could not record API key use");
     }
     touch(db, &user).await;
-    Ok(Principal { role, user, credential: Credential::ApiKey })
+    Ok(Principal { role, user, credential: Credential::ApiKey, grouped })
 }
 
 /// Refreshes `last_active_at` at most once a minute; a failure only costs freshness.

@@ -119,7 +119,8 @@ pub async fn issue_session(app: &App, user: User, auth_method: Option<&str>) -> 
         .keys
         .issue_session(&user.id, &credential.session_stamp, auth_method, lifetime, store::now())
         .map_err(AppError::internal)?;
-    Ok(Session { permissions: settings.permissions().to_value(), user, token, claims, lifetime })
+    let permissions = permissions::of_user(&app.db, &user.id).await?.to_value();
+    Ok(Session { permissions, user, token, claims, lifetime })
 }
 
 /// `POST /auths/signin`: rate limit (per lower-cased email, checked first), then credentials.
@@ -203,13 +204,13 @@ pub async fn session_user(app: &App, caller: &Caller) -> AppResult<SessionInfo> 
     if claims.exp.is_some_and(|exp| exp < store::now()) {
         return Err(AppError::unauthorized(ErrorCode::InvalidToken));
     }
-    let settings = Settings::load(&app.db).await?;
-    Ok(SessionInfo {
-        user: p.user.clone(),
-        token: token.clone(),
-        expires_at: claims.exp,
-        permissions: settings.permissions_json(),
-    })
+    let permissions = if p.grouped {
+        let tree = permissions::of(&app.db, p).await?;
+        serde_json::value::to_raw_value(&tree.to_value()).map_err(AppError::internal)?.into()
+    } else {
+        Settings::load(&app.db).await?.permissions_json()
+    };
+    Ok(SessionInfo { user: p.user.clone(), token: token.clone(), expires_at: claims.exp, permissions })
 }
 
 pub async fn update_profile(app: &App, caller: &Caller, input: ProfileInput) -> AppResult<User> {
@@ -296,7 +297,7 @@ pub async fn admin_details(app: &App, caller: &Caller) -> AppResult<(Option<Stri
 async fn api_key_principal<'a>(app: &App, caller: &'a Caller) -> AppResult<&'a Principal> {
     let p = caller.require_user()?;
     let settings = Settings::load(&app.db).await?;
-    let tree = permissions::of_user(&app.db, p.id()).await?;
+    let tree = permissions::of(&app.db, p).await?;
     if policy::may_use_api_keys(&p.role, settings.enable_api_keys(), &tree) {
         Ok(p)
     } else {

@@ -98,7 +98,7 @@ pub async fn allowed(
     if p.role.is_admin() || grants.is_empty() {
         return Ok(grants);
     }
-    let perms = permissions::of_user(&app.db, p.id()).await?;
+    let perms = permissions::of(&app.db, p).await?;
     let holds = |key: Option<&str>| key.is_some_and(|k| perms.allows(k));
     if sharing.is_some() && !holds(sharing) {
         return Ok(Vec::new());

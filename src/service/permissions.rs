@@ -214,6 +214,12 @@ fn truthy(v: &Value) -> bool {
     }
 }
 
+/// The permission tree of a resolved caller: the default tree itself, without a statement, for
+/// a user in no group (their session row says so); `of_user` otherwise.
+pub async fn of(db: &Db, p: &crate::auth::Principal) -> AppResult<Arc<PermissionTree>> {
+    if p.grouped { of_user(db, p.id()).await } else { Ok(Settings::load(db).await?.permissions()) }
+}
+
 /// The permission tree of user `user_id`: the stored default tree (built-in defaults filled in)
 /// merged with the `permissions` of every group the user belongs to, directly or through a
 /// subgroup — the tree every permission check of a user reads. Without groups it is the default

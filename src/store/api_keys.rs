@@ -32,10 +32,19 @@ pub async fn delete_for_user(ex: impl Into<Exec<'_>>, user_id: &str) -> AppResul
 }
 
 /// The owner of `key`, if the key exists and has not expired.
-pub async fn user_by_key(ex: impl Into<Exec<'_>>, key: &str, now: i64) -> AppResult<Option<User>> {
+/// The owner of an API key, and whether they belong to a group.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct KeyUser {
+    #[sqlx(flatten)]
+    pub user: User,
+    pub grouped: bool,
+}
+
+pub async fn user_by_key(ex: impl Into<Exec<'_>>, key: &str, now: i64) -> AppResult<Option<KeyUser>> {
     let sql = concat!(
         "select ",
         user_columns_in_join!(),
+        ", exists (select 1 from group_members gm where gm.user_id = users.id) as grouped",
         " from users join api_keys k on k.user_id = users.id ",
         "where k.key = $1 and (k.expires_at is null or k.expires_at > $2)"
     );

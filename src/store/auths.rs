@@ -23,6 +23,8 @@ pub struct SessionRow {
     pub active: bool,
     pub session_stamp: String,
     pub revoked: bool,
+    /// Whether the user belongs to a group (then group permissions merge into theirs).
+    pub grouped: bool,
 }
 
 pub async fn insert(
@@ -101,7 +103,8 @@ async fn session_uncached(ex: impl Into<Exec<'_>>, id: &str, jti: &str) -> AppRe
         "select ",
         user_columns_in_join!(),
         ", a.active, a.session_stamp, ",
-        "exists (select 1 from revoked_tokens r where r.jti = $2) as revoked ",
+        "exists (select 1 from revoked_tokens r where r.jti = $2) as revoked, ",
+        "exists (select 1 from group_members gm where gm.user_id = users.id) as grouped ",
         "from users join auths a on a.id = users.id where users.id = $1"
     );
     Ok(run!(ex, e => sqlx::query_as(sql).bind(id).bind(jti).fetch_optional(e).await)?)

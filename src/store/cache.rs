@@ -25,6 +25,8 @@ pub enum Change {
     Account(String),
     /// Chats (titles, flags, tags, shares) of one user, or of anyone (`None`).
     Chats(Option<String>),
+    /// Group memberships (any): whether a user is in a group is part of their session row.
+    Memberships,
 }
 
 /// The caches of one `Db`.
@@ -46,6 +48,7 @@ impl Caches {
         match change {
             Change::Account(user) => self.sessions.invalidate(Some(user)),
             Change::Chats(user) => self.chat_lists.invalidate(user.as_deref()),
+            Change::Memberships => self.sessions.invalidate(None),
         }
     }
 }

@@ -10,6 +10,7 @@ use std::collections::HashSet;
 use serde_json::Value;
 use sqlx::types::Json;
 
+use super::cache::Change;
 use super::users::{User, user_columns_in_join};
 use super::{Backend, Exec, Tx, placeholders};
 use crate::error::AppResult;
@@ -248,6 +249,7 @@ pub async fn ancestor_ids(ex: impl Into<Exec<'_>>, id: &str) -> AppResult<Vec<St
 /// Deletes a group: its children move up to `parent`, its memberships and the access grants
 /// naming it go.
 pub async fn delete(tx: &mut Tx, id: &str, parent: Option<&str>, now: i64) -> AppResult<bool> {
+    tx.changes(Change::Memberships);
     run!(&mut *tx, e => sqlx::query("update groups set parent_group_id = $2, updated_at = $3 where parent_group_id = $1")
         .bind(id).bind(parent).bind(now).execute(e).await.map(|r| r.rows_affected()))?;
     run!(&mut *tx, e => sqlx::query("delete from access_grants where principal_type = 'group' and principal_id = $1")
@@ -389,6 +391,7 @@ pub async fn memberships_below(
 
 /// Adds the users among `user_ids` that exist and are not members yet; their number.
 pub async fn add_members(tx: &mut Tx, id: &str, user_ids: &[String], now: i64) -> AppResult<u64> {
+    tx.changes(Change::Memberships);
     let mut wanted: Vec<String> = Vec::new();
     let mut seen = HashSet::new();
     for u in user_ids {
@@ -435,6 +438,7 @@ pub async fn add_members(tx: &mut Tx, id: &str, user_ids: &[String], now: i64) -
 
 /// Removes these users from the group; how many memberships went.
 pub async fn remove_members(tx: &mut Tx, id: &str, user_ids: &[String]) -> AppResult<u64> {
+    tx.changes(Change::Memberships);
     let mut removed = 0;
     for chunk in user_ids.chunks(CHUNK) {
         let sql = format!(

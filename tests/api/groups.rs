@@ -45,6 +45,7 @@ backend_tests!(
     member_list_pages_and_marks_inherited_members,
     a_group_grant_gives_its_members_access_to_a_model,
     group_permissions_merge_into_the_users_permissions_and_are_obeyed,
+    sessions_and_api_keys_carry_group_permissions_through_the_session_cache,
     preview_shows_what_members_reach_and_the_permission_layers,
     long_searches_and_long_user_lists_are_bounded_or_batched,
 );
@@ -943,4 +944,65 @@ async fn long_searches_and_long_user_lists_are_bounded_or_batched(b: Backend) {
     let r = remove(&app, &admin, &id, &wanted).await;
     assert_eq!((r.status, r.body["member_count"].clone()), (StatusCode::OK, json!(0)));
     assert_eq!(memberships(&app, &id).await, 0);
+}
+
+/// The session answers (`GET /auths/`, sign-in) and the API-key gate read the group-merged tree;
+/// with the session cache on for a minute, joining or leaving a group shows in the next answer.
+/// A user in no group pays no statement for it.
+async fn sessions_and_api_keys_carry_group_permissions_through_the_session_cache(b: Backend) {
+    let caches = [("SESSION_CACHE_TTL", "60000"), ("CHAT_LIST_CACHE_TTL", "60000")];
+    let Some(app) = TestApp::spawn_with(b, &caches).await else { return };
+    let (admin, _) = app.admin().await;
+    app.set_admin_config(&admin, json!({"ENABLE_API_KEYS": true})).await;
+    let (alice, alice_id) = app.user(&admin, "Alice", "alice@example.com", "user").await;
+    let session_perm = |token: String| {
+        let app = &app;
+        async move {
+            let a = app.get("/api/v1/auths/", Some(&token)).await;
+            assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+            a.body["permissions"]["features"]["api_keys"].clone()
+        }
+    };
+    assert_eq!(session_perm(alice.clone()).await, json!(false));
+    let before = app.db.statement_count();
+    session_perm(alice.clone()).await;
+    assert_eq!(app.db.statement_count() - before, 0, "a cached session of a user in no group");
+    let refused = app.post("/api/v1/auths/api_key", Some(&alice), json!({})).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+
+    let g = create(
+        &app,
+        &admin,
+        json!({"name": "Keyholders", "description": "", "permissions": {"features": {"api_keys": true}}}),
+    )
+    .await;
+    let g = g["id"].as_str().expect("id").to_string();
+    assert_eq!(add(&app, &admin, &g, &[&alice_id]).await.status, StatusCode::OK);
+    assert_eq!(session_perm(alice.clone()).await, json!(true), "joining shows at once");
+    let signin = app.signin("alice@example.com", crate::helpers::PASSWORD).await;
+    assert_eq!(signin.body["permissions"]["features"]["api_keys"], json!(true), "{}", signin.text);
+    let before = app.db.statement_count();
+    session_perm(alice.clone()).await;
+    assert_eq!(app.db.statement_count() - before, 1, "a grouped user: the group tree only");
+
+    let created = app.post("/api/v1/auths/api_key", Some(&alice), json!({})).await;
+    assert_eq!(created.status, StatusCode::OK, "{}", created.text);
+    let key = created.body["api_key"].as_str().expect("key").to_string();
+    let used = app.get("/api/v1/chats/", Some(&key)).await;
+    assert_eq!(used.status, StatusCode::OK, "{}", used.text);
+
+    // Leaving the group: the session and the key lose the permission at once.
+    assert_eq!(remove(&app, &admin, &g, &[&alice_id]).await.status, StatusCode::OK);
+    assert_eq!(session_perm(alice.clone()).await, json!(false), "leaving shows at once");
+    let used = app.get("/api/v1/chats/", Some(&key)).await;
+    assert_eq!(
+        (used.status, used.detail()),
+        (StatusCode::FORBIDDEN, "Use of API key is not enabled in the environment.")
+    );
+    // Deleting a group also ends what it gave.
+    assert_eq!(add(&app, &admin, &g, &[&alice_id]).await.status, StatusCode::OK);
+    assert_eq!(session_perm(alice.clone()).await, json!(true));
+    let d = app.delete(&format!("/api/v1/groups/id/{g}/delete"), Some(&admin)).await;
+    assert_eq!(d.status, StatusCode::OK, "{}", d.text);
+    assert_eq!(session_perm(alice.clone()).await, json!(false), "a deleted group gives nothing");
 }

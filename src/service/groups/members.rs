@@ -112,7 +112,7 @@ pub async fn groups_of_user(
 /// defaults.
 pub async fn user_permissions(app: &App, caller: &Caller) -> AppResult<Value> {
     let p = caller.require_verified()?;
-    Ok(permissions::of_user(&app.db, p.id()).await?.to_value())
+    Ok(permissions::of(&app.db, p).await?.to_value())
 }
 
 /// The groups from `group` up through its parents, nearest first, each once.

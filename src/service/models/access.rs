@@ -32,7 +32,7 @@ pub(super) async fn permission(app: &App, p: &Principal, path: &str) -> AppResul
     if p.role.is_admin() {
         return Ok(true);
     }
-    let tree = permissions::of_user(&app.db, p.id()).await?;
+    let tree = permissions::of(&app.db, p).await?;
     Ok(policy::holds(&p.role, &tree, path))
 }
 

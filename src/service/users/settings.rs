@@ -195,7 +195,7 @@ async fn strip_unpermitted(app: &App, p: &Principal, form: &mut Map<String, Valu
     if p.role.is_admin() {
         return Ok(());
     }
-    let tree = permissions::of_user(&app.db, p.id()).await?;
+    let tree = permissions::of(&app.db, p).await?;
     let holds = |path: &str| policy::holds(&p.role, &tree, path);
     if let Some(Value::Object(ui)) = form.get_mut("ui") {
         if !holds("settings.interface") {
