@@ -91,6 +91,11 @@ async fn create_account(
     let mut tx = app.db.begin().await?;
     let user = store::users::insert(&mut tx, &new, promote_first).await.map_err(email_taken_on_conflict)?;
     store::auths::insert(&mut tx, &user.id, email.as_str(), &hash, &uuid::Uuid::new_v4().to_string()).await?;
+    // `DEFAULT_GROUP_ID`: new accounts join that group (a group that no longer exists is skipped).
+    let default_group = Settings::load(&app.db).await?.text("ui.default_group_id").to_string();
+    if !default_group.is_empty() && store::groups::get(&mut tx, &default_group).await?.is_some() {
+        store::groups::add_members(&mut tx, &default_group, std::slice::from_ref(&user.id), now).await?;
+    }
     if promote_first && user.role == "admin" {
         store::settings::set(&mut tx, "ui.enable_signup", &Value::Bool(false), now).await?;
         let key = crate::service::users::PRIMARY_ADMIN_KEY;

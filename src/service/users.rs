@@ -66,13 +66,42 @@ pub async fn list_range(
 pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<UserPage> {
     caller.require_admin()?;
     let (users, total) = page_of_users(app, &params).await?;
+    let ids: Vec<String> = users.iter().map(|u| u.id.clone()).collect();
+    let mut groups = direct_groups(app, &ids).await?;
     Ok(UserPage {
         users: users
             .into_iter()
-            .map(|user| UserWithGroups { user: user.into(), group_ids: Vec::new() })
+            .map(|user| {
+                let group_ids =
+                    groups.remove(&user.id).unwrap_or_default().into_iter().map(|g| g.id).collect();
+                UserWithGroups { user: user.into(), group_ids }
+            })
             .collect(),
         total,
     })
+}
+
+/// The direct groups of each of these users, newest change first (one statement per 500 users).
+pub(crate) async fn direct_groups(
+    app: &App,
+    user_ids: &[String],
+) -> AppResult<std::collections::HashMap<String, Vec<NamedRef>>> {
+    let mut out: std::collections::HashMap<String, Vec<NamedRef>> = std::collections::HashMap::new();
+    for (user, id, name) in store::groups::direct_of_members(&app.db, user_ids).await? {
+        out.entry(user).or_default().push(NamedRef { id, name });
+    }
+    Ok(out)
+}
+
+/// A user's direct groups as the reference's `{id, name}` objects.
+pub(crate) async fn group_refs(app: &App, user_id: &str) -> AppResult<Vec<serde_json::Value>> {
+    let mut groups = direct_groups(app, &[user_id.to_string()]).await?;
+    Ok(groups
+        .remove(user_id)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|g| serde_json::json!({"id": g.id, "name": g.name}))
+        .collect())
 }
 
 /// One `PAGE_SIZE` page of users as `params` ask for it (search text, order, 1-based page), and
@@ -107,7 +136,8 @@ pub async fn get(app: &App, caller: &Caller, id: &str) -> AppResult<UserDetail> 
     }
     let user =
         store::users::get(&app.db, id).await?.ok_or_else(|| AppError::bad_request(ErrorCode::NotFound))?;
-    Ok(UserDetail { is_active: is_active(&user), user: user.into(), groups: Vec::new() })
+    let groups = group_refs(app, id).await?;
+    Ok(UserDetail { is_active: is_active(&user), user: user.into(), groups })
 }
 
 /// `UserUpdateForm`: only given fields change.

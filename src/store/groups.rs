@@ -12,7 +12,7 @@ use sqlx::types::Json;
 
 use super::cache::Change;
 use super::users::{User, user_columns_in_join};
-use super::{Backend, Exec, Tx, placeholders};
+use super::{Backend, Db, Exec, Tx, placeholders};
 use crate::error::AppResult;
 use crate::run;
 
@@ -215,6 +215,29 @@ pub async fn of_member(ex: impl Into<Exec<'_>>, user_id: &str, inherited: bool) 
         )
     };
     Ok(run!(ex, e => sqlx::query_as(sql).bind(user_id).fetch_all(e).await)?)
+}
+
+/// The direct groups of each of these users as `(user id, group id, group name)`, each user's
+/// newest change first (the admin list's `group_ids`, a user's `groups`). One statement per 500
+/// users.
+pub async fn direct_of_members(db: &Db, user_ids: &[String]) -> AppResult<Vec<(String, String, String)>> {
+    let mut out = Vec::new();
+    for chunk in user_ids.chunks(CHUNK) {
+        let sql = format!(
+            "select gm.user_id, groups.id, groups.name from group_members gm join groups on groups.id = gm.group_id \
+             where gm.user_id in ({}) order by groups.updated_at desc, groups.id",
+            placeholders(1, chunk.len())
+        );
+        let rows: Vec<(String, String, String)> = run!(db, e => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+            for u in chunk {
+                q = q.bind(u);
+            }
+            q.fetch_all(e).await
+        })?;
+        out.extend(rows);
+    }
+    Ok(out)
 }
 
 /// The ids of a user's groups, direct and inherited.

@@ -46,6 +46,7 @@ backend_tests!(
     a_group_grant_gives_its_members_access_to_a_model,
     group_permissions_merge_into_the_users_permissions_and_are_obeyed,
     sessions_and_api_keys_carry_group_permissions_through_the_session_cache,
+    user_answers_name_their_groups_and_new_accounts_join_the_default_group,
     preview_shows_what_members_reach_and_the_permission_layers,
     long_searches_and_long_user_lists_are_bounded_or_batched,
 );
@@ -1005,4 +1006,55 @@ async fn sessions_and_api_keys_carry_group_permissions_through_the_session_cache
     let d = app.delete(&format!("/api/v1/groups/id/{g}/delete"), Some(&admin)).await;
     assert_eq!(d.status, StatusCode::OK, "{}", d.text);
     assert_eq!(session_perm(alice.clone()).await, json!(false), "a deleted group gives nothing");
+}
+
+/// `/users/` gives each user's direct group ids, `/users/{id}` and `/users/{id}/info` their
+/// direct groups as `{id, name}`, the preview their direct and inherited groups; with
+/// `DEFAULT_GROUP_ID` set, sign-up and admin-added accounts join that group (a deleted default
+/// group is skipped, the account still made).
+async fn user_answers_name_their_groups_and_new_accounts_join_the_default_group(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else { return };
+    let (admin, admin_id) = app.admin().await;
+    let (alice, alice_id) = app.user(&admin, "Alice", "alice@example.com", "user").await;
+    let top = named(&app, &admin, "Top").await;
+    let low = create(&app, &admin, json!({"name": "Low", "description": "", "parent_group_id": top})).await;
+    let low = low["id"].as_str().expect("id").to_string();
+    assert_eq!(add(&app, &admin, &low, &[&alice_id]).await.status, StatusCode::OK);
+
+    let list = app.get("/api/v1/users/", Some(&admin)).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    let users = list.body["users"].as_array().expect("users");
+    let of = |id: &str| users.iter().find(|u| u["id"] == id).expect("listed")["group_ids"].clone();
+    assert_eq!(of(&alice_id), json!([low]), "direct groups only");
+    assert_eq!(of(&admin_id), json!([]));
+    let one = app.get(&format!("/api/v1/users/{alice_id}"), Some(&admin)).await;
+    assert_eq!(one.body["groups"], json!([{"id": low, "name": "Low"}]), "{}", one.text);
+    let info = app.get(&format!("/api/v1/users/{alice_id}/info"), Some(&alice)).await;
+    assert_eq!(info.body["groups"], json!([{"id": low, "name": "Low"}]), "{}", info.text);
+    let preview = app.get(&format!("/api/v1/users/{alice_id}/preview"), Some(&admin)).await;
+    assert_eq!(preview.status, StatusCode::OK, "{}", preview.text);
+    let mut names: Vec<&str> = preview.body["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .map(|g| g["name"].as_str().expect("name"))
+        .collect();
+    names.sort();
+    assert_eq!(names, ["Low", "Top"], "the preview counts inherited groups");
+
+    // The default group.
+    app.set_admin_config(&admin, json!({"DEFAULT_GROUP_ID": top, "ENABLE_SIGNUP": true})).await;
+    let bob = app.signup("Bob", "bob@example.com", crate::helpers::PASSWORD).await;
+    assert_eq!(bob.status, StatusCode::OK, "{}", bob.text);
+    let bob_id = bob.body["id"].as_str().expect("id").to_string();
+    assert_eq!(memberships_of(&app, &bob_id).await, 1);
+    let (_, carol_id) = app.user(&admin, "Carol", "carol@example.com", "user").await;
+    assert_eq!(memberships_of(&app, &carol_id).await, 1);
+    let members = app.post(&format!("/api/v1/groups/id/{top}/users"), Some(&admin), json!({})).await;
+    assert!(members.text.contains(&bob_id) && members.text.contains(&carol_id), "{}", members.text);
+    let d = app.delete(&format!("/api/v1/groups/id/{top}/delete"), Some(&admin)).await;
+    assert_eq!(d.status, StatusCode::OK, "{}", d.text);
+    let dave = app.signup("Dave", "dave@example.com", crate::helpers::PASSWORD).await;
+    assert_eq!(dave.status, StatusCode::OK, "a deleted default group is skipped: {}", dave.text);
+    assert_eq!(memberships_of(&app, dave.body["id"].as_str().expect("id")).await, 0);
 }

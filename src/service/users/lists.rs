@@ -29,13 +29,14 @@ pub async fn search(app: &App, caller: &Caller, params: ListParams) -> AppResult
 }
 
 /// `GET /users/{id}/info` (verified): one user's public info, whether they are active, and their
-/// groups (none: duet has no groups yet). 400 `NOT_FOUND` for an unknown id.
+/// direct groups. 400 `NOT_FOUND` for an unknown id.
 pub async fn info(app: &App, caller: &Caller, id: &str) -> AppResult<UserInfoView> {
     caller.require_verified()?;
     let user =
         store::users::get(&app.db, id).await?.ok_or_else(|| AppError::bad_request(ErrorCode::NotFound))?;
     let active = is_active(&user);
-    Ok(UserInfoView::of(user, active))
+    let groups = super::group_refs(app, id).await?;
+    Ok(UserInfoView { groups, ..UserInfoView::of(user, active) })
 }
 
 /// `GET /users/{id}/active` (verified): an unknown id is simply not active.
@@ -52,9 +53,10 @@ pub async fn oauth_sessions(_app: &App, caller: &Caller, _id: &str) -> AppResult
     Err(AppError::bad_request(ErrorCode::NotFound))
 }
 
-/// `GET /users/{id}/preview` (admin): the active models the user can read (owned, or granted
-/// `read` to them or to everyone) out of all active models; knowledge bases and tools, which duet
-/// does not have, are empty. 404 `NOT_FOUND` for an unknown id.
+/// `GET /users/{id}/preview` (admin): the user's groups (direct and inherited) and the active
+/// models the user can read (owned, or granted `read` to them, to everyone or to one of their
+/// groups) out of all active models; knowledge bases and tools, which duet does not have, are
+/// empty. 404 `NOT_FOUND` for an unknown id.
 pub async fn preview(app: &App, caller: &Caller, id: &str) -> AppResult<UserPreview> {
     caller.require_admin()?;
     let user =
@@ -69,9 +71,14 @@ pub async fn preview(app: &App, caller: &Caller, id: &str) -> AppResult<UserPrev
         .map(|m| NamedRef { id: m.id, name: m.name })
         .collect();
     let empty = || PreviewList { items: Vec::new(), total: 0 };
+    let groups = store::groups::of_member(&app.db, id, true)
+        .await?
+        .into_iter()
+        .map(|g| NamedRef { id: g.id, name: g.name })
+        .collect();
     Ok(UserPreview {
         user: NamedRef { id: user.id, name: user.name },
-        groups: Vec::new(),
+        groups,
         models: PreviewList { items, total },
         knowledge: empty(),
         tools: empty(),

@@ -73,8 +73,7 @@ impl From<User> for UserView {
     }
 }
 
-/// A user of the admin list: `UserModel` and their group ids (always empty: duet has no groups
-/// yet).
+/// A user of the admin list: `UserModel` and the ids of their direct groups.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct UserWithGroups {
     #[serde(flatten)]
