@@ -16,6 +16,27 @@ use serde_json::{Value, json};
 pub enum ErrorCode {
     /// `Something went wrong :/` (the reference's `DEFAULT()`).
     Default,
+    /// A completion for a model the caller cannot see or use (one text for both).
+    ModelNotFound,
+    /// A provider that could not be reached, or broke off before answering.
+    ServerConnectionError,
+    /// An error a provider answered with (its own text).
+    UpstreamError,
+    OpenAiDisabled,
+    OllamaDisabled,
+    /// A completion for a chat the caller may not write to.
+    ChatContinuationNotAllowed,
+    ChatNotFound,
+    /// A turn's message ids are missing, repeated or already taken.
+    InvalidMessageId,
+    /// A turn's user message answers a message that was deleted.
+    ParentMessageGone,
+    /// A regenerated reply whose parent is not a user message.
+    RegenerateUserMessagesOnly,
+    /// A continued reply named by `assistant_message_id` and `message_ids` differently.
+    InvalidResponseId,
+    /// Model control choices not keyed by model, not an object, or no longer offered.
+    InvalidModelControls,
     CreateUserError,
     DeleteUserError,
     EmailTaken,
@@ -71,8 +92,31 @@ pub enum ErrorCode {
     TagNameEmpty,
     /// A message edit without `content`.
     NoMessageChanges,
+    /// A folder name taken under the same parent.
+    FolderExists,
+    /// A folder moved into itself or below itself.
+    FolderCycle,
     /// A model row that could not be updated.
     ModelUpdateFailed,
+    /// A fork of a chat without messages.
+    NothingToFork,
+    /// A fork at a message whose parent chain loops.
+    BranchCycle,
+    /// A fork at a message the chat does not have.
+    MessageNotFound,
+    /// A chat whose stats cannot be computed.
+    ChatStatsFailed,
+    /// A compaction with no model named, used or listed.
+    NoCompactionModel,
+    /// A compaction that would need a model to write the summary (duet does not call one).
+    CompactionUnavailable,
+    /// A model history entry that does not exist (for that model).
+    ModelVersionNotFound,
+    /// Deleting the history entry a model is currently at.
+    CurrentModelVersion,
+    /// A model version names a base model, knowledge, tool, skill or function that cannot be used
+    /// (the text names which).
+    VersionDependencyUnavailable,
 }
 
 impl ErrorCode {
@@ -81,6 +125,18 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             Default => "DEFAULT",
+            ModelNotFound => "MODEL_NOT_FOUND",
+            ServerConnectionError => "SERVER_CONNECTION_ERROR",
+            UpstreamError => "UPSTREAM_ERROR",
+            OpenAiDisabled => "OPENAI_API_DISABLED",
+            OllamaDisabled => "OLLAMA_API_DISABLED",
+            ChatContinuationNotAllowed => "CHAT_CONTINUATION_NOT_ALLOWED",
+            ChatNotFound => "CHAT_NOT_FOUND",
+            InvalidMessageId => "INVALID_MESSAGE_ID",
+            ParentMessageGone => "PARENT_MESSAGE_GONE",
+            RegenerateUserMessagesOnly => "REGENERATE_USER_MESSAGES_ONLY",
+            InvalidResponseId => "INVALID_RESPONSE_ID",
+            InvalidModelControls => "INVALID_MODEL_CONTROLS",
             CreateUserError => "CREATE_USER_ERROR",
             DeleteUserError => "DELETE_USER_ERROR",
             EmailTaken => "EMAIL_TAKEN",
@@ -121,7 +177,18 @@ impl ErrorCode {
             TagNameNone => "TAG_NAME_NONE",
             TagNameEmpty => "TAG_NAME_EMPTY",
             NoMessageChanges => "NO_MESSAGE_CHANGES",
+            FolderExists => "FOLDER_EXISTS",
+            FolderCycle => "FOLDER_CYCLE",
             ModelUpdateFailed => "MODEL_UPDATE_FAILED",
+            NothingToFork => "NOTHING_TO_FORK",
+            BranchCycle => "BRANCH_CYCLE",
+            MessageNotFound => "MESSAGE_NOT_FOUND",
+            ChatStatsFailed => "CHAT_STATS_FAILED",
+            NoCompactionModel => "NO_COMPACTION_MODEL",
+            CompactionUnavailable => "COMPACTION_UNAVAILABLE",
+            ModelVersionNotFound => "MODEL_VERSION_NOT_FOUND",
+            CurrentModelVersion => "CURRENT_MODEL_VERSION",
+            VersionDependencyUnavailable => "VERSION_DEPENDENCY_UNAVAILABLE",
         }
     }
 
@@ -130,6 +197,18 @@ impl ErrorCode {
         use ErrorCode::*;
         match self {
             Default => "Something went wrong :/",
+            ModelNotFound => "Model not found",
+            ServerConnectionError => "Open WebUI: Server Connection Error",
+            UpstreamError => "Provider returned an error",
+            OpenAiDisabled => "OpenAI API is disabled",
+            OllamaDisabled => "The Ollama API is disabled. Please enable it to use this feature.",
+            ChatContinuationNotAllowed => "Chat continuation is not allowed.",
+            ChatNotFound => "Chat not found.",
+            InvalidMessageId => "Message already exists or has an invalid ID.",
+            ParentMessageGone => "Parent message no longer exists.",
+            RegenerateUserMessagesOnly => "You can only regenerate replies to user messages.",
+            InvalidResponseId => "Invalid response ID.",
+            InvalidModelControls => "Model control options must be keyed by model.",
             CreateUserError => {
                 "Oops! Something went wrong while creating your account. Please try again later. If the issue persists, contact support for assistance."
             }
@@ -194,7 +273,20 @@ impl ErrorCode {
             TagNameNone => "[ERROR: Tag name cannot be 'None']",
             TagNameEmpty => "[ERROR: Tag name cannot be empty]",
             NoMessageChanges => "No message changes supplied",
+            FolderExists => "[ERROR: Folder already exists]",
+            FolderCycle => "[ERROR: Cannot move a folder into itself or one of its subfolders]",
             ModelUpdateFailed => "[ERROR: Error updating function]",
+            NothingToFork => "chat has no messages to fork",
+            BranchCycle => "message branch contains a cycle",
+            MessageNotFound => "message not found",
+            ChatStatsFailed => "Failed to process chat stats",
+            NoCompactionModel => "No model found for context compaction.",
+            CompactionUnavailable => {
+                "Compacting this chat needs a model to write the summary, and this server does not call one for it yet."
+            }
+            ModelVersionNotFound => "Model version not found",
+            CurrentModelVersion => "Cannot delete the current version",
+            VersionDependencyUnavailable => "The base model is unavailable.",
         }
     }
 }
@@ -270,6 +362,18 @@ impl AppError {
     }
     pub fn not_found(code: ErrorCode) -> Self {
         Self::new(StatusCode::NOT_FOUND, code)
+    }
+    pub fn conflict(code: ErrorCode) -> Self {
+        Self::new(StatusCode::CONFLICT, code)
+    }
+    /// 503 (a provider switched off).
+    pub fn unavailable(code: ErrorCode) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, code)
+    }
+    /// An error with a status of its own (a provider's, passed on) and a text of its own.
+    pub fn with_status(status: u16, code: ErrorCode, text: impl Into<Cow<'static, str>>) -> Self {
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        Self::with_text(status, code, text)
     }
 
     /// 422 with FastAPI's list of field errors.

@@ -47,6 +47,16 @@ impl SameSite {
     }
 }
 
+/// How a stored profile image is served.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileImages {
+    /// An `http(s)` image URL is answered with a redirect to it; off, with the default image, so
+    /// no `<img>` makes the browser call another origin.
+    pub forward_urls: bool,
+    /// The lower-cased media types a stored `data:` URL is served as; others get the default.
+    pub allowed_types: Vec<String>,
+}
+
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -158,6 +168,13 @@ pub struct Config {
     pub enable_admin_chat_access: bool,
     /// Admins may export every chat (`ENABLE_ADMIN_EXPORT`).
     pub enable_admin_export: bool,
+    /// How stored profile images are served (`ENABLE_PROFILE_IMAGE_URL_FORWARDING`,
+    /// `PROFILE_IMAGE_ALLOWED_MIME_TYPES`).
+    pub profile_images: ProfileImages,
+    /// Who may share with a new group unless its `data.config.share` says
+    /// (`DEFAULT_GROUP_SHARE_PERMISSION`: `members`, the default, `true` or `false`; any other
+    /// text is `false`, as the reference reads it).
+    pub default_group_share: serde_json::Value,
     /// GraphQL limits (`GRAPHQL_*`).
     pub graphql: GraphqlLimits,
     pub bootstrap_admin: Option<BootstrapAdmin>,
@@ -473,6 +490,23 @@ impl Config {
             log_format,
             enable_admin_chat_access: env.bool("ENABLE_ADMIN_CHAT_ACCESS", true)?,
             enable_admin_export: env.bool("ENABLE_ADMIN_EXPORT", true)?,
+            profile_images: ProfileImages {
+                forward_urls: env.bool("ENABLE_PROFILE_IMAGE_URL_FORWARDING", true)?,
+                allowed_types: env
+                    .string("PROFILE_IMAGE_ALLOWED_MIME_TYPES", "image/png,image/jpeg,image/gif,image/webp")
+                    .split(',')
+                    .map(|t| t.trim().to_ascii_lowercase())
+                    .filter(|t| !t.is_empty())
+                    .collect(),
+            },
+            default_group_share: match env
+                .string("DEFAULT_GROUP_SHARE_PERMISSION", "members")
+                .trim()
+                .to_lowercase()
+            {
+                t if t == "members" => serde_json::json!("members"),
+                t => serde_json::json!(t == "true"),
+            },
             graphql: GraphqlLimits {
                 max_depth: env.number::<usize>("GRAPHQL_MAX_DEPTH", 12)?,
                 max_complexity: env.number::<usize>("GRAPHQL_MAX_COMPLEXITY", 5000)?,

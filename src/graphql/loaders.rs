@@ -21,6 +21,19 @@ pub type Chats = DataLoader<ChatLoader, HashMapCache>;
 pub type Tags = DataLoader<TagLoader, HashMapCache>;
 pub type Models = DataLoader<ModelLoader, HashMapCache>;
 pub type Readable = DataLoader<ReadableModelLoader, HashMapCache>;
+pub type UserGroups = DataLoader<UserGroupsLoader, HashMapCache>;
+
+/// A user's direct groups `(id, name)`, keyed by user id.
+pub struct UserGroupsLoader(pub AppState);
+
+impl Loader<String> for UserGroupsLoader {
+    type Value = Vec<(String, String)>;
+    type Error = Arc<AppError>;
+
+    async fn load(&self, keys: &[String]) -> Result<HashMap<String, Vec<(String, String)>>, Self::Error> {
+        load::groups_of_users(&self.0, keys).await.map_err(Arc::new)
+    }
+}
 
 pub struct UserLoader(pub AppState);
 

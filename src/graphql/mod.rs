@@ -1,9 +1,13 @@
 //! The GraphQL interface (`POST /graphql`, `GET /graphql?query=`): one schema over the service
 //! layer, with the REST `Caller`, per-request dataloaders, depth/complexity/size/batch limits.
 
+pub mod chats_more;
 pub mod error;
+pub mod folders;
+pub mod groups;
 pub mod limits;
 pub mod loaders;
+pub mod models_history;
 pub mod mutation;
 pub mod playground;
 pub mod query;
@@ -29,17 +33,29 @@ use crate::auth::Caller;
 use crate::config::GraphqlLimits;
 use crate::error::{AppError, ErrorCode};
 use crate::http::extract::{Params, read_json};
-use loaders::{ChatLoader, ModelLoader, ReadableModelLoader, TagLoader, UserLoader};
+use loaders::{ChatLoader, ModelLoader, ReadableModelLoader, TagLoader, UserGroupsLoader, UserLoader};
 
 pub type DuetSchema = Schema<Query, Mutation, EmptySubscription>;
 
 /// Every query field: one object per resource, merged.
 #[derive(MergedObject, Default)]
-pub struct Query(query::CoreQuery);
+pub struct Query(
+    query::CoreQuery,
+    groups::GroupQuery,
+    models_history::ModelHistoryQuery,
+    folders::FolderQuery,
+    chats_more::ChatMoreQuery,
+);
 
 /// Every mutation: one object per resource, merged.
 #[derive(MergedObject, Default)]
-pub struct Mutation(mutation::CoreMutation);
+pub struct Mutation(
+    mutation::CoreMutation,
+    groups::GroupMutation,
+    models_history::ModelHistoryMutation,
+    folders::FolderMutation,
+    chats_more::ChatMoreMutation,
+);
 
 /// How long a dataloader waits to gather keys into one batch. Lists also prime the loaders with
 /// what their selection asks for (`types::prime`), so a page never depends on this timing.
@@ -108,6 +124,18 @@ fn prepare(state: &AppState, caller: &Caller, request: Request) -> Request {
         .data(
             DataLoader::with_cache(ModelLoader(state.clone()), tokio::spawn, HashMapCache::default())
                 .delay(BATCH_DELAY),
+        )
+        .data(
+            DataLoader::with_cache(UserGroupsLoader(state.clone()), tokio::spawn, HashMapCache::default())
+                .delay(BATCH_DELAY),
+        )
+        .data(
+            DataLoader::with_cache(
+                types::FolderLoader { state: state.clone(), caller: caller.clone() },
+                tokio::spawn,
+                HashMapCache::default(),
+            )
+            .delay(BATCH_DELAY),
         )
         .data(
             DataLoader::with_cache(

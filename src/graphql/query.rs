@@ -59,7 +59,8 @@ impl CoreQuery {
     }
 
     /// The caller's chats, newest first. Archived chats only with `archived: true`; `search` takes
-    /// the REST search syntax (words, `tag:`, `pinned:`, `shared:`).
+    /// the REST search syntax (words, `tag:`, `pinned:`, `shared:`); `includeFolders: false` leaves
+    /// out chats in folders (the REST list's default).
     #[allow(clippy::too_many_arguments)]
     #[graphql(complexity = "list_cost(first, child_complexity)")]
     async fn chats(
@@ -71,10 +72,12 @@ impl CoreQuery {
         pinned: Option<bool>,
         search: Option<String>,
         tag: Option<String>,
+        include_folders: Option<bool>,
     ) -> async_graphql::Result<Page<Chat>> {
         let me = caller(ctx).require_verified().gql()?.user.id.clone();
         let window = Window::new(first, after.as_deref())?;
-        chat_connection(ctx, &me, window, ChatFilter { archived, pinned, search, tag }).await
+        let filter = ChatFilter { archived, pinned, search, tag, include_folders };
+        chat_connection(ctx, &me, window, filter).await
     }
 
     /// A shared snapshot by its share id; `null` when there is no such share.

@@ -3,6 +3,10 @@
 //!
 //! The limit covers producing the response head (routing, authentication, the handler's work); a
 //! body that streams after the head has been sent is not cut by it.
+//!
+//! Chat completions are not under it at all: a model may think for minutes before its first
+//! token, and their own limits (`AIOHTTP_CLIENT_TIMEOUT`, `AIOHTTP_CLIENT_STREAM_IDLE_TIMEOUT`)
+//! apply instead.
 
 use std::time::Duration;
 
@@ -13,8 +17,15 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::{AppError, ErrorCode};
 
-/// Runs the rest of the stack under `limit` (`REQUEST_TIMEOUT`).
+/// Paths the limit does not apply to (the chat completion routes).
+const UNLIMITED: [&str; 2] = crate::rest::completions::PATHS;
+
+/// Runs the rest of the stack under `limit` (`REQUEST_TIMEOUT`), chat completions without it.
 pub async fn run(limit: Duration, req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if UNLIMITED.iter().any(|p| path == *p || path.strip_suffix('/') == Some(*p)) {
+        return next.run(req).await;
+    }
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(response) => response,
         Err(_) => {

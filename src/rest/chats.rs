@@ -7,13 +7,14 @@ use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use super::chats_more::MaybeJson;
 use super::extract::{Body, Form, FormReader, Params};
 use crate::app::AppState;
 use crate::auth::{Admin, Caller, Verified};
 use crate::error::AppResult;
 use crate::service::chats::{
     self as svc, ChatInput, ChatPage, ChatTitleView, ChatView, CloneForm, ImportForm, ImportInput,
-    ListParams, MessageForm, PagedParams, SharedItemView, TagFilterForm, TagForm, TagView,
+    ListParams, MessageForm, PagedParams, ShareForm, SharedItemView, TagFilterForm, TagForm, TagView,
 };
 
 pub fn router() -> Router<AppState> {
@@ -119,6 +120,7 @@ fn list_params(params: &Params) -> AppResult<ListParams> {
     Ok(ListParams {
         page: params.int("page")?,
         include_pinned: params.bool("include_pinned")?.unwrap_or(false),
+        include_folders: params.bool("include_folders")?.unwrap_or(false),
         sort_by: params.string("sort_by")?,
         sort_dir: params.string("sort_dir")?,
     })
@@ -133,7 +135,7 @@ fn paged_params(params: &Params) -> AppResult<PagedParams> {
     })
 }
 
-#[utoipa::path(get, path = "/api/v1/chats", tag = "chats", summary = "The caller's chats (titles), newest first", params(("page" = Option<i64>, Query, description = "1-based page; every item without it"), ("include_pinned" = Option<bool>, Query, description = "Include pinned chats"), ("sort_by" = Option<String>, Query, description = "updated_at, created_at or title"), ("sort_dir" = Option<String>, Query, description = "asc or desc")), responses((status = 200, description = "OK", body = Vec<ChatTitleView>)))]
+#[utoipa::path(get, path = "/api/v1/chats", tag = "chats", summary = "The caller's chats (titles), newest first", params(("page" = Option<i64>, Query, description = "1-based page; every item without it"), ("include_pinned" = Option<bool>, Query, description = "Include pinned chats"), ("include_folders" = Option<bool>, Query, description = "Include chats in folders"), ("sort_by" = Option<String>, Query, description = "updated_at, created_at or title"), ("sort_dir" = Option<String>, Query, description = "asc or desc")), responses((status = 200, description = "OK", body = Vec<ChatTitleView>)))]
 async fn list(State(s): State<AppState>, Verified(caller): Verified, params: Params) -> AppResult<Response> {
     Ok(titles(svc::list(&s, &caller, list_params(&params)?).await?))
 }
@@ -331,13 +333,15 @@ async fn archive(
     Ok(Json(svc::toggle_archive(&s, &caller, &id).await?))
 }
 
-#[utoipa::path(post, path = "/api/v1/chats/{id}/share", tag = "chats", summary = "Share a snapshot of a chat", params(("id" = String, Path, description = "The chat id")), responses((status = 200, description = "OK", body = ChatView)))]
+#[utoipa::path(post, path = "/api/v1/chats/{id}/share", tag = "chats", summary = "Share a snapshot of a chat (or refresh it), optionally in `continue` mode", params(("id" = String, Path, description = "The chat id")), request_body(content = Option<ShareForm>, description = "Optional"), responses((status = 200, description = "OK", body = ChatView)))]
 async fn share(
     State(s): State<AppState>,
-    caller: Caller,
+    Verified(caller): Verified,
     Path(id): Path<String>,
+    body: MaybeJson,
 ) -> AppResult<Json<ChatView>> {
-    Ok(Json(svc::share(&s, &caller, &id).await?))
+    let form = body.or_default(ShareForm::from_json)?;
+    Ok(Json(svc::share_with_mode(&s, &caller, &id, form.share_mode).await?))
 }
 
 #[utoipa::path(delete, path = "/api/v1/chats/{id}/share", tag = "chats", summary = "Delete a chat's share", params(("id" = String, Path, description = "The chat id")), responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]

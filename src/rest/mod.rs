@@ -11,14 +11,18 @@ use crate::error::AppError;
 
 pub mod auths;
 pub mod chats;
+pub mod chats_more;
+pub mod completions;
 pub mod cookies;
 pub mod docs_ui;
 pub mod extract;
+pub mod folders;
 pub mod groups;
 pub mod models;
 pub mod openapi;
 pub mod system;
 pub mod users;
+pub mod webapp;
 
 /// The REST routes of the reference's routers. A router's root answers both with and without the
 /// trailing slash.
@@ -32,8 +36,12 @@ pub fn router() -> Router<AppState> {
         .merge(auths)
         .merge(users::router())
         .merge(chats::router())
+        .merge(chats_more::router())
+        .merge(completions::router())
         .merge(models::router())
         .merge(groups::router())
+        .merge(folders::router())
+        .merge(webapp::router())
 }
 
 /// The answer for a path no route serves.

@@ -1,7 +1,9 @@
 //! `/api/v1/models`: routes of the reference's models router, and the app-level chat model
 //! list `GET /api/models` (also `GET /api/v1/models`, exactly) with `GET /api/models/base`.
 
-use axum::extract::{RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde_json::Value;
@@ -12,7 +14,8 @@ use crate::auth::{Admin, Caller, Verified};
 use crate::error::AppResult;
 use crate::service::models::{
     self as svc, AccessForm, ChatModelList, ListParams, ModelAccessView, ModelExportView, ModelForm,
-    ModelIdForm, ModelPageView, ModelView, ModelsImportForm,
+    ModelIdForm, ModelImage, ModelPageView, ModelView, ModelsImportForm, SyncForm, VersionEntryView,
+    VersionForm, VersionView,
 };
 
 pub fn router() -> Router<AppState> {
@@ -36,6 +39,11 @@ pub fn router() -> Router<AppState> {
         .route(&r("/model/toggle"), post(toggle))
         .route(&r("/model/access/update"), post(update_access))
         .route(&r("/delete/all"), delete(delete_all))
+        .route(&r("/sync"), post(sync))
+        .route(&r("/model/history"), get(history))
+        .route(&r("/model/history/{history_id}"), get(history_entry).delete(delete_history_entry))
+        .route(&r("/model/update/version"), post(restore_version))
+        .route(&r("/model/profile/image"), get(profile_image))
 }
 
 #[utoipa::path(get, path = "/api/models", tag = "models", summary = "The chat model list", params(("refresh" = Option<bool>, Query, description = "Wait for a new upstream fetch")), responses((status = 200, description = "OK", body = ChatModelList)))]
@@ -188,4 +196,104 @@ async fn update_access(
 #[utoipa::path(delete, path = "/api/v1/models/delete/all", tag = "models", summary = "Delete every model (admin)", responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
 async fn delete_all(State(s): State<AppState>, caller: Caller) -> AppResult<Json<bool>> {
     Ok(Json(svc::delete_all(&s, &caller).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/models/sync", tag = "models", summary = "Make the stored models exactly this list (admin)", description = "Creates or updates each model in one transaction and deletes every stored model the list does not name (an empty list deletes them all).", request_body = SyncForm, responses((status = 200, description = "The models as stored", body = Vec<ModelView>)))]
+async fn sync(
+    State(s): State<AppState>,
+    Admin(caller): Admin,
+    body: Body<Value>,
+) -> AppResult<Json<Vec<ModelView>>> {
+    let form = SyncForm::from_json(&body.0)?;
+    Ok(Json(svc::sync(&s, &caller, form).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/models/model/history", tag = "models", summary = "A model's versions, newest first, 20 per page", params(("id" = String, Query, description = "The model id"), ("page" = Option<i64>, Query, description = "1-based page (default 1)")), responses((status = 200, description = "OK", body = Vec<VersionView>)))]
+async fn history(
+    State(s): State<AppState>,
+    Verified(caller): Verified,
+    params: Params,
+) -> AppResult<Json<Vec<VersionView>>> {
+    let id = params.required_text("id")?;
+    let page = params.int("page")?;
+    Ok(Json(svc::history(&s, &caller, &id, page).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/models/model/history/{history_id}", tag = "models", summary = "One version of a model, with its snapshot", params(("history_id" = String, Path, description = "The version id"), ("id" = String, Query, description = "The model id")), responses((status = 200, description = "OK", body = VersionEntryView)))]
+async fn history_entry(
+    State(s): State<AppState>,
+    Verified(caller): Verified,
+    Path(version_id): Path<String>,
+    params: Params,
+) -> AppResult<Json<VersionEntryView>> {
+    let id = params.required_text("id")?;
+    Ok(Json(svc::history_entry(&s, &caller, &id, &version_id).await?))
+}
+
+#[utoipa::path(delete, path = "/api/v1/models/model/history/{history_id}", tag = "models", summary = "Delete a version that is not the live one", params(("history_id" = String, Path, description = "The version id"), ("id" = String, Query, description = "The model id")), responses((status = 200, description = "OK", body = bool, content_type = "application/json")))]
+async fn delete_history_entry(
+    State(s): State<AppState>,
+    Verified(caller): Verified,
+    Path(version_id): Path<String>,
+    params: Params,
+) -> AppResult<Json<bool>> {
+    let id = params.required_text("id")?;
+    Ok(Json(svc::delete_history_entry(&s, &caller, &id, &version_id).await?))
+}
+
+#[utoipa::path(post, path = "/api/v1/models/model/update/version", tag = "models", summary = "Make a version the model's live configuration", params(("id" = String, Query, description = "The model id")), request_body = VersionForm, responses((status = 200, description = "OK", body = ModelView)))]
+async fn restore_version(
+    State(s): State<AppState>,
+    Verified(caller): Verified,
+    params: Params,
+    body: Body<Value>,
+) -> AppResult<Json<ModelView>> {
+    let id = params.required_text("id")?;
+    let form = VersionForm::from_json(&body.0)?;
+    Ok(Json(svc::restore_version(&s, &caller, &id, form).await?))
+}
+
+#[utoipa::path(get, path = "/api/v1/models/model/profile/image", tag = "models", summary = "A model's avatar (the session cookie suffices, as `<img>` sends it)", params(("id" = String, Query, description = "The model id")), responses((status = 200, description = "The stored image, or the default model image", content_type = "image/png"), (status = 302, description = "The stored image is at an external URL (`Location`)")))]
+async fn profile_image(
+    State(s): State<AppState>,
+    Verified(caller): Verified,
+    params: Params,
+) -> AppResult<Response> {
+    let id = params.required_text("id")?;
+    let default = || ([(header::CONTENT_TYPE, "image/png")], svc::DEFAULT_MODEL_IMAGE).into_response();
+    Ok(match svc::profile_image(&s, &caller, &id).await? {
+        ModelImage::Elsewhere(url) => match HeaderValue::from_str(&header_safe(&url)) {
+            Ok(location) => (StatusCode::FOUND, [(header::LOCATION, location)]).into_response(),
+            Err(_) => default(),
+        },
+        ModelImage::Image { media_type, bytes, version } => {
+            match (HeaderValue::from_str(&media_type), HeaderValue::from_str(&format!("\"{version}\""))) {
+                (Ok(content_type), Ok(etag)) => (
+                    [
+                        (header::CONTENT_TYPE, content_type),
+                        (header::CONTENT_DISPOSITION, HeaderValue::from_static("inline")),
+                        (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+                        (header::ETAG, etag),
+                    ],
+                    bytes,
+                )
+                    .into_response(),
+                _ => default(),
+            }
+        }
+        ModelImage::Default => default(),
+    })
+}
+
+/// `url` with every byte a header value cannot hold (controls, space, non-ASCII) percent-encoded.
+fn header_safe(url: &str) -> String {
+    let mut out = String::with_capacity(url.len());
+    for b in url.bytes() {
+        if (0x21..0x7f).contains(&b) {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

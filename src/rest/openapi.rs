@@ -17,7 +17,14 @@ use super::{auths, chats, models, system, users};
 use crate::app::AppState;
 
 /// Paths whose route also answers with a trailing slash (the reference's router roots).
-pub const SLASH_ALIASES: [&str; 3] = ["/api/v1/auths", "/api/v1/users", "/api/v1/chats"];
+pub const SLASH_ALIASES: [&str; 6] = [
+    "/api/v1/auths",
+    "/api/v1/users",
+    "/api/v1/chats",
+    "/api/v1/tools",
+    "/api/v1/functions",
+    "/api/v1/skills",
+];
 
 /// `GET` routes served by the handler of another path: (alias, documented path).
 pub const GET_ALIASES: [(&str, &str); 2] =
@@ -49,15 +56,30 @@ pub const GET_ALIASES: [(&str, &str); 2] =
         chats::update, chats::delete_chat, chats::is_pinned, chats::pin, chats::archive, chats::share,
         chats::unshare, chats::clone, chats::clone_shared, chats::chat_tags, chats::add_tag,
         chats::remove_tag, chats::update_message, chats::delete_message,
+        super::chats_more::share_access, super::chats_more::update_share_access,
+        super::chats_more::update_params, super::chats_more::fork, super::chats_more::compact,
+        super::chats_more::message_event, super::chats_more::get_config, super::chats_more::set_config,
+        super::chats_more::usage, super::chats_more::export_stats, super::chats_more::export_chat_stats,
         models::chat_models, models::upstream_models, models::list, models::all,
         models::base, models::base_tags, models::tags, models::create, models::export, models::import,
         models::get_model, models::update, models::delete_model, models::toggle, models::update_access,
-        models::delete_all,
+        models::delete_all, models::sync, models::history, models::history_entry,
+        models::delete_history_entry, models::restore_version, models::profile_image,
         super::groups::list, super::groups::list_bare, super::groups::create, super::groups::get_group,
         super::groups::info, super::groups::export, super::groups::users, super::groups::update,
         super::groups::add_users, super::groups::remove_users, super::groups::delete_group,
         super::groups::preview, super::groups::members, super::groups::user_groups,
         super::groups::user_permissions, super::groups::groups_of_user,
+        super::completions::chat_completion, super::completions::chat_completion_v1,
+        super::folders::list, super::folders::list_bare, super::folders::create, super::folders::create_bare,
+        super::folders::shared, super::folders::get_folder, super::folders::update,
+        super::folders::update_parent, super::folders::update_expanded, super::folders::update_access,
+        super::folders::shared_chats, super::folders::mark_folder_read, super::folders::delete_folder,
+        super::folders::mark_chats_read, super::folders::mark_chat_unread, super::folders::folder_chats,
+        super::folders::folder_chat_list, super::folders::move_chat,
+        super::webapp::banners, super::webapp::set_banners, super::webapp::tools, super::webapp::functions,
+        super::webapp::skills, super::webapp::changelog, super::webapp::chat_tasks, super::webapp::stop_task,
+        super::webapp::usage,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Conventions),
@@ -68,6 +90,9 @@ pub const GET_ALIASES: [(&str, &str); 2] =
         (name = "users", description = "User administration and default permissions"),
         (name = "chats", description = "Chats, shares, tags and messages"),
         (name = "models", description = "Model presets, access grants and the chat model list"),
+        (name = "completions", description = "Chat completions through the models' providers, streamed and saved"),
+        (name = "folders", description = "Chat folders: the tree, sharing, read state"),
+        (name = "web app", description = "What the reference's web app loads: banners, tools, functions, skills, changelog, tasks, usage"),
     )
 )]
 struct ApiDoc;

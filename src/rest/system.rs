@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::app::AppState;
 use crate::error::AppResult;
-use crate::service::system;
+use crate::service::system::{self, AppConfigView};
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -34,8 +34,8 @@ async fn version(State(state): State<AppState>) -> Json<Value> {
     Json(json!({"version": system::API_VERSION, "deployment_id": state.config.deployment_id}))
 }
 
-#[utoipa::path(get, path = "/api/config", tag = "system", summary = "Public configuration (more when signed in)", responses((status = 200, description = "OK", body = Object)), security(()))]
-async fn config(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Json<Value>> {
+#[utoipa::path(get, path = "/api/config", tag = "system", summary = "Public configuration (more when signed in)", responses((status = 200, description = "OK", body = AppConfigView)), security(()))]
+async fn config(State(state): State<AppState>, headers: HeaderMap) -> AppResult<Json<AppConfigView>> {
     let credential = crate::auth::caller::credential_from_headers(&headers);
     Ok(Json(system::app_config(&state, credential.as_ref().map(|c| c.0.as_str())).await?))
 }

@@ -16,6 +16,17 @@ pub async fn users(app: &App, ids: &[String]) -> AppResult<HashMap<String, UserV
     Ok(rows.into_iter().map(|u| (u.id.clone(), UserView::from(u))).collect())
 }
 
+/// The direct groups of each user as `(id, name)`, newest change first (users without groups map
+/// to an empty list).
+pub async fn groups_of_users(app: &App, ids: &[String]) -> AppResult<HashMap<String, Vec<(String, String)>>> {
+    let mut out: HashMap<String, Vec<(String, String)>> =
+        ids.iter().map(|i| (i.clone(), Vec::new())).collect();
+    for (user, id, name) in store::groups::direct_of_members(&app.db, ids).await? {
+        out.entry(user).or_default().push((id, name));
+    }
+    Ok(out)
+}
+
 /// Whole chats by id (unknown ids are absent).
 pub async fn chats(app: &App, ids: &[String]) -> AppResult<HashMap<String, ChatView>> {
     let rows = store::chats::get_many(&app.db, ids).await?;

@@ -4,6 +4,8 @@
 pub mod admin_config;
 pub mod auths;
 pub mod chats;
+pub mod completions;
+pub mod folders;
 pub mod form;
 pub mod grants;
 pub mod groups;
@@ -14,6 +16,7 @@ pub mod policy;
 pub mod system;
 pub mod users;
 pub mod validate;
+pub mod webapp;
 
 /// The current time in epoch seconds (as stored).
 pub fn now() -> i64 {

@@ -265,8 +265,10 @@ pub async fn revoke_sessions(app: &App, caller: &Caller, id: &str) -> AppResult<
 }
 
 /// Everything a user owns, removed inside the caller's transaction. Models the user owns stay
-/// (others may rely on them; admins still manage them); grants naming the user go.
+/// (others may rely on them; admins still manage them); grants naming the user go; other users'
+/// chats in the user's folders move to the root.
 async fn delete_owned_rows(tx: &mut store::Tx, id: &str) -> AppResult<()> {
+    store::folders::release_for_user(tx, id).await?;
     store::chats::delete_for_user(tx, id).await?;
     store::models::delete_grants_to_user(tx, id).await?;
     store::api_keys::delete_for_user(&mut *tx, id).await?;

@@ -19,7 +19,7 @@ macro_rules! chat_columns {
 
 macro_rules! title_columns {
     () => {
-        "id, user_id, title, updated_at, created_at, last_read_at, archived, pinned, share_id"
+        "id, user_id, title, updated_at, created_at, last_read_at, archived, pinned, share_id, folder_id"
     };
 }
 
@@ -54,6 +54,7 @@ pub struct TitleRow {
     pub archived: bool,
     pub pinned: bool,
     pub share_id: Option<String>,
+    pub folder_id: Option<String>,
 }
 
 /// A page of a chat list as read, shared by the requests the cache serves it to, with the JSON a
@@ -181,7 +182,7 @@ pub enum Sort {
 }
 
 impl Sort {
-    fn column(self) -> &'static str {
+    pub(super) fn column(self) -> &'static str {
         match self {
             Sort::UpdatedAt => "updated_at",
             Sort::CreatedAt => "created_at",
@@ -275,23 +276,22 @@ async fn list_uncached(
 
 /// Rows of `title_columns!()` encoded by SQLite's `json_array` (booleans as 0/1).
 fn title_rows_from_json(page: &str) -> AppResult<Vec<TitleRow>> {
-    type Encoded = (String, String, String, i64, i64, Option<i64>, i64, i64, Option<String>);
+    type Encoded = (String, String, String, i64, i64, Option<i64>, i64, i64, Option<String>, Option<String>);
     let rows: Vec<Encoded> = serde_json::from_str(page)
         .map_err(|e| crate::error::AppError::internal(format!("chat page from the database: {e}")))?;
     Ok(rows
         .into_iter()
-        .map(|(id, user_id, title, updated_at, created_at, last_read_at, archived, pinned, share_id)| {
-            TitleRow {
-                id,
-                user_id,
-                title,
-                updated_at,
-                created_at,
-                last_read_at,
-                archived: archived != 0,
-                pinned: pinned != 0,
-                share_id,
-            }
+        .map(|r| TitleRow {
+            id: r.0,
+            user_id: r.1,
+            title: r.2,
+            updated_at: r.3,
+            created_at: r.4,
+            last_read_at: r.5,
+            archived: r.6 != 0,
+            pinned: r.7 != 0,
+            share_id: r.8,
+            folder_id: r.9,
         })
         .collect())
 }
@@ -467,6 +467,7 @@ pub async fn delete(tx: &mut Tx, id: &str) -> AppResult<bool> {
     tx.changes(Change::Chats(None));
     run!(&mut *tx, e => sqlx::query("delete from chat_tags where chat_id = $1").bind(id).execute(e).await.map(|r| r.rows_affected()))?;
     run!(&mut *tx, e => sqlx::query("delete from shared_chats where chat_id = $1").bind(id).execute(e).await.map(|r| r.rows_affected()))?;
+    super::grants::delete_for(tx, super::grants::SHARED_CHAT, id).await?;
     let n = run!(tx, e => sqlx::query("delete from chats where id = $1").bind(id).execute(e).await.map(|r| r.rows_affected()))?;
     Ok(n > 0)
 }
@@ -476,107 +477,18 @@ pub async fn delete_for_user(tx: &mut Tx, user_id: &str) -> AppResult<u64> {
     tx.changes(Change::Chats(Some(user_id.to_string())));
     run!(&mut *tx, e => sqlx::query("delete from chat_tags where user_id = $1").bind(user_id).execute(e).await.map(|r| r.rows_affected()))?;
     run!(&mut *tx, e => sqlx::query("delete from shared_chats where user_id = $1").bind(user_id).execute(e).await.map(|r| r.rows_affected()))?;
+    super::chat_shares::delete_share_grants_of_user(tx, user_id).await?;
     Ok(
         run!(tx, e => sqlx::query("delete from chats where user_id = $1").bind(user_id).execute(e).await.map(|r| r.rows_affected()))?,
     )
 }
 
-// ---- shares ----
+// ---- shares: `chat_shares` ----
 
-/// A share snapshot.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct SharedRow {
-    pub id: String,
-    pub chat_id: String,
-    pub user_id: String,
-    pub title: String,
-    pub chat: Json<Value>,
-    pub created_at: i64,
-    pub updated_at: i64,
-}
-
-pub async fn get_share(ex: impl Into<Exec<'_>>, share_id: &str) -> AppResult<Option<SharedRow>> {
-    Ok(run!(ex, e => sqlx::query_as(
-        "select id, chat_id, user_id, title, chat, created_at, updated_at from shared_chats where id = $1")
-        .bind(share_id)
-        .fetch_optional(e)
-        .await)?)
-}
-
-/// Writes the snapshot `share_id` of a chat (insert or refresh) and links it from the chat.
-pub async fn upsert_share(
-    tx: &mut Tx,
-    share_id: &str,
-    chat: &ChatRow,
-    snapshot: &Value,
-    now: i64,
-) -> AppResult<()> {
-    let sql = concat!(
-        "insert into shared_chats (id, chat_id, user_id, title, chat, created_at, updated_at) ",
-        "values ($1, $2, $3, $4, $5, $6, $6) on conflict (id) do update set title = excluded.title, ",
-        "chat = excluded.chat, updated_at = excluded.updated_at"
-    );
-    tx.changes(Change::Chats(Some(chat.user_id.clone())));
-    run!(&mut *tx, e => sqlx::query(sql)
-        .bind(share_id)
-        .bind(&chat.id)
-        .bind(&chat.user_id)
-        .bind(&chat.title)
-        .bind(Json(snapshot))
-        .bind(now)
-        .execute(e)
-        .await
-        .map(|r| r.rows_affected()))?;
-    run!(tx, e => sqlx::query("update chats set share_id = $2 where id = $1")
-        .bind(&chat.id)
-        .bind(share_id)
-        .execute(e)
-        .await
-        .map(|r| r.rows_affected()))?;
-    Ok(())
-}
-
-/// Removes a chat's snapshots and its link.
-pub async fn delete_shares(tx: &mut Tx, chat_id: &str) -> AppResult<()> {
-    tx.changes(Change::Chats(None));
-    run!(&mut *tx, e => sqlx::query("delete from shared_chats where chat_id = $1").bind(chat_id).execute(e).await.map(|r| r.rows_affected()))?;
-    run!(tx, e => sqlx::query("update chats set share_id = null where id = $1").bind(chat_id).execute(e).await.map(|r| r.rows_affected()))?;
-    Ok(())
-}
-
-pub async fn delete_shares_for_user(tx: &mut Tx, user_id: &str) -> AppResult<()> {
-    tx.changes(Change::Chats(Some(user_id.to_string())));
-    run!(&mut *tx, e => sqlx::query("delete from shared_chats where user_id = $1").bind(user_id).execute(e).await.map(|r| r.rows_affected()))?;
-    run!(tx, e => sqlx::query("update chats set share_id = null where user_id = $1").bind(user_id).execute(e).await.map(|r| r.rows_affected()))?;
-    Ok(())
-}
-
-/// A user's shares with their chat ids, newest first.
-pub async fn list_shares(
-    db: &Db,
-    user_id: &str,
-    title: Option<&str>,
-    sort: Sort,
-    ascending: bool,
-    limit: i64,
-    offset: i64,
-) -> AppResult<Vec<SharedRow>> {
-    let pattern = title.map(|t| format!("%{}%", super::users::escape_like(&t.to_lowercase())));
-    let direction = if ascending { "asc" } else { "desc" };
-    let sql = format!(
-        "select id, chat_id, user_id, title, chat, created_at, updated_at from shared_chats \
-         where user_id = $1 and ($2 is null or lower(title) like $2 escape '\\') \
-         order by {} {direction}, id asc limit $3 offset $4",
-        sort.column()
-    );
-    Ok(run!(db, e => sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()))
-        .bind(user_id)
-        .bind(&pattern)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(e)
-        .await)?)
-}
+pub use super::chat_shares::{
+    SharedRow, delete_shares, delete_shares_for_user, get_share, list_shares, set_share_document,
+    upsert_share,
+};
 
 // ---- tags ----
 

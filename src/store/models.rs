@@ -391,6 +391,150 @@ pub async fn insert_history(ex: impl Into<Exec<'_>>, h: &HistoryWrite<'_>) -> Ap
     Ok(())
 }
 
+/// One history entry without its snapshot, and its author's name (`null` when the account is
+/// gone).
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct HistoryRow {
+    pub id: String,
+    pub model_id: String,
+    pub parent_id: Option<String>,
+    pub user_id: Option<String>,
+    pub commit_message: Option<String>,
+    pub created_at: i64,
+    pub author_name: Option<String>,
+}
+
+/// One history entry with its snapshot.
+#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
+pub struct HistoryEntryRow {
+    #[sqlx(flatten)]
+    pub entry: HistoryRow,
+    pub snapshot: Json<Value>,
+}
+
+macro_rules! history_columns {
+    () => {
+        "model_history.id, model_history.model_id, model_history.parent_id, model_history.user_id, \
+         model_history.commit_message, model_history.created_at, users.name as author_name"
+    };
+}
+
+/// A model's history, newest first: at most `limit` entries from `offset`. One statement.
+pub async fn history(db: &Db, model_id: &str, limit: i64, offset: i64) -> AppResult<Vec<HistoryRow>> {
+    let sql = concat!(
+        "select ",
+        history_columns!(),
+        " from model_history left join users on users.id = model_history.user_id ",
+        "where model_history.model_id = $1 ",
+        "order by model_history.created_at desc, model_history.id desc limit $2 offset $3"
+    );
+    Ok(run!(db, e => sqlx::query_as(sql)
+        .bind(model_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(e)
+        .await)?)
+}
+
+/// `history` with each entry's snapshot.
+pub async fn history_entries(
+    db: &Db,
+    model_id: &str,
+    limit: i64,
+    offset: i64,
+) -> AppResult<Vec<HistoryEntryRow>> {
+    let sql = concat!(
+        "select ",
+        history_columns!(),
+        ", model_history.snapshot from model_history left join users on users.id = model_history.user_id ",
+        "where model_history.model_id = $1 ",
+        "order by model_history.created_at desc, model_history.id desc limit $2 offset $3"
+    );
+    Ok(run!(db, e => sqlx::query_as(sql)
+        .bind(model_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(e)
+        .await)?)
+}
+
+/// History entry `id` of model `model_id`, with its snapshot.
+pub async fn history_entry(
+    ex: impl Into<Exec<'_>>,
+    model_id: &str,
+    id: &str,
+) -> AppResult<Option<HistoryEntryRow>> {
+    let sql = concat!(
+        "select ",
+        history_columns!(),
+        ", model_history.snapshot from model_history left join users on users.id = model_history.user_id ",
+        "where model_history.model_id = $1 and model_history.id = $2"
+    );
+    Ok(run!(ex, e => sqlx::query_as(sql).bind(model_id).bind(id).fetch_optional(e).await)?)
+}
+
+/// Removes history entry `id` of `model_id` inside `tx`; the entries that followed it now follow
+/// its parent. Whether an entry was removed.
+pub async fn delete_history_entry(
+    tx: &mut Tx,
+    model_id: &str,
+    id: &str,
+    parent_id: Option<&str>,
+) -> AppResult<bool> {
+    run!(&mut *tx, e => sqlx::query(
+        "update model_history set parent_id = $3 where model_id = $1 and parent_id = $2")
+        .bind(model_id)
+        .bind(id)
+        .bind(parent_id)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    let n = run!(tx, e => sqlx::query("delete from model_history where model_id = $1 and id = $2")
+        .bind(model_id)
+        .bind(id)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
+/// Deletes these models with their grants and history inside `tx` (`sync` drops what the list
+/// no longer names).
+pub async fn delete_many(tx: &mut Tx, ids: &[String]) -> AppResult<u64> {
+    let mut deleted = 0;
+    // Well under every backend's limit of bound parameters per statement.
+    for chunk in ids.chunks(500) {
+        let list = placeholders(2, chunk.len());
+        let grants =
+            format!("delete from access_grants where resource_type = $1 and resource_id in ({list})");
+        let history =
+            format!("delete from model_history where model_id in ({})", placeholders(1, chunk.len()));
+        let models = format!("delete from models where id in ({})", placeholders(1, chunk.len()));
+        run!(&mut *tx, e => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(grants.clone())).bind(MODEL);
+            for id in chunk {
+                q = q.bind(id);
+            }
+            q.execute(e).await.map(|r| r.rows_affected())
+        })?;
+        run!(&mut *tx, e => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(history.clone()));
+            for id in chunk {
+                q = q.bind(id);
+            }
+            q.execute(e).await.map(|r| r.rows_affected())
+        })?;
+        deleted += run!(&mut *tx, e => {
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(models.clone()));
+            for id in chunk {
+                q = q.bind(id);
+            }
+            q.execute(e).await.map(|r| r.rows_affected())
+        })?;
+    }
+    Ok(deleted)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -451,3 +451,11 @@ pub async fn rotate_session_stamp(ex: impl Into<super::Exec<'_>>, id: &str, stam
         .map(|r| r.rows_affected()))?;
     Ok(done > 0)
 }
+
+/// How many users made a request at or after `since` (epoch seconds; `GET /api/usage`).
+pub async fn count_active_since(db: &super::Db, since: i64) -> AppResult<i64> {
+    Ok(run!(db, e => sqlx::query_scalar("select count(*) from users where last_active_at >= $1")
+        .bind(since)
+        .fetch_one(e)
+        .await)?)
+}

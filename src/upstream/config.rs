@@ -1,5 +1,6 @@
-//! The upstream variables: which OpenAI-compatible and Ollama servers to list models from, the
-//! per-request timeout, TLS verification, and the model-list cache.
+//! The upstream variables: which OpenAI-compatible and Ollama servers to talk to (with their
+//! per-connection settings), the model-list and chat-completion timeouts, TLS verification, and
+//! the model-list cache.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,6 +19,33 @@ pub struct Connection {
     pub url: String,
     /// Bearer key; empty = no `Authorization` header.
     pub key: String,
+    /// `prefix_id` of the connection's entry in `OPENAI_API_CONFIGS` / `OLLAMA_API_CONFIGS`: its
+    /// models are listed as `{prefix}.{id}`, and the prefix is stripped again before a request.
+    pub prefix_id: Option<String>,
+}
+
+impl Connection {
+    pub fn new(url: impl Into<String>, key: impl Into<String>) -> Self {
+        Connection { url: url.into(), key: key.into(), prefix_id: None }
+    }
+
+    /// A listed id as this connection knows it (the prefix taken off, as the reference does).
+    pub fn strip_prefix<'a>(&self, id: &'a str) -> &'a str {
+        match &self.prefix_id {
+            Some(prefix) if !prefix.is_empty() => {
+                id.strip_prefix(prefix.as_str()).and_then(|r| r.strip_prefix('.')).unwrap_or(id)
+            }
+            _ => id,
+        }
+    }
+
+    /// An id as the connection lists it, prefixed when it has a prefix.
+    pub fn prefixed(&self, id: &str) -> String {
+        match &self.prefix_id {
+            Some(prefix) if !prefix.is_empty() => format!("{prefix}.{id}"),
+            _ => id.to_string(),
+        }
+    }
 }
 
 impl std::fmt::Debug for Connection {
@@ -25,6 +53,7 @@ impl std::fmt::Debug for Connection {
         f.debug_struct("Connection")
             .field("url", &redact_url(&self.url))
             .field("key", &if self.key.is_empty() { "<none>" } else { "<set>" })
+            .field("prefix_id", &self.prefix_id)
             .finish()
     }
 }
@@ -63,6 +92,12 @@ pub struct UpstreamConfig {
     pub ollama: Vec<Connection>,
     /// `AIOHTTP_CLIENT_TIMEOUT_MODEL_LIST`: the whole request to one provider (default 10 s).
     pub timeout: Duration,
+    /// `AIOHTTP_CLIENT_TIMEOUT`: the whole chat-completion request, its streamed answer included.
+    /// Unset, `0` or negative: no limit; a value that is not a number: 300 s (as the reference).
+    pub chat_timeout: Option<Duration>,
+    /// `AIOHTTP_CLIENT_STREAM_IDLE_TIMEOUT`: the longest silence of a streamed answer (before its
+    /// head and between chunks). Unset, invalid, `0` or negative: no limit.
+    pub stream_idle_timeout: Option<Duration>,
     pub tls: Tls,
     /// `MODELS_CACHE_TTL`: how long a fetched list counts as fresh (default 1 s). Older lists are
     /// still served while one background fetch replaces them.
@@ -79,6 +114,8 @@ impl Default for UpstreamConfig {
             ollama_enabled: false,
             ollama: Vec::new(),
             timeout: Duration::from_secs(10),
+            chat_timeout: None,
+            stream_idle_timeout: None,
             tls: Tls::Verify,
             cache_ttl: Duration::from_secs(1),
             cooldown: Duration::from_secs(30),
@@ -113,6 +150,48 @@ fn seconds(
                 if allow_zero { "non-negative" } else { "positive" }
             ),
         )),
+    }
+}
+
+/// Seconds as the reference reads its aiohttp timeouts: unset ⇒ `None`; a number ≤ 0 ⇒ `None`
+/// (no limit); fractions are accepted; anything else ⇒ `invalid`.
+fn optional_seconds(value: Option<String>, invalid: Option<Duration>) -> Option<Duration> {
+    let v = value?;
+    match v.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 => Some(Duration::from_secs_f64(n.min(1e9))),
+        Ok(n) if n.is_finite() => None,
+        _ => invalid,
+    }
+}
+
+/// Per-connection settings (`OPENAI_API_CONFIGS`, `OLLAMA_API_CONFIGS`): a JSON object keyed by
+/// the connection's index (`"0"`, `"1"`, …) or, as older versions did, by its URL.
+fn api_configs(
+    var: &str,
+    value: Option<String>,
+) -> Result<serde_json::Map<String, serde_json::Value>, ConfigError> {
+    let Some(raw) = value else { return Ok(serde_json::Map::new()) };
+    match serde_json::from_str::<serde_json::Value>(&raw) {
+        Ok(serde_json::Value::Object(map)) => Ok(map),
+        Ok(_) => Err(ConfigError::new(var, "must be a JSON object keyed by connection index")),
+        Err(e) => Err(ConfigError::new(var, format!("is not valid JSON: {e}"))),
+    }
+}
+
+/// Applies the settings of `configs` to each connection: `prefix_id`, and `key` where the
+/// connection has none (Ollama keys live only there).
+fn configure(connections: &mut [Connection], configs: &serde_json::Map<String, serde_json::Value>) {
+    for (i, c) in connections.iter_mut().enumerate() {
+        let Some(entry) = configs.get(&i.to_string()).or_else(|| configs.get(&c.url)) else { continue };
+        let text = |k: &str| {
+            entry.get(k).and_then(serde_json::Value::as_str).map(str::trim).filter(|s| !s.is_empty())
+        };
+        c.prefix_id = text("prefix_id").map(str::to_string);
+        if c.key.is_empty()
+            && let Some(key) = text("key")
+        {
+            c.key = key.to_string();
+        }
     }
 }
 
@@ -152,21 +231,23 @@ impl UpstreamConfig {
             None if keys.iter().any(|k| !k.is_empty()) => vec![OPENAI_DEFAULT_URL.to_string()],
             None => Vec::new(),
         };
-        let openai = urls
+        let mut openai: Vec<Connection> = urls
             .into_iter()
             .enumerate()
-            .map(|(i, url)| Connection { url, key: keys.get(i).cloned().unwrap_or_default() })
+            .map(|(i, url)| Connection::new(url, keys.get(i).cloned().unwrap_or_default()))
             .collect();
+        configure(&mut openai, &api_configs("OPENAI_API_CONFIGS", get("OPENAI_API_CONFIGS"))?);
 
         let ollama_enabled = parse_bool("ENABLE_OLLAMA_API", get("ENABLE_OLLAMA_API"), true)?;
-        let ollama = match first(&["OLLAMA_BASE_URLS", "OLLAMA_BASE_URL"]) {
+        let mut ollama: Vec<Connection> = match first(&["OLLAMA_BASE_URLS", "OLLAMA_BASE_URL"]) {
             Some((var, raw)) => split(&raw)
                 .into_iter()
                 .filter(|u| !u.is_empty())
-                .map(|u| base_url(var, &u).map(|url| Connection { url, key: String::new() }))
+                .map(|u| base_url(var, &u).map(|url| Connection::new(url, "")))
                 .collect::<Result<_, _>>()?,
-            None => vec![Connection { url: OLLAMA_DEFAULT_URL.to_string(), key: String::new() }],
+            None => vec![Connection::new(OLLAMA_DEFAULT_URL, "")],
         };
+        configure(&mut ollama, &api_configs("OLLAMA_API_CONFIGS", get("OLLAMA_API_CONFIGS"))?);
 
         let timeout =
             match first(&["AIOHTTP_CLIENT_TIMEOUT_MODEL_LIST", "AIOHTTP_CLIENT_TIMEOUT_OPENAI_MODEL_LIST"]) {
@@ -190,6 +271,8 @@ impl UpstreamConfig {
             ollama_enabled,
             ollama,
             timeout,
+            chat_timeout: optional_seconds(get("AIOHTTP_CLIENT_TIMEOUT"), Some(Duration::from_secs(300))),
+            stream_idle_timeout: optional_seconds(get("AIOHTTP_CLIENT_STREAM_IDLE_TIMEOUT"), None),
             tls,
             cache_ttl: seconds("MODELS_CACHE_TTL", get("MODELS_CACHE_TTL"), 1.0, true)?,
             cooldown: seconds("MODELS_UPSTREAM_COOLDOWN", get("MODELS_UPSTREAM_COOLDOWN"), 30.0, true)?,
@@ -227,11 +310,11 @@ mod tests {
         let c = parse(&[]).expect("defaults");
         assert!(c.openai_enabled && c.ollama_enabled);
         assert!(c.openai.is_empty());
-        assert_eq!(c.ollama, vec![Connection { url: OLLAMA_DEFAULT_URL.into(), key: String::new() }]);
+        assert_eq!(c.ollama, vec![Connection::new(OLLAMA_DEFAULT_URL, "")]);
         assert_eq!(c.timeout, Duration::from_secs(10));
         assert_eq!(c.tls, Tls::Verify);
         let c = parse(&[("OPENAI_API_KEY", "sk-1")]).expect("key only");
-        assert_eq!(c.openai, vec![Connection { url: OPENAI_DEFAULT_URL.into(), key: "sk-1".into() }]);
+        assert_eq!(c.openai, vec![Connection::new(OPENAI_DEFAULT_URL, "sk-1")]);
     }
 
     #[test]
@@ -253,6 +336,41 @@ mod tests {
         assert_eq!(c.timeout, Duration::from_millis(1500));
         assert_eq!(c.tls, Tls::NoVerify);
         assert!(!format!("{c:?}").contains("k1"), "keys never reach Debug output");
+    }
+
+    #[test]
+    fn chat_timeouts_follow_the_reference() {
+        let c = parse(&[]).expect("defaults");
+        assert_eq!((c.chat_timeout, c.stream_idle_timeout), (None, None));
+        let c = parse(&[("AIOHTTP_CLIENT_TIMEOUT", "12"), ("AIOHTTP_CLIENT_STREAM_IDLE_TIMEOUT", "0.5")])
+            .expect("set");
+        assert_eq!(c.chat_timeout, Some(Duration::from_secs(12)));
+        assert_eq!(c.stream_idle_timeout, Some(Duration::from_millis(500)));
+        let c = parse(&[("AIOHTTP_CLIENT_TIMEOUT", "soon"), ("AIOHTTP_CLIENT_STREAM_IDLE_TIMEOUT", "x")])
+            .expect("invalid");
+        assert_eq!((c.chat_timeout, c.stream_idle_timeout), (Some(Duration::from_secs(300)), None));
+        let c = parse(&[("AIOHTTP_CLIENT_TIMEOUT", "0"), ("AIOHTTP_CLIENT_STREAM_IDLE_TIMEOUT", "-3")])
+            .expect("off");
+        assert_eq!((c.chat_timeout, c.stream_idle_timeout), (None, None));
+    }
+
+    #[test]
+    fn api_configs_set_prefixes_and_ollama_keys() {
+        let c = parse(&[
+            ("OPENAI_API_BASE_URLS", "http://a/v1;http://b/v1"),
+            ("OPENAI_API_CONFIGS", r#"{"1": {"prefix_id": "b"}, "http://a/v1": {"prefix_id": " "}}"#),
+            ("OLLAMA_BASE_URLS", "http://o1"),
+            ("OLLAMA_API_CONFIGS", r#"{"0": {"prefix_id": "local", "key": "k"}}"#),
+        ])
+        .expect("config");
+        assert_eq!(c.openai[0].prefix_id, None);
+        assert_eq!(c.openai[1].prefix_id.as_deref(), Some("b"));
+        assert_eq!(c.openai[1].strip_prefix("b.gpt-4o"), "gpt-4o");
+        assert_eq!(c.openai[1].strip_prefix("bgpt"), "bgpt");
+        assert_eq!(c.openai[1].prefixed("gpt-4o"), "b.gpt-4o");
+        assert_eq!((c.ollama[0].prefix_id.as_deref(), c.ollama[0].key.as_str()), (Some("local"), "k"));
+        assert_eq!(parse(&[("OPENAI_API_CONFIGS", "[1]")]).expect_err("e").var, "OPENAI_API_CONFIGS");
+        assert_eq!(parse(&[("OLLAMA_API_CONFIGS", "{")]).expect_err("e").var, "OLLAMA_API_CONFIGS");
     }
 
     #[test]

@@ -9,9 +9,12 @@
 //! a fetch, and concurrent waiters share that one fetch, so a burst of page loads never fans out
 //! more than once and never waits longer than the timeout.
 
+pub mod chat;
 pub mod config;
+pub mod convert;
 pub mod ollama;
 pub mod openai;
+pub mod pyjson;
 
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -81,7 +84,10 @@ struct State {
 pub struct Upstream {
     config: UpstreamConfig,
     providers: Vec<Provider>,
+    /// For model lists: every request under `AIOHTTP_CLIENT_TIMEOUT_MODEL_LIST`.
     client: reqwest::Client,
+    /// For chat completions: no client-wide limit; each request carries its own (see `chat`).
+    chat_client: reqwest::Client,
     state: Mutex<State>,
     /// Held by whoever fetches, so fetches never overlap.
     flight: tokio::sync::Mutex<()>,
@@ -104,29 +110,22 @@ impl Upstream {
                 connection: c.clone(),
             }));
         }
-        let mut builder = reqwest::Client::builder()
-            .timeout(config.timeout)
-            .connect_timeout(config.timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("duet/", env!("CARGO_PKG_VERSION")));
-        match &config.tls {
-            Tls::Verify => {}
-            Tls::NoVerify => builder = builder.tls_danger_accept_invalid_certs(true),
-            Tls::CaBundle(path, pem) => {
-                let certs = reqwest::Certificate::from_pem_bundle(pem)
-                    .map_err(|e| AppError::internal(format!("CA bundle {}: {e}", path.display())))?;
-                builder = builder.tls_certs_merge(certs);
-            }
-        }
-        let client = builder.build().map_err(|e| AppError::internal(format!("upstream HTTP client: {e}")))?;
+        let client = http_client(config, Some(config.timeout))?;
+        let chat_client = http_client(config, None)?;
         let count = providers.len();
         Ok(Arc::new(Upstream {
             config: config.clone(),
             providers,
             client,
+            chat_client,
             state: Mutex::new(State { snapshot: None, refreshing: false, cooldown_until: vec![None; count] }),
             flight: tokio::sync::Mutex::new(()),
         }))
+    }
+
+    /// The configuration the clients were built from.
+    pub fn config(&self) -> &UpstreamConfig {
+        &self.config
     }
 
     fn state(&self) -> MutexGuard<'_, State> {
@@ -224,8 +223,8 @@ impl Upstream {
             let Some(models) = models else { continue };
             let p = &self.providers[i];
             match p.kind {
-                Kind::OpenAi => openai_lists.push((p.index, p.connection.url.as_str(), models)),
-                Kind::Ollama => ollama_lists.push((p.index, models)),
+                Kind::OpenAi => openai_lists.push((p.index, &p.connection, models)),
+                Kind::Ollama => ollama_lists.push((p.index, &p.connection, models)),
             }
         }
         let mut models = openai::merge(openai_lists);
@@ -245,6 +244,26 @@ impl Upstream {
     }
 }
 
+/// A reqwest client with the configured TLS, no redirects, and `timeout` for every request.
+fn http_client(config: &UpstreamConfig, timeout: Option<Duration>) -> AppResult<reqwest::Client> {
+    let mut builder = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("duet/", env!("CARGO_PKG_VERSION")));
+    if let Some(timeout) = timeout {
+        builder = builder.timeout(timeout).connect_timeout(timeout);
+    }
+    match &config.tls {
+        Tls::Verify => {}
+        Tls::NoVerify => builder = builder.tls_danger_accept_invalid_certs(true),
+        Tls::CaBundle(path, pem) => {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| AppError::internal(format!("CA bundle {}: {e}", path.display())))?;
+            builder = builder.tls_certs_merge(certs);
+        }
+    }
+    builder.build().map_err(|e| AppError::internal(format!("upstream HTTP client: {e}")))
+}
+
 /// One provider's model objects, or why there are none.
 async fn fetch(
     client: &reqwest::Client,
@@ -252,7 +271,7 @@ async fn fetch(
     timeout: Duration,
 ) -> Result<Vec<RawModel>, String> {
     let mut request = client.get(provider.list_url());
-    if provider.kind == Kind::OpenAi && !provider.connection.key.is_empty() {
+    if !provider.connection.key.is_empty() {
         request = request.bearer_auth(&provider.connection.key);
     }
     let answer = async {
@@ -280,7 +299,7 @@ async fn fetch(
 }
 
 /// A reqwest error and its causes, without the URL (which may carry credentials).
-fn describe(error: reqwest::Error) -> String {
+pub(crate) fn describe(error: reqwest::Error) -> String {
     if error.is_timeout() {
         return "timed out".into();
     }

@@ -2,7 +2,7 @@
 
 use serde_json::{Value, json};
 
-use super::RawModel;
+use super::{Connection, RawModel};
 
 /// The model objects of an `/api/tags` answer.
 pub fn parse(body: Value) -> Result<Vec<RawModel>, String> {
@@ -23,11 +23,22 @@ pub fn parse(body: Value) -> Result<Vec<RawModel>, String> {
 
 /// Open WebUI's Ollama list: one entry per `model` across providers (with the indexes of the
 /// providers serving it in `urls`), shaped `{id, name, object, created, owned_by: "ollama",
-/// ollama: <raw>, loaded, connection_type, tags}`.
-pub fn merge(lists: Vec<(usize, Vec<RawModel>)>) -> Vec<Value> {
+/// ollama: <raw>, loaded, connection_type, tags}`. A connection with a `prefix_id` lists its
+/// models as `{prefix}.{model}` (names too).
+pub fn merge(lists: Vec<(usize, &Connection, Vec<RawModel>)>) -> Vec<Value> {
     let mut merged: Vec<RawModel> = Vec::new();
-    for (idx, models) in lists {
+    for (idx, connection, models) in lists {
         for mut raw in models {
+            if connection.prefix_id.as_deref().is_some_and(|p| !p.is_empty()) {
+                for key in ["model", "name"] {
+                    if let Some(Value::String(v)) =
+                        raw.get(key).filter(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+                    {
+                        let v = connection.prefixed(v);
+                        raw.insert(key.into(), json!(v));
+                    }
+                }
+            }
             let Some(id) = raw.get("model").and_then(Value::as_str).map(str::to_string) else { continue };
             raw.insert("connection_type".into(), json!("local"));
             match merged.iter_mut().find(|m| m.get("model").and_then(Value::as_str) == Some(id.as_str())) {
@@ -77,7 +88,8 @@ mod tests {
             json!({"models": [{"name": "llama3:latest", "model": "llama3:latest"}, {"model": "qwen"}]}),
         )
         .expect("b");
-        let merged = merge(vec![(0, a), (1, b)]);
+        let (c0, c1) = (Connection::new("http://o0", ""), Connection::new("http://o1", ""));
+        let merged = merge(vec![(0, &c0, a), (1, &c1, b)]);
         assert_eq!(merged.len(), 2);
         assert_eq!(merged[0]["id"], "llama3:latest");
         assert_eq!(merged[0]["owned_by"], "ollama");

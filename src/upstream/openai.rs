@@ -5,7 +5,7 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 
-use super::RawModel;
+use super::{Connection, RawModel};
 
 /// Model ids from api.openai.com that cannot chat (as Open WebUI leaves them out).
 const UNSUPPORTED_OPENAI_KEYWORDS: &[&str] = &["babbage", "dall-e", "davinci", "embedding", "tts", "whisper"];
@@ -38,15 +38,29 @@ fn host_of(url: &str) -> &str {
 
 /// Open WebUI's merged OpenAI list: the first provider listing an id wins; each entry is the
 /// upstream object plus `name`, `owned_by: "openai"`, the raw object under `openai`,
-/// `connection_type`, `provider` and the provider's index `urlIdx`.
-pub fn merge(lists: Vec<(usize, &str, Vec<RawModel>)>) -> Vec<Value> {
+/// `connection_type`, `provider` and the provider's index `urlIdx`. A connection with a
+/// `prefix_id` lists its models as `{prefix}.{id}` (names too).
+pub fn merge(lists: Vec<(usize, &Connection, Vec<RawModel>)>) -> Vec<Value> {
     let mut seen = HashSet::new();
     let mut out = Vec::new();
-    for (idx, base_url, models) in lists {
-        let official = host_of(base_url).eq_ignore_ascii_case("api.openai.com");
+    for (idx, connection, models) in lists {
+        let official = host_of(&connection.url).eq_ignore_ascii_case("api.openai.com");
         for mut raw in models {
             if raw.get("name").is_some_and(Value::is_null) {
                 raw.remove("name");
+            }
+            if connection.prefix_id.as_deref().is_some_and(|p| !p.is_empty()) {
+                let id = match raw.get("id").or_else(|| raw.get("name")) {
+                    Some(Value::String(s)) => s.clone(),
+                    _ => String::new(),
+                };
+                raw.insert("id".into(), json!(connection.prefixed(&id)));
+                if let Some(Value::String(name)) =
+                    raw.get("name").filter(|n| n.as_str().is_some_and(|s| !s.is_empty()))
+                {
+                    let name = connection.prefixed(name);
+                    raw.insert("name".into(), json!(name));
+                }
             }
             raw.insert("connection_type".into(), json!("external"));
             let id = match (raw.get("id"), raw.get("name")) {
@@ -93,7 +107,8 @@ mod tests {
         let a =
             parse(json!({"data": [{"id": "gpt-4o", "object": "model", "owned_by": "system"}]})).expect("a");
         let b = parse(json!({"data": [{"id": "gpt-4o"}, {"id": "local", "name": null}]})).expect("b");
-        let merged = merge(vec![(0, "http://a/v1", a), (1, "http://b/v1", b)]);
+        let (ca, cb) = (Connection::new("http://a/v1", ""), Connection::new("http://b/v1", ""));
+        let merged = merge(vec![(0, &ca, a), (1, &cb, b)]);
         assert_eq!(merged.len(), 2);
         assert_eq!(
             merged[0],
@@ -109,8 +124,25 @@ mod tests {
     #[test]
     fn official_api_drops_non_chat_models() {
         let m = parse(json!({"data": [{"id": "whisper-1"}, {"id": "gpt-4o"}]})).expect("m");
-        let merged = merge(vec![(0, "https://api.openai.com/v1", m)]);
+        let c = Connection::new("https://api.openai.com/v1", "");
+        let merged = merge(vec![(0, &c, m)]);
         assert_eq!(merged.len(), 1);
         assert_eq!(merged[0]["id"], "gpt-4o");
+    }
+
+    #[test]
+    fn a_prefix_id_prefixes_ids_and_names() {
+        let m = parse(json!({"data": [{"id": "gpt-4o", "name": "GPT"}, {"id": "mini"}]})).expect("m");
+        let c = Connection { prefix_id: Some("work".into()), ..Connection::new("http://a/v1", "") };
+        let merged = merge(vec![(0, &c, m)]);
+        assert_eq!(
+            (merged[0]["id"].as_str(), merged[0]["name"].as_str()),
+            (Some("work.gpt-4o"), Some("work.GPT"))
+        );
+        assert_eq!(merged[0]["openai"]["id"], "work.gpt-4o");
+        assert_eq!(
+            (merged[1]["id"].as_str(), merged[1]["name"].as_str()),
+            (Some("work.mini"), Some("work.mini"))
+        );
     }
 }

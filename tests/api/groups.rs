@@ -47,6 +47,7 @@ backend_tests!(
     group_permissions_merge_into_the_users_permissions_and_are_obeyed,
     sessions_and_api_keys_carry_group_permissions_through_the_session_cache,
     user_answers_name_their_groups_and_new_accounts_join_the_default_group,
+    new_groups_take_the_configured_default_share,
     preview_shows_what_members_reach_and_the_permission_layers,
     long_searches_and_long_user_lists_are_bounded_or_batched,
 );
@@ -1057,4 +1058,24 @@ async fn user_answers_name_their_groups_and_new_accounts_join_the_default_group(
     let dave = app.signup("Dave", "dave@example.com", crate::helpers::PASSWORD).await;
     assert_eq!(dave.status, StatusCode::OK, "a deleted default group is skipped: {}", dave.text);
     assert_eq!(memberships_of(&app, dave.body["id"].as_str().expect("id")).await, 0);
+}
+
+/// `DEFAULT_GROUP_SHARE_PERMISSION` is what a new group's `data.config.share` says when the
+/// request does not; a given value wins.
+async fn new_groups_take_the_configured_default_share(b: Backend) {
+    for (env, expected) in [("members", json!("members")), ("TRUE", json!(true)), ("nobody", json!(false))] {
+        let Some(app) = TestApp::spawn_with(b, &[("DEFAULT_GROUP_SHARE_PERMISSION", env)]).await else {
+            return;
+        };
+        let (admin, _) = app.admin().await;
+        let g = create(&app, &admin, json!({"name": "G", "description": ""})).await;
+        assert_eq!(g["data"]["config"]["share"], expected, "{env}");
+        let given = create(
+            &app,
+            &admin,
+            json!({"name": "H", "description": "", "data": {"config": {"share": "members"}}}),
+        )
+        .await;
+        assert_eq!(given["data"]["config"]["share"], json!("members"), "{env}");
+    }
 }

@@ -46,6 +46,72 @@ async fn hot_paths_run_few_statements(b: Backend) {
     assert_eq!(statements_for(&app, "/api/v1/auths/", &token).await, 1);
     assert_eq!(statements_for(&app, "/api/v1/chats/?page=1", &token).await, 2);
     assert_eq!(statements_for(&app, &format!("/api/v1/chats/{id}"), &token).await, 2);
+
+    // The GraphQL sidebar — folders with a page of their chats, pinned chats and the chats
+    // outside folders, with owners, tags and folders — costs the same statements at any size.
+    fill_sidebar(&app, &token, 2, 1).await;
+    let small = sidebar_statements(&app, &token, 2, 2).await;
+    fill_sidebar(&app, &token, 6, 4).await;
+    let large = sidebar_statements(&app, &token, 2 + 6, 3).await;
+    assert_eq!(small, large, "a small sidebar took {small} statements, a large one {large}");
+    assert!(small <= 14, "{small} statements");
+}
+
+/// Adds `folders` folders of `per_folder` chats each (one tagged), a pinned chat in the first of
+/// them, and a root chat.
+async fn fill_sidebar(app: &TestApp, token: &str, folders: usize, per_folder: usize) {
+    let new_chat = |title: String, folder: Option<String>| async move {
+        let c = app
+            .post("/api/v1/chats/new", Some(token), json!({"chat": {"title": title}, "folder_id": folder}))
+            .await;
+        assert_eq!(c.status, StatusCode::OK, "{}", c.text);
+        c.body["id"].as_str().expect("id").to_string()
+    };
+    let mut first = None;
+    for i in 0..folders {
+        let name = format!("Folder {}", uuid::Uuid::new_v4());
+        let f = app.post("/api/v1/folders/", Some(token), json!({"name": name})).await;
+        assert_eq!(f.status, StatusCode::OK, "{}", f.text);
+        let folder = f.body["id"].as_str().expect("id").to_string();
+        for j in 0..per_folder {
+            let id = new_chat(format!("In {i}.{j}"), Some(folder.clone())).await;
+            if j == 0 {
+                app.post(&format!("/api/v1/chats/{id}/tags"), Some(token), json!({"name": "work"})).await;
+            }
+        }
+        first.get_or_insert(folder);
+    }
+    let pinned = new_chat("Pinned".into(), first).await;
+    app.send("POST", &format!("/api/v1/chats/{pinned}/pin"), Some(token), None).await;
+    new_chat("Root".into(), None).await;
+}
+
+/// Statements of one sidebar request, checking it holds `folders` folders and `root` chats
+/// outside them.
+async fn sidebar_statements(app: &TestApp, token: &str, folders: usize, root: i64) -> u64 {
+    let query = "{ me { id name }
+        folders { id name unreadCount chats(first: 10) { totalCount edges { node { id title updatedAt user { name } tags { name } } } } }
+        pinned: chats(pinned: true, first: 20) { edges { node { id title folder { id name } } } }
+        chats(first: 60, pinned: false, includeFolders: false) { totalCount edges { node { id title user { name } tags { name } folder { name } } } } }";
+    let before = app.db.statement_count();
+    let a = gql(app, Some(token), query, json!({})).await;
+    let used = app.db.statement_count() - before;
+    assert!(a.body["errors"].is_null(), "{}", a.text);
+    let data = &a.body["data"];
+    assert_eq!(data["folders"].as_array().expect("folders").len(), folders);
+    assert_eq!(data["chats"]["totalCount"], root, "{}", a.text);
+    let tagged = data["folders"].as_array().expect("folders").iter().filter(|f| {
+        f["chats"]["edges"]
+            .as_array()
+            .is_some_and(|e| e.iter().any(|c| c["node"]["tags"] == json!([{"name": "work"}])))
+    });
+    assert!(tagged.count() + 1 >= folders, "{}", a.text);
+    assert!(
+        data["pinned"]["edges"]
+            .as_array()
+            .is_some_and(|p| p.iter().all(|c| c["node"]["folder"]["name"].is_string()))
+    );
+    used
 }
 
 const NO_READ_CACHES: [(&str, &str); 2] = [("SESSION_CACHE_TTL", "0"), ("CHAT_LIST_CACHE_TTL", "0")];

@@ -17,7 +17,7 @@ backend_tests!(
     version_carries_the_configured_deployment_id,
     config_before_any_user_is_onboarding,
     config_after_the_first_signup_has_signup_off_and_no_onboarding,
-    config_for_an_admin_has_every_feature_and_the_permissions,
+    config_for_an_admin_reports_only_what_duet_serves,
     config_for_a_pending_user_has_features_but_no_permissions,
     config_with_a_deleted_users_token_is_401,
     config_with_a_garbage_token_or_api_key_is_anonymous,
@@ -128,57 +128,138 @@ async fn config_after_the_first_signup_has_signup_off_and_no_onboarding(b: Backe
     assert_eq!(app.scalar_config("ui.enable_signup").await.as_deref(), Some("false"));
 }
 
-async fn config_for_an_admin_has_every_feature_and_the_permissions(b: Backend) {
+/// The flags a signed-in caller sees on a fresh server: on only for what duet serves.
+fn signed_in_features(enable_signup: bool, enable_api_keys: bool) -> Value {
+    let mut f = anonymous_features(enable_signup);
+    let more: [(&str, Value); 44] = [
+        ("enable_api_keys", json!(enable_api_keys)),
+        ("enable_password_change_form", json!(true)),
+        ("enable_version_update_check", json!(false)),
+        ("enable_pyodide_file_persistence", json!(false)),
+        ("enable_public_active_users_count", json!(true)),
+        ("enable_easter_eggs", json!(true)),
+        ("enable_direct_connections", json!(false)),
+        ("enable_direct_integrations", json!(false)),
+        ("enable_plugins", json!(false)),
+        ("enable_tools", json!(false)),
+        ("enable_functions", json!(false)),
+        ("enable_tool_servers", json!(false)),
+        ("enable_terminal_servers", json!(false)),
+        ("enable_folders", json!(true)),
+        ("folder_max_file_count", json!("")),
+        ("enable_channels", json!(false)),
+        ("enable_encrypted_channels", json!(false)),
+        ("enable_apps", json!(false)),
+        ("enable_calendar", json!(false)),
+        ("enable_automations", json!(false)),
+        ("enable_notes", json!(false)),
+        ("enable_context_compaction", json!(false)),
+        ("enable_tool_permissions", json!(false)),
+        ("enable_web_search", json!(false)),
+        ("enable_web_search_confirmation", json!(false)),
+        ("web_search_confirmation_content", json!("")),
+        ("enable_code_execution", json!(false)),
+        ("enable_code_interpreter", json!(false)),
+        ("enable_image_generation", json!(false)),
+        ("enable_autocomplete_generation", json!(false)),
+        ("enable_title_generation", json!(false)),
+        ("enable_follow_up_generation", json!(false)),
+        ("enable_tags_generation", json!(false)),
+        ("enable_community_sharing", json!(true)),
+        ("enable_message_rating", json!(false)),
+        ("enable_user_webhooks", json!(false)),
+        ("enable_user_status", json!(true)),
+        ("enable_admin_export", json!(true)),
+        ("enable_admin_chat_access", json!(true)),
+        ("enable_admin_analytics", json!(false)),
+        ("enable_google_drive_integration", json!(false)),
+        ("enable_onedrive_integration", json!(false)),
+        ("enable_memories", json!(false)),
+        ("enable_subagents", json!(false)),
+    ];
+    for (k, v) in more {
+        f[k] = v;
+    }
+    f
+}
+
+/// The part of a verified caller's answer after `features` on a fresh server.
+fn member_part() -> Value {
+    json!({
+        "default_models": null,
+        "default_pinned_models": null,
+        "default_prompt_suggestions": null,
+        "default_prompt_suggestions_i18n": {},
+        "code": {"engine": "pyodide", "interpreter_engine": "pyodide"},
+        "audio": {
+            "realtime": {"enabled": false, "model": "", "voice": ""},
+            "tts": {"engine": "", "voice": "", "split_on": "punctuation"},
+            "stt": {"engine": "web"}
+        },
+        "file": {"max_size": null, "max_count": null, "image_compression": {"width": null, "height": null}},
+        "permissions": reference_tree(),
+        "google_drive": {"client_id": "", "api_key": ""},
+        "onedrive": {"client_id_personal": "", "client_id_business": "", "sharepoint_url": "", "sharepoint_tenant_id": ""},
+        "ui": {
+            "default_interface_settings": {},
+            "visibility": {},
+            "pending_user_overlay_title": "",
+            "pending_user_overlay_content": "",
+            "response_watermark": "",
+            "iframe_csp": ""
+        },
+        "license_metadata": null
+    })
+}
+
+async fn config_for_an_admin_reports_only_what_duet_serves(b: Backend) {
     let Some(app) = TestApp::spawn(b).await else { return };
     let (admin, _) = app.admin().await;
     let a = app.get("/api/config", Some(&admin)).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
-    assert!(a.body.get("onboarding").is_none());
-    for (k, v) in [
-        ("status", json!(true)),
-        ("name", json!("Open WebUI")),
-        ("version", json!("0.12.4")),
-        ("default_locale", json!("")),
-        ("i18n", json!({})),
-        ("oauth", json!({"providers": {}, "auto_redirect": false})),
-        ("default_models", json!("")),
-        ("default_pinned_models", json!("")),
-    ] {
-        assert_eq!(a.body[k], v, "{k}");
+    let mut expected = anonymous_config(false);
+    expected["features"] = signed_in_features(false, false);
+    for (k, v) in member_part().as_object().expect("object") {
+        expected[k] = v.clone();
     }
-    assert_eq!(a.body["permissions"], reference_tree());
-    assert_eq!(
-        keys(&a.body["ui"]),
-        ["pending_user_overlay_title", "pending_user_overlay_content", "response_watermark"]
-    );
-    let features = &a.body["features"];
-    for (k, v) in anonymous_features(false).as_object().expect("object") {
-        assert_eq!(&features[k], v, "{k}");
-    }
-    for (k, v) in [
-        ("enable_api_keys", false),
-        ("enable_password_change_form", true),
-        ("enable_folders", true),
-        ("enable_channels", false),
-        ("enable_notes", true),
-        ("enable_community_sharing", true),
-        ("enable_message_rating", true),
-        ("enable_user_webhooks", false),
-        ("enable_admin_export", true),
-        ("enable_admin_chat_access", true),
-    ] {
-        assert_eq!(features[k], json!(v), "{k}");
-    }
-    // Feature flags and the permission tree follow the stored configuration.
-    app.set_admin_config(&admin, json!({"ENABLE_API_KEYS": true, "ENABLE_CHANNELS": true})).await;
+    assert_eq!(a.body, expected);
+    assert_eq!(keys(&a.body), keys(&expected), "the reference's key order");
+    assert_eq!(keys(&a.body["features"]), keys(&expected["features"]));
+    // Features duet serves follow the stored configuration; those it does not serve stay off
+    // whatever the admin config says (so the web app never calls their routes).
+    app.set_admin_config(
+        &admin,
+        json!({"ENABLE_API_KEYS": true, "ENABLE_FOLDERS": false, "ENABLE_USER_STATUS": false,
+               "ENABLE_CHANNELS": true, "ENABLE_NOTES": true, "ENABLE_MESSAGE_RATING": true,
+               "ENABLE_CALENDAR": true, "ENABLE_AUTOMATIONS": true, "ENABLE_MEMORIES": true,
+               "ENABLE_USER_WEBHOOKS": true, "RESPONSE_WATERMARK": "AI", "DEFAULT_INTERFACE_SETTINGS": {"a": 1}}),
+    )
+    .await;
     let mut tree = reference_tree();
     tree["workspace"]["models"] = json!(true);
     let p = app.post("/api/v1/users/default/permissions", Some(&admin), tree.clone()).await;
     assert_eq!(p.status, StatusCode::OK, "{}", p.text);
-    let after = app.get("/api/config", Some(&admin)).await;
-    assert_eq!(after.body["features"]["enable_api_keys"], json!(true));
-    assert_eq!(after.body["features"]["enable_channels"], json!(true));
-    assert_eq!(after.body["permissions"], tree);
+    let after = app.get("/api/config", Some(&admin)).await.body;
+    let f = &after["features"];
+    for (k, v) in [("enable_api_keys", true), ("enable_folders", false), ("enable_user_status", false)] {
+        assert_eq!(f[k], json!(v), "{k}");
+    }
+    for k in [
+        "enable_channels",
+        "enable_notes",
+        "enable_message_rating",
+        "enable_calendar",
+        "enable_automations",
+        "enable_memories",
+        "enable_user_webhooks",
+    ] {
+        assert_eq!(f[k], json!(false), "{k}");
+    }
+    assert_eq!(after["ui"]["response_watermark"], "AI");
+    assert_eq!(after["ui"]["default_interface_settings"], json!({"a": 1}));
+    assert_eq!(after["permissions"], tree);
+    // The notes the web app would load are not served, and not asked for (`enable_notes`).
+    assert_eq!(app.get("/api/v1/notes/pinned", Some(&admin)).await.status, StatusCode::NOT_FOUND);
     // The token cookie works as well as the header.
     let cookie = format!("token={admin}");
     let c = app.raw("GET", "/api/config", &[("cookie", &cookie)], None).await;
@@ -192,19 +273,25 @@ async fn config_for_a_pending_user_has_features_but_no_permissions(b: Backend) {
     let (pending, _) = app.user(&admin, "Pat", "pat@example.com", "pending").await;
     let a = app.get("/api/config", Some(&pending)).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
-    assert!(a.body.get("onboarding").is_none());
-    for absent in ["permissions", "default_models", "default_pinned_models"] {
-        assert!(a.body.get(absent).is_none(), "{absent}: {}", a.text);
-    }
-    assert_eq!(keys(&a.body["ui"]), ["pending_user_overlay_title", "pending_user_overlay_content"]);
-    assert_eq!(a.body["features"]["enable_api_keys"], json!(false));
-    assert_eq!(a.body["features"]["enable_signup"], json!(false));
-    assert_eq!(a.body["features"]["enable_password_change_form"], json!(true));
+    let mut expected = anonymous_config(false);
+    expected["features"] = signed_in_features(false, false);
+    expected["ui"] = json!({"pending_user_overlay_title": "", "pending_user_overlay_content": ""});
+    assert_eq!(a.body, expected);
+    assert_eq!(keys(&a.body), keys(&expected));
+    // The waiting screen's texts are the stored ones.
+    app.set_admin_config(&admin, json!({"PENDING_USER_OVERLAY_TITLE": "Hold on"})).await;
+    assert_eq!(
+        app.get("/api/config", Some(&pending)).await.body["ui"]["pending_user_overlay_title"],
+        "Hold on"
+    );
     // Once promoted, the same token sees the permissions.
     let id = app.get("/api/v1/auths/", Some(&pending)).await.body["id"].as_str().expect("id").to_string();
     let u = app.post(&format!("/api/v1/users/{id}/update"), Some(&admin), json!({"role": "user"})).await;
     assert_eq!(u.status, StatusCode::OK);
-    assert_eq!(app.get("/api/config", Some(&pending)).await.body["permissions"], reference_tree());
+    let promoted = app.get("/api/config", Some(&pending)).await.body;
+    assert_eq!(promoted["permissions"], reference_tree());
+    assert_eq!(promoted["ui"]["pending_user_overlay_title"], "Hold on");
+    assert_eq!(promoted["audio"]["stt"]["engine"], "web");
 }
 
 async fn config_with_a_deleted_users_token_is_401(b: Backend) {

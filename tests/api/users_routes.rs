@@ -57,6 +57,7 @@ backend_tests!(
     profile_image_decodes_data_urls_with_their_type,
     profile_image_redirects_to_external_urls,
     profile_image_is_the_default_avatar_otherwise_and_works_with_the_cookie,
+    profile_image_forwarding_and_types_follow_the_configuration,
     profile_image_refusals,
     signup_answers_a_profile_image_url_that_is_served,
     revoking_sessions_ends_every_token_of_the_user,
@@ -664,6 +665,32 @@ async fn profile_image_is_the_default_avatar_otherwise_and_works_with_the_cookie
     // An empty stored URL is answered as the avatar's route.
     let u = app.get(&format!("/api/v1/users/{}", p.alice_id), Some(&p.admin)).await;
     assert_eq!(u.body["profile_image_url"], json!(path));
+}
+
+/// `ENABLE_PROFILE_IMAGE_URL_FORWARDING=false` serves the default avatar for an external URL (no
+/// redirect to another origin); `PROFILE_IMAGE_ALLOWED_MIME_TYPES` narrows what a stored data URL
+/// is served as.
+async fn profile_image_forwarding_and_types_follow_the_configuration(b: Backend) {
+    let env = [
+        ("ENABLE_PROFILE_IMAGE_URL_FORWARDING", "false"),
+        ("PROFILE_IMAGE_ALLOWED_MIME_TYPES", " image/JPEG "),
+    ];
+    let Some(app) = TestApp::spawn_with(b, &env).await else { return };
+    let p = people(&app).await;
+    let path = format!("/api/v1/users/{}/profile/image", p.alice_id);
+    set_image(&app, &p.admin, &p.alice_id, "https://images.example.com/alice.png").await;
+    let (status, headers, body) = fetch(&app, &path, &p.bob, false).await;
+    assert_eq!((status, headers.get("location")), (StatusCode::OK, None));
+    assert_eq!(body, AVATAR);
+    let png = base64::engine::general_purpose::STANDARD.encode(b"\x89PNG\r\n\x1a\nx");
+    set_image(&app, &p.admin, &p.alice_id, &format!("data:image/png;base64,{png}")).await;
+    assert_eq!(fetch(&app, &path, &p.bob, false).await.2, AVATAR, "png is not allowed here");
+    let jpeg = vec![0xff, 0xd8, 0xff, 0xe0, 9];
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&jpeg);
+    set_image(&app, &p.admin, &p.alice_id, &format!("data:image/jpeg;base64,{b64}")).await;
+    let (status, headers, body) = fetch(&app, &path, &p.bob, false).await;
+    assert_eq!((status, headers["content-type"].to_str().expect("type")), (StatusCode::OK, "image/jpeg"));
+    assert_eq!(body, jpeg);
 }
 
 async fn profile_image_refusals(b: Backend) {

@@ -1,9 +1,10 @@
 //! `Chat` (a summary whose document, owner, models and tags load on demand, batched), chat pages
 //! with their loaders primed from the selection, and `Tag`.
 
-use async_graphql::{Context, ErrorExtensions, Json, Object, SimpleObject};
+use async_graphql::{Context, ErrorExtensions, Json, Lookahead, Object, SimpleObject};
 use serde_json::Value;
 
+use super::folder::{Folder, folder_of_chat, prime_folders};
 use super::model::{Model, prime_models, readable_models};
 use super::page::{Page, Window, page, unpaged_list_cost};
 use super::user::User;
@@ -28,6 +29,7 @@ pub struct Chat {
     pub archived: bool,
     pub pinned: bool,
     pub share_id: Option<String>,
+    pub folder_id: Option<String>,
     /// The document when the resolver already has it.
     pub doc: Option<Value>,
 }
@@ -43,6 +45,7 @@ impl Chat {
             archived: r.archived,
             pinned: r.pinned,
             share_id: r.share_id,
+            folder_id: r.folder_id,
             doc: None,
         }
     }
@@ -57,6 +60,7 @@ impl Chat {
             archived: v.archived,
             pinned: v.pinned,
             share_id: v.share_id,
+            folder_id: v.folder_id,
             doc: Some(v.chat),
         }
     }
@@ -95,6 +99,14 @@ impl Chat {
     }
     async fn share_id(&self) -> Option<&str> {
         self.share_id.as_deref()
+    }
+    /// The id of the folder the chat is in (null outside folders).
+    async fn folder_id(&self) -> Option<&str> {
+        self.folder_id.as_deref()
+    }
+    /// The folder the chat is in, when the caller may read it.
+    async fn folder(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Folder>> {
+        folder_of_chat(ctx, self.folder_id.as_deref()).await
     }
     /// The owner's id.
     async fn user_id(&self) -> &str {
@@ -140,6 +152,8 @@ pub struct ChatFilter {
     pub pinned: Option<bool>,
     pub search: Option<String>,
     pub tag: Option<String>,
+    /// `Some(false)`: only chats outside folders.
+    pub include_folders: Option<bool>,
 }
 
 /// A page of chats of `owner_id`.
@@ -149,8 +163,16 @@ pub async fn chat_connection(
     window: Window,
     filter: ChatFilter,
 ) -> async_graphql::Result<Page<Chat>> {
-    let ChatFilter { archived, pinned, search, tag } = filter;
-    let q = ChatQuery { archived, pinned, search, tag, limit: window.limit, offset: window.offset };
+    let ChatFilter { archived, pinned, search, tag, include_folders } = filter;
+    let q = ChatQuery {
+        archived,
+        pinned,
+        search,
+        tag,
+        include_folders,
+        limit: window.limit,
+        offset: window.offset,
+    };
     let (rows, total) = chats_svc::query(state(ctx), caller(ctx), owner_id, q).await.gql()?;
     prime(ctx, &rows).await?;
     Ok(page(window, rows.into_iter().map(Chat::from_summary).collect(), total))
@@ -159,8 +181,19 @@ pub async fn chat_connection(
 /// Loads, in one statement each, the owners, tags and documents a page's selection asks for and
 /// feeds them to the request's loaders, so the page costs the same statements at any size.
 async fn prime(ctx: &Context<'_>, rows: &[ChatSummary]) -> async_graphql::Result<()> {
-    let node = ctx.look_ahead().field("edges").field("node");
+    prime_selection(ctx, ctx.look_ahead().field("edges").field("node"), rows).await
+}
+
+/// `prime` for chats selected by `node` (a page's `edges { node }`, wherever it sits).
+pub(super) async fn prime_selection(
+    ctx: &Context<'_>,
+    node: Lookahead<'_>,
+    rows: &[ChatSummary],
+) -> async_graphql::Result<()> {
     let app = state(ctx);
+    if node.field("folder").exists() {
+        prime_folders(ctx, rows).await?;
+    }
     let ids: Vec<String> = rows.iter().map(|r| r.id.clone()).collect();
     if node.field("user").exists() {
         let mut owners: Vec<String> = rows.iter().map(|r| r.user_id.clone()).collect();

@@ -72,6 +72,19 @@ impl Model {
         let user = loader.load_one(self.0.model.user_id.clone()).await.map_err(|e| e.as_ref().extend())?;
         Ok(user.map(UserSummary::from))
     }
+    /// The model's versions, newest first, 20 per `page` (default 1), as
+    /// `GET /api/v1/models/model/history`: the owner, an admin or a write grant
+    /// (`ACCESS_PROHIBITED` otherwise).
+    #[graphql(
+        complexity = "super::list_cost(Some(crate::service::models::HISTORY_PAGE_SIZE as i32), child_complexity)"
+    )]
+    async fn history(
+        &self,
+        ctx: &Context<'_>,
+        page: Option<i64>,
+    ) -> async_graphql::Result<Vec<super::ModelVersion>> {
+        crate::graphql::models_history::history(ctx, &self.0.model.id, page).await
+    }
     /// The stored base model, when there is one and the caller may read it (upstream-only base
     /// models have no row: `null`, `baseModelId` still names them).
     async fn base_model(&self, ctx: &Context<'_>) -> async_graphql::Result<Option<Model>> {

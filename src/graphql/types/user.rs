@@ -1,9 +1,10 @@
 //! `User` (an account), `UserSummary` (what a model's readers see of its owner) and `Session`.
 
-use async_graphql::{Context, Json, Object, SimpleObject};
+use async_graphql::{Context, ErrorExtensions, Json, Object, SimpleObject};
 use serde_json::Value;
 
 use super::chat::{Chat, ChatFilter, chat_connection};
+use super::group::GroupRef;
 use super::model::{Model, owned_models};
 use super::page::{Page, Window, list_cost, unpaged_list_cost};
 use super::{caller, state};
@@ -51,6 +52,14 @@ impl User {
         let settings = users_svc::settings_of(state(ctx), caller(ctx), &self.0, raw).await.gql()?;
         Ok(settings.map(Json))
     }
+    /// The user's direct groups, newest change first (as `GET /api/v1/users/{id}/info` names
+    /// them); a page of users reads them in one batch.
+    #[graphql(complexity = "unpaged_list_cost(child_complexity)")]
+    async fn groups(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<GroupRef>> {
+        let loader = ctx.data_unchecked::<crate::graphql::loaders::UserGroups>();
+        let groups = loader.load_one(self.0.id.clone()).await.map_err(|e| e.as_ref().extend())?;
+        Ok(groups.unwrap_or_default().into_iter().map(|(id, name)| GroupRef { id, name }).collect())
+    }
     /// This user's chats (their own, or any user's for an admin), newest first.
     #[allow(clippy::too_many_arguments)]
     #[graphql(complexity = "list_cost(first, child_complexity)")]
@@ -65,7 +74,13 @@ impl User {
         tag: Option<String>,
     ) -> async_graphql::Result<Page<Chat>> {
         let window = Window::new(first, after.as_deref())?;
-        chat_connection(ctx, &self.0.id, window, ChatFilter { archived, pinned, search, tag }).await
+        chat_connection(
+            ctx,
+            &self.0.id,
+            window,
+            ChatFilter { archived, pinned, search, tag, ..Default::default() },
+        )
+        .await
     }
     /// The workspace models this user owns that the caller can read (the `models` list, newest
     /// first, narrowed to this owner).

@@ -22,8 +22,8 @@ pub use form::{admin_config, update_admin_config};
 /// Config key of the stored default permission tree.
 pub const PERMISSIONS_KEY: &str = "user.permissions";
 
-/// The values every key starts with, from the environment.
-fn seed_values(s: &SettingSeeds) -> Vec<(&'static str, Value)> {
+/// The values every key starts with, from the environment (also: the keys an import carries over).
+pub fn seed_values(s: &SettingSeeds) -> Vec<(&'static str, Value)> {
     let mut values: Vec<(&'static str, Value)> = FIELDS.iter().map(|f| (f.key, (f.seed)(s))).collect();
     values.push((PERMISSIONS_KEY, s.permissions.to_value()));
     values

@@ -30,7 +30,7 @@ pub(super) fn stamp_messages(chat: &mut Value, user: &store::users::User) {
 
 /// The current message: `history.currentId`, `currentId`, `branchPointMessageId`, or the last
 /// legacy message.
-pub(super) fn current_message_id(chat: &Value) -> Option<String> {
+pub(crate) fn current_message_id(chat: &Value) -> Option<String> {
     let s = |v: Option<&Value>| v.and_then(Value::as_str).filter(|s| !s.is_empty()).map(str::to_string);
     s(chat.get("history").and_then(|h| h.get("currentId")))
         .or_else(|| s(chat.get("currentId")))
@@ -40,7 +40,7 @@ pub(super) fn current_message_id(chat: &Value) -> Option<String> {
         })
 }
 
-pub(super) fn title_of(chat: &Value) -> String {
+pub(crate) fn title_of(chat: &Value) -> String {
     match chat.get("title").and_then(Value::as_str) {
         Some(t) if !t.trim().is_empty() => t.to_string(),
         _ => "New Chat".to_string(),
@@ -60,7 +60,7 @@ pub(super) fn message_texts(chat: &Value) -> Vec<&str> {
 }
 
 /// Lower-cased title and message texts (the `search_text` column).
-pub(super) fn search_text(title: &str, chat: &Value) -> String {
+pub(crate) fn search_text(title: &str, chat: &Value) -> String {
     let mut text = title.to_lowercase();
     for t in message_texts(chat) {
         text.push('\n');

@@ -99,6 +99,8 @@ pub struct MessageForm {
 pub struct ListParams {
     pub page: Option<i64>,
     pub include_pinned: bool,
+    /// Also chats in folders (left out by default).
+    pub include_folders: bool,
     pub sort_by: Option<String>,
     pub sort_dir: Option<String>,
 }
@@ -119,6 +121,8 @@ pub struct ChatQuery {
     pub pinned: Option<bool>,
     pub search: Option<String>,
     pub tag: Option<String>,
+    /// `Some(false)`: only chats outside folders.
+    pub include_folders: Option<bool>,
     pub limit: i64,
     pub offset: i64,
 }

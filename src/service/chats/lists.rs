@@ -18,14 +18,15 @@ fn page_window(page: Option<i64>) -> (Option<i64>, i64) {
     }
 }
 
-/// `GET /chats/` and `/chats/list`: not archived, not in a folder, pinned only on request.
+/// `GET /chats/` and `/chats/list`: not archived; pinned chats and chats in folders only on
+/// request.
 pub async fn list(app: &App, caller: &Caller, params: ListParams) -> AppResult<ChatPage> {
     let p = caller.require_verified()?;
     let (sort, ascending) = parse_sort(params.sort_by.as_deref(), params.sort_dir.as_deref())?;
     let filter = Filter {
         archived: Some(false),
         pinned: if params.include_pinned { None } else { Some(false) },
-        without_folder: true,
+        without_folder: !params.include_folders,
         ..Default::default()
     };
     let (limit, offset) = page_window(params.page);

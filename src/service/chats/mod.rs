@@ -5,7 +5,9 @@
 //! update, delete, pin, archive, clone, message edits); the rest lives in the submodules and is
 //! re-exported: `form` (inputs and their validation), `document` (pure helpers over the chat
 //! JSON document), `lists` (the list views), `search` (search and the GraphQL chat query),
-//! `tags` (tag functions), `shares` (share snapshots and their clones).
+//! `tags` (tag functions), `shares` (share snapshots and their clones), `share_access` (who may
+//! open a share) and `reader` (what others see of a chat), `params`, `fork`, `events` (message
+//! events), `config` (the admin's chat settings), `compact`, `stats` and `stats_view`.
 
 use serde_json::{Map, Value, json};
 
@@ -16,21 +18,43 @@ use crate::service::{permissions, policy};
 use crate::store::chats::{ChatRow, ChatWrite};
 use crate::store::{self, Db};
 
-mod document;
+mod compact;
+mod config;
+pub(crate) mod document;
+mod events;
+mod fork;
 mod form;
 mod lists;
+mod params;
+pub mod read;
+mod reader;
 mod search;
+mod share_access;
 mod shares;
+mod stats;
+mod stats_view;
 mod tags;
+pub(crate) mod turns;
 mod view;
 
+pub use compact::{CompactForm, CompactView, ContextUsageView, compact};
+pub use config::{ChatConfig, chat_config, set_chat_config};
+pub use events::{EventForm, message_event};
+pub use fork::{ForkForm, fork};
 pub use form::{
     ChatImportFields, ChatInput, ChatQuery, CloneForm, ImportForm, ImportInput, ListParams, MAX_TITLE_CHARS,
     MessageForm, PagedParams, TagFilterForm, TagForm,
 };
 pub use lists::{all_archived, all_db, archived, archived_count, export, list, list_for_user, pinned};
+pub use params::{params_form, update_params};
 pub use search::{query, search, search_filter};
-pub use shares::{clone_shared, get_share, share, shared_list, unshare, unshare_all};
+pub use share_access::{ShareAccessForm, ShareForm, ShareGrantView, share_access, update_share_access};
+pub use shares::{clone_shared, get_share, share, share_with_mode, shared_list, unshare, unshare_all};
+pub use stats::{EXPORT_PAGE, export_chat_stats, export_stats, export_stats_all, usage};
+pub use stats_view::{
+    AggregateStatsView, ChatBodyView, ChatStatsPage, ChatStatsView, ChatUsagePage, ChatUsageView,
+    HistoryStatsView, MessageStatsView, ModelCounts,
+};
 pub use tags::{add_tag, chat_tags, chats_by_tag, normalize_tag, remove_tag, user_tags};
 pub use view::{ChatPage, ChatSummary, ChatTitleView, ChatView, SearchHits, SharedItemView, TagView};
 
@@ -80,8 +104,9 @@ async fn permission(app: &App, p: &Principal, path: &str) -> AppResult<bool> {
 /// `POST /chats/new`.
 pub async fn create(app: &App, caller: &Caller, input: ChatInput) -> AppResult<ChatView> {
     let p = caller.require_verified()?;
-    if input.folder_id.is_some() {
-        // Folders are not supported yet: no folder is writable.
+    if let Some(folder) = &input.folder_id
+        && !crate::service::folders::writable(app, p, folder).await?
+    {
         return Err(AppError::not_found(ErrorCode::NotFound));
     }
     let now = store::now();
@@ -96,15 +121,29 @@ async fn insert_chat(db: &Db, p: &Principal, input: ImportInput, now: i64) -> Ap
     store::chats::get(db, &id).await?.ok_or_else(|| AppError::internal("chat vanished after insert"))
 }
 
-/// Writes one new chat (and its tag links) inside `tx`; returns its id.
+/// Writes one new chat (and its tag links) inside `tx`, its messages stamped as the caller's;
+/// returns its id.
 async fn insert_chat_in(
     tx: &mut store::Tx,
     p: &Principal,
+    mut input: ImportInput,
+    now: i64,
+) -> AppResult<String> {
+    let mut doc = Value::Object(std::mem::take(&mut input.chat.chat));
+    stamp_messages(&mut doc, &p.user);
+    insert_document_in(tx, &p.user.id, doc, input, now).await
+}
+
+/// Writes one new chat of `user_id` with `doc` as its document, authors as they are (a copy of
+/// someone else's chat); the rest of `input` as `insert_chat_in`. Returns its id.
+pub(super) async fn insert_document_in(
+    tx: &mut store::Tx,
+    user_id: &str,
+    doc: Value,
     input: ImportInput,
     now: i64,
 ) -> AppResult<String> {
-    let mut doc = Value::Object(input.chat.chat);
-    stamp_messages(&mut doc, &p.user);
+    let folder_id = input.chat.folder_id;
     let title = title_of(&doc);
     let id = uuid::Uuid::new_v4().to_string();
     let meta = Value::Object(input.meta.unwrap_or_default());
@@ -115,7 +154,7 @@ async fn insert_chat_in(
     let text = search_text(&title, &doc);
     let write = ChatWrite {
         id: &id,
-        user_id: &p.user.id,
+        user_id,
         title: &title,
         chat: &doc,
         created_at,
@@ -124,7 +163,7 @@ async fn insert_chat_in(
         pinned: input.pinned,
         meta: &meta,
         variables: &variables,
-        folder_id: None,
+        folder_id: folder_id.as_deref(),
         current_message_id: current.as_deref(),
         last_read_at: Some(updated_at),
         search_text: &text,
@@ -133,9 +172,9 @@ async fn insert_chat_in(
     store::chats::insert(&mut *tx, &write).await?;
     if !tag_ids.is_empty() {
         for tag in &tag_ids {
-            store::chats::ensure_tag(&mut *tx, &p.user.id, tag, tag).await?;
+            store::chats::ensure_tag(&mut *tx, user_id, tag, tag).await?;
         }
-        store::chats::set_chat_tags(tx, &id, &p.user.id, &tag_ids).await?;
+        store::chats::set_chat_tags(tx, &id, user_id, &tag_ids).await?;
     }
     Ok(id)
 }
@@ -149,6 +188,10 @@ pub async fn import(app: &App, caller: &Caller, chats: Vec<ImportInput>) -> AppR
     for input in &chats {
         check_title(&input.chat.chat)?;
     }
+    // Folders the caller may not write (or that do not exist) are cleared, as the reference does.
+    let mut chats = chats;
+    let folder_ids: Vec<&mut Option<String>> = chats.iter_mut().map(|c| &mut c.chat.folder_id).collect();
+    crate::service::folders::keep_writable(app, p, folder_ids).await?;
     // All or nothing: one transaction for the whole import.
     let now = store::now();
     let mut ids = Vec::with_capacity(chats.len());
@@ -167,12 +210,30 @@ pub async fn import(app: &App, caller: &Caller, chats: Vec<ImportInput>) -> AppR
     Ok(out.into_iter().map(ChatView::from).collect())
 }
 
+/// What `reader`, who is not the owner, is shown of a chat (see `reader`).
+pub async fn for_reader(app: &App, mut view: ChatView, reader: &str) -> AppResult<ChatView> {
+    if view.user_id != reader {
+        reader::for_reader(&app.db, &mut view, Some(reader)).await?;
+    }
+    Ok(view)
+}
+
 /// `GET /chats/{id}`: the owner, or an admin with admin chat access; otherwise 401 `NOT_FOUND`.
 pub async fn get(app: &App, caller: &Caller, id: &str) -> AppResult<ChatView> {
     let p = caller.require_verified()?;
     let row = store::chats::get(&app.db, id).await?.ok_or_else(not_found_401)?;
     let owner = row.user_id == p.user.id;
     if !owner && !admin_access(app, p) {
+        // A reader of the shared folder the chat is in.
+        if crate::service::folders::chat_reachable(app, p, row.folder_id.as_deref(), false).await? {
+            return for_reader(app, ChatView::from(row), p.id()).await;
+        }
+        // The holder of a grant on the chat's share in `continue` mode.
+        if share_access::continues(app, p, &row).await? {
+            let mut view = ChatView::from(row);
+            reader::for_reader(&app.db, &mut view, Some(p.id())).await?;
+            return Ok(view);
+        }
         return Err(not_found_401());
     }
     Ok(ChatView::from(row))
@@ -319,7 +380,7 @@ pub async fn clone(app: &App, caller: &Caller, id: &str, title: Option<String>) 
         chat: ChatInput {
             chat: doc,
             variables: row.variables.as_ref().and_then(|v| v.0.as_object().cloned()),
-            folder_id: None,
+            folder_id: row.folder_id.clone(),
         },
         meta: row.meta.0.as_object().cloned(),
         pinned: row.pinned,
@@ -327,6 +388,8 @@ pub async fn clone(app: &App, caller: &Caller, id: &str, title: Option<String>) 
         created_at: Some(now),
         updated_at: Some(now),
     };
+    let mut input = input;
+    crate::service::folders::keep_writable(app, p, vec![&mut input.chat.folder_id]).await?;
     Ok(ChatView::from(insert_chat(&app.db, p, input, now).await?))
 }
 

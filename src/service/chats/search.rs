@@ -93,6 +93,7 @@ pub async fn query(
         archived: Some(q.archived.unwrap_or(false)),
         pinned: q.pinned,
         tags: q.tag.as_deref().map(normalize_tag).into_iter().collect(),
+        without_folder: q.include_folders == Some(false),
         ..Default::default()
     };
     let filter = match q.search.as_deref() {

@@ -98,6 +98,7 @@ pub struct ChatSummary {
     pub archived: bool,
     pub pinned: bool,
     pub share_id: Option<String>,
+    pub folder_id: Option<String>,
 }
 
 impl From<&TitleRow> for ChatSummary {
@@ -112,6 +113,7 @@ impl From<&TitleRow> for ChatSummary {
             archived: r.archived,
             pinned: r.pinned,
             share_id: r.share_id.clone(),
+            folder_id: r.folder_id.clone(),
         }
     }
 }

@@ -31,10 +31,6 @@ pub use view::{
     GroupPreviewView, GroupView, IdName, MemberCounts, ReachedResources, UserGroupView,
 };
 
-/// Who may share with a new group unless its `data.config.share` says otherwise: its members
-/// (the reference's `DEFAULT_GROUP_SHARE_PERMISSION` default).
-const DEFAULT_SHARE: &str = "members";
-
 /// `err` with the reference's own text instead of the code's.
 fn with_text(mut err: AppError, text: &'static str) -> AppError {
     err.detail = Detail::Text(text.into());
@@ -108,12 +104,12 @@ pub async fn list(app: &App, caller: &Caller, share: Option<bool>) -> AppResult<
     Ok(rows.into_iter().map(|r| GroupView::new(r.group, r.member_count)).collect())
 }
 
-/// `data` with `config.share` set (to `DEFAULT_SHARE`) when missing.
-fn with_share(data: Option<Map<String, Value>>) -> Value {
+/// `data` with `config.share` set (to `DEFAULT_GROUP_SHARE_PERMISSION`) when missing.
+fn with_share(data: Option<Map<String, Value>>, default: &Value) -> Value {
     let mut data = data.unwrap_or_default();
     let config = data.entry("config").or_insert_with(|| json!({}));
     if let Some(config) = config.as_object_mut() {
-        config.entry("share").or_insert_with(|| json!(DEFAULT_SHARE));
+        config.entry("share").or_insert_with(|| default.clone());
     }
     Value::Object(data)
 }
@@ -146,7 +142,7 @@ async fn check_parent(tx: &mut Tx, group: Option<&str>, parent: Option<&str>) ->
 pub async fn create(app: &App, caller: &Caller, form: GroupForm) -> AppResult<GroupView> {
     let p = caller.require_admin()?;
     let id = uuid::Uuid::new_v4().to_string();
-    let data = with_share(form.data);
+    let data = with_share(form.data, &app.config.default_group_share);
     let permissions = form.permissions.map(Value::Object);
     let mut tx = app.db.begin().await?;
     db_groups::lock_hierarchy(&mut tx).await?;
@@ -313,9 +309,10 @@ mod tests {
 
     #[test]
     fn new_groups_get_the_default_share_and_updates_merge_data() {
-        assert_eq!(with_share(None), json!({"config": {"share": "members"}}));
+        assert_eq!(with_share(None, &json!("members")), json!({"config": {"share": "members"}}));
+        assert_eq!(with_share(None, &json!(false)), json!({"config": {"share": false}}));
         let given = json!({"config": {"share": false}, "x": 1}).as_object().cloned();
-        assert_eq!(with_share(given), json!({"config": {"share": false}, "x": 1}));
+        assert_eq!(with_share(given, &json!(true)), json!({"config": {"share": false}, "x": 1}));
         let old = json!({"config": {"share": "members", "default_models": ["a"]}, "keep": true, "x": 1});
         let new = json!({"config": {"share": true}, "x": 2}).as_object().cloned().expect("object");
         assert_eq!(

@@ -8,7 +8,8 @@
 //! `form` (request forms and their validation), `canonical` (canonical `meta`/`params`),
 //! `access` (who may read and write, grants), `write` (the writes inside a transaction),
 //! `list` (the workspace and tag lists), `transfer` (export, import, delete all), `catalog`
-//! (`/api/models`), `view` (what callers are shown).
+//! (`/api/models`), `view` (what callers are shown), `history` and `history_view` (versions),
+//! `dependencies` (what a restored version must be able to use), `sync`, `profile_image`.
 
 use std::collections::HashMap;
 
@@ -24,8 +25,13 @@ use crate::store::models::{self as db_models, ModelRow};
 mod access;
 mod canonical;
 mod catalog;
+mod dependencies;
 mod form;
+mod history;
+mod history_view;
 mod list;
+mod profile_image;
+mod sync;
 mod transfer;
 mod view;
 mod write;
@@ -34,9 +40,16 @@ pub use access::update_access;
 pub use canonical::{canonical_meta, canonical_params, normalize_tags};
 pub use catalog::{chat_models, upstream_models};
 pub use form::{
-    AccessForm, AccessGrantForm, MAX_ID_CHARS, ModelForm, ModelIdForm, ModelsImportForm, is_valid_id,
+    AccessForm, AccessGrantForm, MAX_ID_CHARS, ModelForm, ModelIdForm, ModelsImportForm, SyncForm,
+    SyncedModel, VersionForm, is_valid_id,
 };
+pub use history::{
+    HISTORY_PAGE_SIZE, delete_history_entry, history, history_entries, history_entry, restore_version,
+};
+pub use history_view::{VersionAuthor, VersionEntryView, VersionView};
 pub use list::{ListParams, PAGE_SIZE, all, base, base_tags, list, list_range, tags};
+pub use profile_image::{DEFAULT_MODEL_IMAGE, ModelImage, profile_image};
+pub use sync::sync;
 pub use transfer::{delete_all, export, import};
 pub use view::{
     AccessGrantView, ChatModelList, ModelAccessView, ModelExportView, ModelPageView, ModelView, Owner,

@@ -5,15 +5,13 @@ use base64::Engine;
 
 use crate::app::App;
 use crate::auth::Caller;
+use crate::config::ProfileImages;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::store;
 
 /// The default avatar (a grey silhouette, 96×96 PNG), served for every user without an image of
 /// their own.
 pub const DEFAULT_AVATAR: &[u8] = include_bytes!("../../../assets/user.png");
-
-/// The media types a stored data URL may be served as; others get the default avatar.
-const ALLOWED_TYPES: &[&str] = &["image/png", "image/jpeg", "image/gif", "image/webp"];
 
 /// The path that serves user `id`'s avatar (what a session answer and an empty stored URL give).
 pub fn route(id: &str) -> String {
@@ -36,21 +34,26 @@ pub async fn profile_image(app: &App, caller: &Caller, id: &str) -> AppResult<Pr
     caller.require_verified()?;
     let user =
         store::users::get(&app.db, id).await?.ok_or_else(|| AppError::bad_request(ErrorCode::NotFound))?;
-    Ok(image_of(&user.profile_image_url))
+    Ok(image_of(&user.profile_image_url, &app.config.profile_images))
 }
 
-/// What a stored profile image URL is served as: `http…` URLs are forwarded to, `data:image…`
-/// URLs of an allowed type decoded (undecodable ones, and everything else, are the default).
-pub fn image_of(url: &str) -> ProfileImage {
+/// What a stored profile image URL is served as: `http…` URLs are forwarded to (when
+/// `forward_urls`), `data:image…` URLs of an allowed type decoded (undecodable ones, and
+/// everything else, are the default).
+pub fn image_of(url: &str, policy: &ProfileImages) -> ProfileImage {
     if url.starts_with("http") {
-        return ProfileImage::Elsewhere(url.to_string());
+        return if policy.forward_urls {
+            ProfileImage::Elsewhere(url.to_string())
+        } else {
+            ProfileImage::Default
+        };
     }
     if url.starts_with("data:image")
         && let Some((header, data)) = url.split_once(',')
     {
         let media_type =
             header.split(';').next().unwrap_or("").trim_start_matches("data:").to_ascii_lowercase();
-        if !ALLOWED_TYPES.contains(&media_type.as_str()) {
+        if !policy.allowed_types.contains(&media_type) {
             return ProfileImage::Default;
         }
         let data: String = data.chars().filter(|c| !c.is_ascii_whitespace()).collect();
@@ -69,8 +72,16 @@ pub fn image_of(url: &str) -> ProfileImage {
 mod tests {
     use super::*;
 
+    fn defaults() -> ProfileImages {
+        ProfileImages {
+            forward_urls: true,
+            allowed_types: ["image/png", "image/jpeg", "image/gif", "image/webp"].map(String::from).to_vec(),
+        }
+    }
+
     #[test]
     fn stored_urls_map_to_answers() {
+        let image_of = |url: &str| image_of(url, &defaults());
         assert_eq!(
             image_of("https://example.com/a.png"),
             ProfileImage::Elsewhere("https://example.com/a.png".into())
@@ -83,6 +94,17 @@ mod tests {
         assert_eq!(image_of("data:image/png;base64,%%%"), ProfileImage::Default);
         assert_eq!(image_of("/user.png"), ProfileImage::Default);
         assert_eq!(image_of(""), ProfileImage::Default);
+    }
+
+    #[test]
+    fn forwarding_off_and_narrower_types_serve_the_default() {
+        let policy = ProfileImages { forward_urls: false, allowed_types: vec!["image/jpeg".into()] };
+        assert_eq!(image_of("https://example.com/a.png", &policy), ProfileImage::Default);
+        assert_eq!(image_of("data:image/png;base64,iVBO", &policy), ProfileImage::Default);
+        assert_eq!(
+            image_of("data:image/jpeg;base64,/9j/", &policy),
+            ProfileImage::Image { media_type: "image/jpeg".into(), bytes: vec![0xff, 0xd8, 0xff] }
+        );
     }
 
     #[test]

@@ -17,6 +17,10 @@ use crate::backend_tests;
 use crate::helpers::{Answer, Backend, PASSWORD, TestApp, gql};
 
 // One module per further resource, each adding its rows to `rows()`.
+mod chats;
+mod folders;
+mod groups;
+mod models;
 
 backend_tests!(rest_and_graphql_agree);
 
@@ -117,6 +121,15 @@ enum Setup {
     Model,
     /// A user account (role `user`).
     Account,
+    /// A group of the admin's with the fixture user as its member.
+    Group,
+    /// A folder of the fixture user's at the root, holding one chat of theirs.
+    Folder,
+    /// A model of the admin's without a base model, at its second version (`Ctx::version` is
+    /// the first).
+    VersionedModel,
+    /// A chat of the fixture user with a question `q` and its answer `a` (current).
+    ChatWithMessages,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +175,10 @@ struct Fx {
     share: String,
     /// The admin's preset; the user holds a read grant.
     model: String,
+    /// The preset's one (live) version.
+    model_version: String,
+    /// The user's folder (`folders::FOLDER_NAME`), empty.
+    folder: String,
 }
 
 const CHAT_TITLE: &str = "Uma's chat";
@@ -173,6 +190,8 @@ struct Ctx<'a> {
     side: Side,
     /// The id of the row's `Setup` resource (empty without one).
     fresh: String,
+    /// The first version of a `Setup::VersionedModel` (empty otherwise).
+    version: String,
 }
 
 /// A REST request.
@@ -641,7 +660,16 @@ fn rows() -> Vec<Row> {
         share_vars,
         refused(401, "INVALID_TOKEN", INVALID_TOKEN),
     ));
-    t.push(row("sharedChat", Pending, Valid, share_rest, SHARED_CHAT, share_vars, prohibited()));
+    // A pending reader counts as no reader (the reference's optional verified user).
+    t.push(row(
+        "sharedChat",
+        Pending,
+        Valid,
+        share_rest,
+        SHARED_CHAT,
+        share_vars,
+        refused(401, "INVALID_TOKEN", INVALID_TOKEN),
+    ));
     t.push(row(
         "sharedChat",
         User,
@@ -1909,6 +1937,10 @@ fn rows() -> Vec<Row> {
 
     // The rows of further resources: one module each, `fn rows() -> Vec<Row>`.
     // (one `t.extend(<module>::rows());` line per module)
+    t.extend(groups::rows());
+    t.extend(models::rows());
+    t.extend(folders::rows());
+    t.extend(chats::rows());
 
     t
 }
@@ -1965,6 +1997,7 @@ async fn fixtures(app: &TestApp) -> Fx {
         )
         .await;
     assert_eq!(m.status.as_u16(), 200, "model: {}", m.text);
+    let model_version = text_at(&m.body, "/version_id");
     let g = app
         .post(
             "/api/v1/models/model/access/update",
@@ -1974,6 +2007,9 @@ async fn fixtures(app: &TestApp) -> Fx {
         )
         .await;
     assert_eq!(g.status.as_u16(), 200, "grant: {}", g.text);
+    let f = app.post("/api/v1/folders/", Some(&user_token), json!({"name": folders::FOLDER_NAME})).await;
+    assert_eq!(f.status.as_u16(), 200, "folder: {}", f.text);
+    let folder = text_at(&f.body, "/id");
 
     Fx {
         admin: Account {
@@ -2002,6 +2038,8 @@ async fn fixtures(app: &TestApp) -> Fx {
         chat,
         share,
         model,
+        model_version,
+        folder,
     }
 }
 
@@ -2015,6 +2053,7 @@ async fn prepare<'a>(
 ) -> (Ctx<'a>, Option<String>) {
     *n += 1;
     let admin = fx.admin.token.as_str();
+    let mut version = String::new();
     let fresh = match row.setup {
         Setup::None => String::new(),
         Setup::Chat => new_chat(app, &fx.user.token, "Fresh chat").await,
@@ -2041,6 +2080,60 @@ async fn prepare<'a>(
             id
         }
         Setup::Account => add_account(app, admin, "user", *n).await.1,
+        Setup::ChatWithMessages => {
+            let chat = json!({"chat": {"title": "Talk", "history": {"currentId": "a", "messages": {
+                "q": {"id": "q", "parentId": null, "childrenIds": ["a"], "role": "user", "content": "hi"},
+                "a": {"id": "a", "parentId": "q", "childrenIds": [], "role": "assistant", "content": "hello"}}}}});
+            let a = app.post("/api/v1/chats/new", Some(&fx.user.token), chat).await;
+            assert_eq!(a.status.as_u16(), 200, "chat with messages: {}", a.text);
+            text_at(&a.body, "/id")
+        }
+        Setup::VersionedModel => {
+            let id = format!("versioned-model-{n}");
+            let body = |name: &str| json!({"id": id, "name": name, "meta": {}, "params": {}});
+            let a = app.post("/api/v1/models/create", Some(admin), body("V1")).await;
+            assert_eq!(a.status.as_u16(), 200, "versioned model: {}", a.text);
+            version = text_at(&a.body, "/version_id");
+            let u = app.post("/api/v1/models/model/update", Some(admin), body("V2")).await;
+            assert_eq!(u.status.as_u16(), 200, "second version: {}", u.text);
+            id
+        }
+        Setup::Group => {
+            let a = app
+                .post(
+                    "/api/v1/groups/create",
+                    Some(admin),
+                    json!({"name": format!("Fresh group {n}"), "description": ""}),
+                )
+                .await;
+            assert_eq!(a.status.as_u16(), 200, "fresh group: {}", a.text);
+            let id = text_at(&a.body, "/id");
+            let m = app
+                .post(
+                    &format!("/api/v1/groups/id/{id}/users/add"),
+                    Some(admin),
+                    json!({"user_ids": [fx.user.id]}),
+                )
+                .await;
+            assert_eq!(m.status.as_u16(), 200, "members: {}", m.text);
+            id
+        }
+        Setup::Folder => {
+            let a = app
+                .post("/api/v1/folders/", Some(&fx.user.token), json!({"name": format!("Fresh folder {n}")}))
+                .await;
+            assert_eq!(a.status.as_u16(), 200, "fresh folder: {}", a.text);
+            let id = text_at(&a.body, "/id");
+            let c = app
+                .post(
+                    "/api/v1/chats/new",
+                    Some(&fx.user.token),
+                    json!({"chat": {"title": "In a folder"}, "folder_id": id}),
+                )
+                .await;
+            assert_eq!(c.status.as_u16(), 200, "chat in the folder: {}", c.text);
+            id
+        }
     };
     let token = match row.who {
         Who::Anonymous => None,
@@ -2058,7 +2151,7 @@ async fn prepare<'a>(
             Some(add_account(app, admin, "admin", *n).await.0)
         }
     };
-    (Ctx { fx, side, fresh }, token)
+    (Ctx { fx, side, fresh, version }, token)
 }
 
 // ---- judging ----

@@ -1,6 +1,7 @@
 //! The request forms of the models API: `ModelForm` (create, update, each import item),
-//! `AccessForm`, `ModelIdForm` and `ModelsImportForm`, validated in FastAPI's 422 shape and
-//! named in the OpenAPI document as the reference's pydantic forms, and the id rule.
+//! `AccessForm`, `ModelIdForm`, `ModelsImportForm` (and, in `sync`, the sync and version forms),
+//! validated in FastAPI's 422 shape and named in the OpenAPI document as the reference's pydantic
+//! forms, and the id rule.
 
 use serde_json::{Map, Value, json};
 use utoipa::ToSchema;
@@ -11,10 +12,12 @@ use crate::service::form::{Fields, Loc, Source};
 mod check;
 mod meta;
 mod params;
+mod sync;
 
 use check::{dict_list, id, loc};
 use meta::check_meta;
 use params::check_params;
+pub use sync::{SyncForm, SyncedModel, VersionForm};
 
 /// The longest model id, in characters.
 pub const MAX_ID_CHARS: usize = 256;
@@ -93,35 +96,45 @@ pub struct AccessGrantForm {
 impl ModelForm {
     /// Validates a JSON body; every problem is reported at once in FastAPI's 422 shape.
     pub fn from_json(body: &Value) -> AppResult<ModelForm> {
-        let base: [Value; 0] = [];
         let map = Fields::object_form(Source::Body, body)?;
         let mut c = Fields::body();
-        let commit_message = c.opt_string(map, &base, "commit_message");
-        let id = id(&mut c, map, &base, "id");
-        let base_model_id = c.opt_string(map, &base, "base_model_id");
-        let name = c.string(map, &base, "name");
+        let form = ModelForm::read(&mut c, map, &[]);
+        c.finish()?;
+        form.ok_or_else(|| AppError::internal("model form checked without errors but incomplete"))
+    }
+
+    /// Reads the form from `map`, which sits at `base` in the request body; problems are
+    /// recorded in `c` (`None` when any was).
+    pub(crate) fn read(c: &mut Fields, map: &Map<String, Value>, base: &[Value]) -> Option<ModelForm> {
+        let before = c.count();
+        let commit_message = c.opt_string(map, base, "commit_message");
+        let id = id(c, map, base, "id");
+        let base_model_id = c.opt_string(map, base, "base_model_id");
+        let name = c.string(map, base, "name");
         let meta = match map.get("meta") {
             None => {
-                c.missing_in(loc(&base, &[json!("meta")]), map);
+                c.missing_in(loc(base, &[json!("meta")]), map);
                 None
             }
-            Some(v) => check_meta(&mut c, v, &loc(&base, &[json!("meta")])),
+            Some(v) => check_meta(c, v, &loc(base, &[json!("meta")])),
         };
         let params = match map.get("params") {
             None => {
-                c.missing_in(loc(&base, &[json!("params")]), map);
+                c.missing_in(loc(base, &[json!("params")]), map);
                 None
             }
-            Some(v) => check_params(&mut c, v, &loc(&base, &[json!("params")])),
+            Some(v) => check_params(c, v, &loc(base, &[json!("params")])),
         };
-        let access_grants = dict_list(&mut c, map, &base, "access_grants", false);
+        let access_grants = dict_list(c, map, base, "access_grants", false);
         let is_active = match map.get("is_active") {
             None => None,
-            Some(v) => c.lax_bool(v, loc(&base, &[json!("is_active")])),
+            Some(v) => c.lax_bool(v, loc(base, &[json!("is_active")])),
         };
-        c.finish()?;
+        if c.count() > before {
+            return None;
+        }
         let (Some(id), Some(name), Some(meta), Some(params)) = (id, name, meta, params) else {
-            return Err(AppError::internal("model form checked without errors but incomplete"));
+            return None;
         };
         let meta_given = map
             .get("meta")
@@ -130,7 +143,7 @@ impl ModelForm {
             .unwrap_or_default();
         let model_controls_given =
             map.get("params").and_then(Value::as_object).is_some_and(|p| p.contains_key("model_controls"));
-        Ok(ModelForm {
+        Some(ModelForm {
             id,
             base_model_id,
             base_model_id_given: map.contains_key("base_model_id"),

@@ -1,0 +1,120 @@
+//! Chat completions (`POST /api/chat/completions`): the model resolved from the caller's model
+//! list with its access rule (`resolve`), the request built as the reference builds it (`payload`,
+//! `prompt`), a saved turn written before the provider is asked (`persist`), and the answer
+//! carried by a task of its own (`drive`) that streams it through and finishes the stored reply
+//! even when the client has gone. `form` reads the request, `view` is what the adapters render.
+
+use serde_json::Value;
+
+use crate::app::App;
+use crate::auth::Caller;
+use crate::error::AppResult;
+use crate::service::admin_config::Settings;
+use crate::store;
+use crate::upstream::Kind;
+use crate::upstream::convert::truthy;
+
+mod drive;
+mod form;
+mod payload;
+mod persist;
+mod prompt;
+mod resolve;
+mod view;
+
+pub use drive::STREAM_FAILED;
+pub use form::{ChatFields, CompletionForm, Entry};
+pub use persist::PROGRESS_INTERVAL;
+pub use view::{Body, Completion, CompletionMessageDoc, CompletionRequestDoc, CompletionView, Reply};
+
+use prompt::PromptContext;
+
+/// The `, `-separated names of the user's groups, read only when a prompt asks for them.
+async fn group_names(app: &App, user_id: &str, wanted: bool) -> AppResult<String> {
+    if !wanted {
+        return Ok(String::new());
+    }
+    let groups = store::groups::of_member(&app.db, user_id, true).await?;
+    Ok(groups.iter().map(|g| g.name.as_str()).collect::<Vec<_>>().join(", "))
+}
+
+/// The request for the provider, and whether it asks for a stream: the params set as fields,
+/// a saved turn's prompt rebuilt, the system prompts rendered, the messages normalised and the
+/// provider's shaping.
+async fn build(
+    app: &App,
+    p: &crate::auth::Principal,
+    model: &resolve::Resolved,
+    form: &mut CompletionForm,
+    turn: Option<&persist::Turn>,
+) -> AppResult<(Value, bool)> {
+    let mut body = std::mem::take(&mut form.body);
+    payload::apply_params(&mut body, model.kind);
+    if let Some(turn) = turn {
+        let request = body.get("messages").and_then(Value::as_array).cloned().unwrap_or_default();
+        if let Some(messages) = persist::history(&app.db, turn, &request).await? {
+            body.insert("messages".into(), Value::Array(messages));
+        }
+    }
+    if let Some(prompt) = form.regeneration_prompt.take() {
+        payload::messages_mut(&mut body).push(serde_json::json!({"role": "user", "content": prompt}));
+    }
+    let wants_groups = serde_json::to_string(&body).is_ok_and(|t| t.contains("{{USER_GROUPS}}"))
+        || model.row.as_ref().is_some_and(|r| r.params.0.to_string().contains("{{USER_GROUPS}}"));
+    let ctx = PromptContext {
+        user: &p.user,
+        groups: group_names(app, p.id(), wants_groups).await?,
+        variables: &form.variables,
+        now: store::now(),
+    };
+    if let Some(Value::Array(messages)) = body.get_mut("messages") {
+        prompt::render_system_message(messages, &ctx);
+    }
+    payload::normalize_messages(&mut body);
+    let stream = truthy(body.get("stream"));
+    let payload = match model.kind {
+        Kind::OpenAi => payload::for_openai(body, model, &ctx),
+        Kind::Ollama => payload::for_ollama(body, model, &ctx),
+    };
+    Ok((payload, stream))
+}
+
+/// `POST /api/chat/completions` (and `/api/v1/chat/completions`): verified callers.
+pub async fn complete(app: &App, caller: &Caller, body: Value) -> AppResult<CompletionView> {
+    let p = caller.require_verified()?;
+    let mut form = CompletionForm::read(body)?;
+    let model = resolve::resolve(app, caller, p, form.model.as_deref()).await?;
+    let settings = Settings::load(&app.db).await?;
+    let defaults =
+        settings.get("models.default_params").and_then(Value::as_object).cloned().unwrap_or_default();
+    let controls = payload::merge_request_params(&mut form.body, &defaults, &model, form.automation)?;
+    payload::apply_model_controls(&mut form.body, &model, &controls)?;
+
+    let turn = persist::begin(app, p, &mut form).await?;
+    let chat_id = turn.as_ref().map(|t| t.chat_id.clone());
+    let (payload, stream) = match build(app, p, &model, &mut form, turn.as_ref()).await {
+        Ok(built) => built,
+        // The turn is written: its reply is finished with the error rather than left pending.
+        Err(e) => match turn {
+            Some(turn) => {
+                persist::Writer::new(app.db.clone(), turn).finish(Some(e.message())).await;
+                return Ok(CompletionView { chat_id, answer: Completion::Failed(e) });
+            }
+            None => return Err(e),
+        },
+    };
+    let job = drive::Job {
+        upstream: app.upstream.clone(),
+        kind: model.kind,
+        connection: model.connection.clone(),
+        payload,
+        stream,
+        writer: turn.map(|t| persist::Writer::new(app.db.clone(), t)),
+    };
+    let answer = match drive::start(job).await {
+        Ok(answer) => answer,
+        Err(e) if chat_id.is_some() => Completion::Failed(e),
+        Err(e) => return Err(e),
+    };
+    Ok(CompletionView { chat_id, answer })
+}

@@ -1,0 +1,221 @@
+//! Chat completions sent to a provider: `POST {url}/chat/completions` (OpenAI-compatible) or
+//! `POST {url}/api/chat` (Ollama) with the connection's key, under the completion limits
+//! (`AIOHTTP_CLIENT_TIMEOUT` for the whole exchange, `AIOHTTP_CLIENT_STREAM_IDLE_TIMEOUT` for
+//! each silence of a streamed one), and the answer sorted into what the caller forwards: an
+//! error status with its body, a whole body, or a stream read chunk by chunk. Dropping a
+//! `Stream` closes the connection to the provider.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use super::{Connection, Kind, MAX_BODY, Upstream, describe};
+
+/// Response headers never forwarded: framing and hop-by-hop headers (the answer is re-framed),
+/// the provider's `server`/`date`/request id (duet sends its own), and cookies for the provider's
+/// site.
+const DROPPED_HEADERS: &[&str] = &[
+    "content-encoding",
+    "content-length",
+    "transfer-encoding",
+    "server",
+    "date",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "upgrade",
+    "te",
+    "trailer",
+    "set-cookie",
+    "x-request-id",
+];
+
+/// A body as received: JSON when it parses, the text otherwise.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Body {
+    Json(Value),
+    Text(String),
+}
+
+impl Body {
+    fn read(bytes: &[u8]) -> Body {
+        match serde_json::from_slice(bytes) {
+            Ok(v) => Body::Json(v),
+            Err(_) => Body::Text(String::from_utf8_lossy(bytes).into_owned()),
+        }
+    }
+}
+
+/// What the provider answered.
+#[derive(Debug)]
+pub enum Answer {
+    /// An error status (400 and above) with its body and its `Retry-After` / `Retry-After-Ms`.
+    Refused { status: u16, retry: Vec<(String, String)>, body: Body },
+    /// A successful answer read whole.
+    Whole { status: u16, body: Body },
+    /// A successful streamed answer, not read yet.
+    Stream(Stream),
+}
+
+/// Why there is no answer (or no rest of one).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// A completion limit ran out.
+    TimedOut,
+    /// The provider could not be reached or broke off; the reason, without URLs.
+    Broken(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::TimedOut => f.write_str("timed out"),
+            Failure::Broken(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// The limits of one exchange.
+#[derive(Debug, Clone, Copy)]
+struct Limits {
+    deadline: Option<Instant>,
+    idle: Option<Duration>,
+}
+
+impl Limits {
+    /// How long the next wait may last.
+    fn next_wait(&self) -> Option<Duration> {
+        let left = self.deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        match (left, self.idle) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    async fn run<T, E>(&self, f: impl Future<Output = Result<T, E>>) -> Result<T, Failure>
+    where
+        E: Into<Failure>,
+    {
+        match self.next_wait() {
+            Some(wait) => match tokio::time::timeout(wait, f).await {
+                Ok(r) => r.map_err(Into::into),
+                Err(_) => Err(Failure::TimedOut),
+            },
+            None => f.await.map_err(Into::into),
+        }
+    }
+}
+
+impl From<reqwest::Error> for Failure {
+    fn from(e: reqwest::Error) -> Self {
+        if e.is_timeout() { Failure::TimedOut } else { Failure::Broken(describe(e)) }
+    }
+}
+
+/// A streamed answer: its status and forwardable headers, and its body chunk by chunk.
+#[derive(Debug)]
+pub struct Stream {
+    response: reqwest::Response,
+    limits: Limits,
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+}
+
+impl Stream {
+    /// The next chunk as it arrives; `None` at the end. A provider that goes silent for longer
+    /// than the idle limit, passes the total limit or breaks off fails.
+    pub async fn next(&mut self) -> Result<Option<Bytes>, Failure> {
+        let limits = self.limits;
+        limits.run(self.response.chunk()).await
+    }
+}
+
+fn forwarded(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
+    headers
+        .iter()
+        .filter(|(name, _)| !DROPPED_HEADERS.contains(&name.as_str()))
+        .filter_map(|(name, value)| value.to_str().ok().map(|v| (name.as_str().to_string(), v.to_string())))
+        .collect()
+}
+
+fn retry_headers(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)> {
+    forwarded(headers).into_iter().filter(|(n, _)| n == "retry-after" || n == "retry-after-ms").collect()
+}
+
+/// Reads a whole body within the limits and `MAX_BODY`.
+async fn read_whole(response: &mut reqwest::Response, limits: Limits) -> Result<Vec<u8>, Failure> {
+    let mut body = Vec::new();
+    while let Some(chunk) = limits.run(response.chunk()).await? {
+        body.extend_from_slice(&chunk);
+        if body.len() > MAX_BODY {
+            return Err(Failure::Broken(format!("answer larger than {MAX_BODY} bytes")));
+        }
+    }
+    Ok(body)
+}
+
+impl Upstream {
+    /// The connection of provider `index` of `kind`, while that kind is enabled.
+    pub fn connection(&self, kind: Kind, index: usize) -> Option<&Connection> {
+        self.providers.iter().find(|p| p.kind == kind && p.index == index).map(|p| &p.connection)
+    }
+
+    /// Sends a chat request. `stream` says whether the request asked for a stream (the idle
+    /// limit applies to streams only; an Ollama answer is read as a stream when asked for one,
+    /// an OpenAI-compatible one when it comes as `text/event-stream`).
+    pub async fn chat(
+        &self,
+        kind: Kind,
+        connection: &Connection,
+        payload: &Value,
+        stream: bool,
+    ) -> Result<Answer, Failure> {
+        let started = Instant::now();
+        let limits = Limits {
+            deadline: self.config.chat_timeout.map(|t| started + t),
+            idle: if stream { self.config.stream_idle_timeout } else { None },
+        };
+        let url = match kind {
+            Kind::OpenAi => format!("{}/chat/completions", connection.url),
+            Kind::Ollama => format!("{}/api/chat", connection.url),
+        };
+        let mut request = self.chat_client.post(&url).json(payload);
+        if !connection.key.is_empty() {
+            request = request.bearer_auth(&connection.key);
+        }
+        if connection.url.contains("openrouter.ai") {
+            request =
+                request.header("HTTP-Referer", "https://openwebui.com/").header("X-Title", "Open WebUI");
+        }
+        let mut response = limits.run(request.send()).await?;
+        let status = response.status().as_u16();
+        let sse = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| ct.contains("text/event-stream"));
+        if status >= 400 {
+            let retry = retry_headers(response.headers());
+            let bytes = read_whole(&mut response, limits).await?;
+            let body = match Body::read(&bytes) {
+                // An error sent as an event stream: its text wrapped the reference's way.
+                Body::Text(text) if sse && kind == Kind::OpenAi => {
+                    Body::Json(json!({"error": {"message": text, "code": status}}))
+                }
+                body => body,
+            };
+            return Ok(Answer::Refused { status, retry, body });
+        }
+        let streamed = match kind {
+            Kind::OpenAi => sse,
+            Kind::Ollama => stream,
+        };
+        if streamed {
+            let headers = forwarded(response.headers());
+            return Ok(Answer::Stream(Stream { response, limits, status, headers }));
+        }
+        let bytes = read_whole(&mut response, limits).await?;
+        Ok(Answer::Whole { status, body: Body::read(&bytes) })
+    }
+}
