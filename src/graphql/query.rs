@@ -59,7 +59,7 @@ impl CoreQuery {
     }
 
     /// The caller's chats, newest first. Archived chats only with `archived: true`; `search` takes
-    /// the REST search syntax (words, `tag:`, `pinned:`, `shared:`); `includeFolders: false` leaves
+    /// the REST search syntax (words, `tag:`, `folder:`, `pinned:`, `shared:`); `includeFolders: false` leaves
     /// out chats in folders (the REST list's default).
     #[allow(clippy::too_many_arguments)]
     #[graphql(complexity = "list_cost(first, child_complexity)")]

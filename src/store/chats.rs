@@ -206,6 +206,10 @@ pub struct Filter {
     /// Only chats without tags.
     pub untagged: bool,
     pub shared: Option<bool>,
+    /// `folder:` names of a search (spaces and `_` alike, lower-cased); resolved into `folders`.
+    pub folder_names: Vec<String>,
+    /// Only chats in these folders; `Some(vec![])` never matches.
+    pub folders: Option<Vec<String>>,
 }
 
 /// A page of a user's chats (`limit` `None` = all), newest first by default.
@@ -352,6 +356,20 @@ fn filtered(select_from: &str, filter: &Filter) -> (String, Vec<String>) {
     }
     if filter.untagged {
         sql.push_str(" and not exists (select 1 from chat_tags t where t.chat_id = chats.id)");
+    }
+    match &filter.folders {
+        Some(ids) if ids.is_empty() => sql.push_str(" and 1 = 0"),
+        Some(ids) => {
+            sql.push_str(" and folder_id in (");
+            for (i, id) in ids.iter().enumerate() {
+                if i > 0 {
+                    sql.push_str(", ");
+                }
+                arg(id.clone(), &mut sql, "?");
+            }
+            sql.push(')');
+        }
+        None => {}
     }
     (sql, args)
 }

@@ -50,6 +50,7 @@ backend_tests!(
     import_and_clone_keep_writable_folders_only,
     graphql_folders_and_mutations_follow_the_rest_rules,
     deleting_a_user_moves_other_users_chats_out_of_their_folders,
+    the_folder_search_token_finds_the_chats_of_a_folder_and_below,
 );
 
 fn keys(v: &Value) -> Vec<String> {
@@ -1001,4 +1002,60 @@ async fn deleting_a_user_moves_other_users_chats_out_of_their_folders(b: Backend
     assert_eq!(opened.body["folder_id"], Value::Null, "{}", opened.text);
     assert_eq!(app.scalar_count("select count(*) from access_grants where resource_id = $1", &team).await, 0);
     assert_eq!(folder_rows(&app, &alice_id).await, 0);
+}
+
+/// `folder:<name>` in a search (REST `/chats/search`, GraphQL `chats(search:)`) keeps the chats of
+/// the caller's folders of that name (spaces and `_` alike, any case) and of every folder below;
+/// a name no folder has matches nothing, and other users' folders never count.
+async fn the_folder_search_token_finds_the_chats_of_a_folder_and_below(b: Backend) {
+    let Some(app) = TestApp::spawn_with(b, &CACHES).await else { return };
+    let (admin, _) = app.admin().await;
+    let (alice, _) = app.user(&admin, "Alice", "alice@example.com", "user").await;
+    let (bob, _) = app.user(&admin, "Bob", "bob@example.com", "user").await;
+    let team = folder(&app, &alice, "My Team", None).await;
+    let below = folder(&app, &alice, "Below", Some(&team)).await;
+    let other = folder(&app, &alice, "Other", None).await;
+    let (in_team, in_below, in_other, _at_root) = (
+        chat(&app, &alice, "Plan one").await,
+        chat(&app, &alice, "Plan two").await,
+        chat(&app, &alice, "Plan three").await,
+        chat(&app, &alice, "Plan four").await,
+    );
+    for (c, f) in [(&in_team, &team), (&in_below, &below), (&in_other, &other)] {
+        assert_eq!(move_chat(&app, &alice, c, json!(f)).await.status, StatusCode::OK);
+    }
+    let bobs_team = folder(&app, &bob, "My Team", None).await;
+    let bobs = chat(&app, &bob, "Plan five").await;
+    assert_eq!(move_chat(&app, &bob, &bobs, json!(bobs_team)).await.status, StatusCode::OK);
+
+    let search = |token: String, text: &'static str| {
+        let app = &app;
+        async move {
+            let a = app.get(&format!("/api/v1/chats/search?text={text}"), Some(&token)).await;
+            assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+            ids(&a.body)
+        }
+    };
+    assert_eq!(
+        search(alice.clone(), "folder:my_team").await,
+        sorted(vec![in_team.clone(), in_below.clone()])
+    );
+    assert_eq!(
+        search(alice.clone(), "plan%20FOLDER:My_TEAM").await,
+        sorted(vec![in_team.clone(), in_below.clone()])
+    );
+    assert_eq!(search(alice.clone(), "folder:below").await, vec![in_below.clone()]);
+    assert_eq!(search(alice.clone(), "folder:nowhere").await, Vec::<String>::new());
+    assert_eq!(search(alice.clone(), "plan").await.len(), 4, "without the token every chat matches");
+    assert!(!search(alice.clone(), "plan").await.contains(&bobs));
+    assert_eq!(search(bob.clone(), "folder:my_team").await, vec![bobs.clone()]);
+
+    let g = crate::helpers::gql(
+        &app,
+        Some(&alice),
+        "query($s: String) { chats(search: $s) { totalCount edges { node { id } } } }",
+        json!({"s": "folder:my_team"}),
+    )
+    .await;
+    assert_eq!(g.body["data"]["chats"]["totalCount"], 2, "{}", g.text);
 }

@@ -14,13 +14,12 @@ use crate::store::chats::{Filter, Sort};
 use crate::store::{self, Db};
 
 /// `GET /chats/search?text=`: words match the title or any message (all must occur);
-/// `tag:`, `pinned:`, `archived:`, `shared:` tokens filter. 60 per page.
+/// `tag:`, `folder:`, `pinned:`, `archived:`, `shared:` tokens filter. 60 per page.
 pub async fn search(app: &App, caller: &Caller, text: &str, page: Option<i64>) -> AppResult<SearchHits> {
     let p = caller.require_verified()?;
     validate::check_search(&["query", "text"], text)?;
-    let Some(filter) = search_filter(text, Filter { archived: Some(false), ..Default::default() }) else {
-        return Ok(SearchHits(Vec::new()));
-    };
+    let filter = search_filter(text, Filter { archived: Some(false), ..Default::default() });
+    let filter = with_folders(app, &p.user.id, filter).await?;
     let page = page.unwrap_or(1).max(1);
     let rows = store::chats::list(
         &app.db,
@@ -41,9 +40,9 @@ pub async fn search(app: &App, caller: &Caller, text: &str, page: Option<i64>) -
     Ok(SearchHits(out))
 }
 
-/// Adds the search text's words and `tag:`, `pinned:`, `archived:`, `shared:` tokens to `filter`;
-/// `None` when nothing can match (a `folder:` token: folders are not supported).
-pub fn search_filter(text: &str, mut filter: Filter) -> Option<Filter> {
+/// Adds the search text's words and `tag:`, `folder:`, `pinned:`, `archived:`, `shared:` tokens
+/// to `filter` (folder names still to be resolved by `with_folders`).
+pub fn search_filter(text: &str, mut filter: Filter) -> Filter {
     let bool_of = |v: &str| match v {
         "true" => Some(true),
         "false" => Some(false),
@@ -62,13 +61,55 @@ pub fn search_filter(text: &str, mut filter: Filter) -> Option<Filter> {
             filter.archived = bool_of(v);
         } else if let Some(v) = token.strip_prefix("shared:") {
             filter.shared = bool_of(v);
-        } else if token.starts_with("folder:") {
-            return None;
+        } else if let Some(name) = token.strip_prefix("folder:") {
+            filter.folder_names.push(normalize_folder_name(name));
         } else {
             filter.words.push(token.to_string());
         }
     }
-    Some(filter)
+    filter
+}
+
+/// A folder name as `folder:` matches it: `_` and spaces alike, runs of them one space,
+/// lower-cased.
+fn normalize_folder_name(name: &str) -> String {
+    name.split(|c: char| c.is_whitespace() || c == '_')
+        .filter(|w| !w.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// `filter` with its `folder:` names resolved against `owner_id`'s folders: the chats of the
+/// named folders and of every folder below them (no folder of that name: nothing matches).
+async fn with_folders(app: &App, owner_id: &str, mut filter: Filter) -> AppResult<Filter> {
+    if filter.folder_names.is_empty() {
+        return Ok(filter);
+    }
+    let folders = store::folders::of_user(&app.db, owner_id).await?;
+    let mut ids: Vec<String> = folders
+        .iter()
+        .filter(|f| filter.folder_names.contains(&normalize_folder_name(&f.name)))
+        .map(|f| f.id.clone())
+        .collect();
+    let mut children: std::collections::HashMap<&str, Vec<&str>> = std::collections::HashMap::new();
+    for f in &folders {
+        if let Some(parent) = f.parent_id.as_deref() {
+            children.entry(parent).or_default().push(f.id.as_str());
+        }
+    }
+    let mut seen: std::collections::HashSet<String> = ids.iter().cloned().collect();
+    let mut i = 0;
+    while i < ids.len() {
+        for child in children.get(ids[i].as_str()).into_iter().flatten() {
+            if seen.insert(child.to_string()) {
+                ids.push(child.to_string());
+            }
+        }
+        i += 1;
+    }
+    filter.folders = Some(ids);
+    Ok(filter)
 }
 
 /// A window of `owner_id`'s chats and the number matching (the caller's own, or any user's for an
@@ -97,10 +138,7 @@ pub async fn query(
         ..Default::default()
     };
     let filter = match q.search.as_deref() {
-        Some(text) => match search_filter(text, base) {
-            Some(f) => f,
-            None => return Ok((Vec::new(), 0)),
-        },
+        Some(text) => with_folders(app, owner_id, search_filter(text, base)).await?,
         None => base,
     };
     let rows = store::chats::list(
