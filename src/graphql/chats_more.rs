@@ -42,12 +42,12 @@ impl ChatMoreQuery {
         &self,
         ctx: &Context<'_>,
         items_per_page: Option<i32>,
-        page: Option<i32>,
+        page: Option<i64>,
     ) -> async_graphql::Result<ChatUsagePage> {
         caller(ctx).require_verified().gql()?;
         let per_page = Window::new(items_per_page, None)?.limit;
         let page =
-            chats_svc::usage(state(ctx), caller(ctx), Some(per_page), page.map(i64::from)).await.gql()?;
+            chats_svc::usage(state(ctx), caller(ctx), Some(per_page), page).await.gql()?;
         Ok(page.into())
     }
 }

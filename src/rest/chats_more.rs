@@ -157,7 +157,7 @@ pub async fn usage(
 }
 
 /// With `stream=true` the answer is NDJSON, one `ChatStatsExport` per line, as a download.
-#[utoipa::path(get, path = "/api/v1/chats/stats/export", tag = "chats", summary = "Stats export of the caller's chats, oldest update first (10 per page, or every chat as NDJSON)", params(("updated_at" = Option<i64>, Query, description = "Only chats updated after this time"), ("page" = Option<i64>, Query, description = "1-based page (default 1)"), ("stream" = Option<bool>, Query, description = "Every chat as NDJSON")), responses((status = 200, description = "OK", body = ChatStatsPage)))]
+#[utoipa::path(get, path = "/api/v1/chats/stats/export", tag = "chats", summary = "Stats export of the caller's chats, oldest update first (10 per page, or every chat as NDJSON)", params(("updated_at" = Option<i64>, Query, description = "Only chats updated after this time"), ("page" = Option<i64>, Query, description = "1-based page (default 1)"), ("stream" = Option<bool>, Query, description = "Every chat as NDJSON")), responses((status = 200, description = "A page as JSON, or with `stream=true` one `ChatStatsExport` object per line", content((ChatStatsPage = "application/json"), (String = "application/x-ndjson")))))]
 pub async fn export_stats(
     State(s): State<AppState>,
     Verified(caller): Verified,
