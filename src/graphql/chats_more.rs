@@ -46,8 +46,7 @@ impl ChatMoreQuery {
     ) -> async_graphql::Result<ChatUsagePage> {
         caller(ctx).require_verified().gql()?;
         let per_page = Window::new(items_per_page, None)?.limit;
-        let page =
-            chats_svc::usage(state(ctx), caller(ctx), Some(per_page), page).await.gql()?;
+        let page = chats_svc::usage(state(ctx), caller(ctx), Some(per_page), page).await.gql()?;
         Ok(page.into())
     }
 }
