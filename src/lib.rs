@@ -9,6 +9,7 @@ pub mod graphql;
 pub mod http;
 pub mod kv;
 pub mod limit;
+pub mod migrate;
 pub mod rest;
 pub mod service;
 pub mod store;

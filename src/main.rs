@@ -1,4 +1,5 @@
-//! The `duet` command line: `serve` (default), `migrate`, `export-schema`, `create-admin`.
+//! The `duet` command line: `serve` (default), `migrate`, `export-schema`, `export-openapi`,
+//! `create-admin`, `copy` and `import-openwebui`.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -51,14 +52,73 @@ enum Command {
         #[arg(long, env = "DUET_ADMIN_PASSWORD", hide_env_values = true)]
         password: String,
     },
+    /// Copy every table of a duet database into another one (SQLite ⇄ PostgreSQL), then compare
+    /// row counts and checksums. Run it again after an interruption to resume (see docs/migrating.md).
+    Copy {
+        /// The database to read (sqlite:///path/webui.db or postgres://user:pass@host/db); never written.
+        #[arg(long)]
+        from: String,
+        /// The database to write; duet's migrations are applied to it first.
+        #[arg(long)]
+        to: String,
+        /// Into a target that holds data: add the rows it lacks, keep (and report) the ones it has.
+        #[arg(long, conflicts_with = "replace")]
+        merge: bool,
+        /// Empty the target's tables first.
+        #[arg(long)]
+        replace: bool,
+        #[command(flatten)]
+        run: RunFlags,
+    },
+    /// Import an Open WebUI 0.12 database (users, credentials, API keys, chats, folders, tags,
+    /// models, groups, access grants, admin settings) into duet (see docs/migrating.md).
+    ImportOpenwebui {
+        /// The Open WebUI database (sqlite:///path/webui.db or postgres://…); never written.
+        #[arg(long)]
+        from: String,
+        /// The duet database to write [default: DATABASE_URL].
+        #[arg(long)]
+        to: Option<String>,
+        /// Into a duet database that holds data: add what it lacks; conflicting ids or emails are
+        /// reported and left as they are.
+        #[arg(long)]
+        merge: bool,
+        /// With --merge: rows whose id is already there are replaced by Open WebUI's.
+        #[arg(long, requires = "merge")]
+        overwrite: bool,
+        #[command(flatten)]
+        run: RunFlags,
+    },
+}
+
+/// Flags shared by `copy` and `import-openwebui`.
+#[derive(clap::Args)]
+struct RunFlags {
+    /// Read, check and count everything, write nothing.
+    #[arg(long)]
+    dry_run: bool,
+    /// Print the report as JSON on stdout (instead of a line per table).
+    #[arg(long)]
+    json: bool,
+    /// Rows per batch; each batch is one transaction.
+    #[arg(long, default_value_t = duet::migrate::DEFAULT_BATCH_ROWS as u32, value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    batch_size: u32,
 }
 
 /// Logs go to stdout: `RUST_LOG` filters (default `info,sqlx=warn`); `LOG_FORMAT=json` writes one
 /// JSON object per line with the event's fields and its request span. Colours only on a terminal.
-fn init_tracing(format: LogFormat) {
+/// The tools (`copy`, `import-openwebui`) log to stderr instead: their stdout is the report.
+fn init_tracing(format: LogFormat, to_stderr: bool) {
     use std::io::IsTerminal;
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    if to_stderr {
+        let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+        return match format {
+            LogFormat::Json => builder.json().with_span_list(false).init(),
+            LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+        };
+    }
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match format {
         LogFormat::Json => builder.json().with_span_list(false).init(),
@@ -76,8 +136,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing(config.log_format);
-    let result = match cli.command.unwrap_or(Command::Serve { host: None, port: None }) {
+    let command = cli.command.unwrap_or(Command::Serve { host: None, port: None });
+    init_tracing(
+        config.log_format,
+        matches!(command, Command::Copy { .. } | Command::ImportOpenwebui { .. }),
+    );
+    let result = match command {
         Command::Serve { host, port } => {
             if let Some(h) = host {
                 config.host = h;
@@ -100,6 +164,29 @@ async fn main() -> ExitCode {
             config.bootstrap_admin = None;
             create_admin(config, email, name, password).await
         }
+        Command::Copy { from, to, merge, replace, run } => {
+            let opts = duet::migrate::CopyOptions {
+                merge,
+                replace,
+                dry_run: run.dry_run,
+                batch_rows: run.batch_size as usize,
+                progress: true,
+                ..duet::migrate::CopyOptions::new(&from, &to)
+            };
+            finish_tool(duet::migrate::copy::run(&opts).await, run.json)
+        }
+        Command::ImportOpenwebui { from, to, merge, overwrite, run } => {
+            let to = to.unwrap_or_else(|| config.database_url.clone());
+            let opts = duet::migrate::ImportOptions {
+                merge,
+                overwrite,
+                dry_run: run.dry_run,
+                batch_rows: run.batch_size as usize,
+                progress: true,
+                ..duet::migrate::ImportOptions::new(&from, &to)
+            };
+            finish_tool(duet::migrate::openwebui::run(&opts).await, run.json)
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -107,6 +194,25 @@ async fn main() -> ExitCode {
             eprintln!("duet: {message}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Prints a tool's report (JSON or a line per table); a report that is not `ok` fails the
+/// command after it is printed.
+fn finish_tool(
+    result: Result<duet::migrate::Report, duet::migrate::Error>,
+    json: bool,
+) -> Result<(), String> {
+    let report = result.map_err(|e| e.to_string())?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
+    } else {
+        print!("{}", report.summary());
+    }
+    if report.ok {
+        Ok(())
+    } else {
+        Err(format!("{}: not everything arrived; the report lists each row", report.command))
     }
 }
 

@@ -17,6 +17,7 @@ mod graphql;
 mod graphql_models;
 mod groups;
 mod hostile;
+mod migrate;
 mod models;
 mod models_routes;
 mod openapi;
