@@ -29,6 +29,8 @@ pub struct App {
     pub redis: Option<Arc<Redis>>,
     /// Upstream model providers and the cached model list.
     pub upstream: Arc<crate::upstream::Upstream>,
+    /// Chat events, delivered to every instance (over Redis when it is configured).
+    pub events: Arc<crate::bus::Bus<crate::service::events::ChatEvent>>,
 }
 
 /// A cheap handle to `App`, used as axum state.
@@ -88,7 +90,11 @@ impl App {
             None => Arc::new(MemoryRateLimiter::new(config.signin_rate_limit, config.signin_rate_window)),
         };
         let upstream = crate::upstream::Upstream::new(&config.upstream)?;
-        let app = App { keys: TokenKeys::new(&secret), config, db, signin_limiter, redis, upstream };
+        let events = Arc::new(match &redis {
+            Some(redis) => crate::bus::Bus::shared(redis, "events"),
+            None => crate::bus::Bus::local(),
+        });
+        let app = App { keys: TokenKeys::new(&secret), config, db, signin_limiter, redis, upstream, events };
         crate::service::auths::bootstrap_admin(&app).await?;
         Ok(app)
     }

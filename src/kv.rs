@@ -18,6 +18,7 @@ const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A Redis connection with a key prefix, a command timeout and outage bookkeeping.
 pub struct Redis {
+    client: redis::Client,
     manager: ConnectionManager,
     prefix: String,
     timeout: Duration,
@@ -40,9 +41,19 @@ impl Redis {
             .set_number_of_retries(1)
             .set_min_delay(Duration::from_millis(50))
             .set_max_delay(Duration::from_millis(200));
-        let manager =
-            ConnectionManager::new_lazy_with_config(client, config).map_err(|e| format!("REDIS_URL: {e}"))?;
-        Ok(Redis { manager, prefix: prefix.to_string(), timeout, health: Mutex::default() })
+        let manager = ConnectionManager::new_lazy_with_config(client.clone(), config)
+            .map_err(|e| format!("REDIS_URL: {e}"))?;
+        Ok(Redis { client, manager, prefix: prefix.to_string(), timeout, health: Mutex::default() })
+    }
+
+    /// The client, for connections of their own (subscriptions).
+    pub fn client(&self) -> &redis::Client {
+        &self.client
+    }
+
+    /// The command timeout (`REDIS_TIMEOUT`).
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// `<prefix>:<rest>`.

@@ -5,6 +5,7 @@ pub mod admin_config;
 pub mod auths;
 pub mod chats;
 pub mod completions;
+pub mod events;
 pub mod folders;
 pub mod form;
 pub mod grants;

@@ -97,7 +97,7 @@ pub async fn complete(app: &App, caller: &Caller, body: Value) -> AppResult<Comp
         // The turn is written: its reply is finished with the error rather than left pending.
         Err(e) => match turn {
             Some(turn) => {
-                persist::Writer::new(app.db.clone(), turn).finish(Some(e.message())).await;
+                persist::Writer::new(app, p.id(), turn).finish(Some(e.message())).await;
                 return Ok(CompletionView { chat_id, answer: Completion::Failed(e) });
             }
             None => return Err(e),
@@ -109,7 +109,7 @@ pub async fn complete(app: &App, caller: &Caller, body: Value) -> AppResult<Comp
         connection: model.connection.clone(),
         payload,
         stream,
-        writer: turn.map(|t| persist::Writer::new(app.db.clone(), t)),
+        writer: turn.map(|t| persist::Writer::new(app, p.id(), t)),
     };
     let answer = match drive::start(job).await {
         Ok(answer) => answer,

@@ -3,6 +3,7 @@
 //! prompt rebuilt from the stored branch, and the `Writer` that records the reply as it arrives
 //! (at most once per `PROGRESS_INTERVAL`) and finishes it with `done`, `usage` and any error.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
@@ -10,8 +11,10 @@ use serde_json::{Map, Value, json};
 use super::form::CompletionForm;
 use crate::app::App;
 use crate::auth::Principal;
+use crate::bus::Bus;
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::service::chats::turns::{self, Reply};
+use crate::service::events::{ChatEvent, ChatEventKind};
 use crate::store::Db;
 use crate::upstream::convert::truthy;
 
@@ -207,9 +210,12 @@ pub fn error_text(body: &Value) -> String {
     }
 }
 
-/// Records a reply as it arrives.
+/// Records a reply as it arrives, and tells the chat's listeners (`service::events`).
 pub struct Writer {
     db: Db,
+    events: Arc<Bus<ChatEvent>>,
+    /// Who runs the turn.
+    user_id: String,
     turn: Turn,
     content: String,
     usage: Option<Value>,
@@ -224,10 +230,12 @@ pub struct Writer {
 const MAX_LINE: usize = 16 * 1024 * 1024;
 
 impl Writer {
-    pub fn new(db: Db, turn: Turn) -> Writer {
+    pub fn new(app: &App, user_id: &str, turn: Turn) -> Writer {
         let content = turn.prior.clone().unwrap_or_default();
-        Writer {
-            db,
+        let writer = Writer {
+            db: app.db.clone(),
+            events: app.events.clone(),
+            user_id: user_id.to_string(),
             turn,
             content,
             usage: None,
@@ -235,7 +243,18 @@ impl Writer {
             written: Instant::now(),
             changed: false,
             partial: Vec::new(),
-        }
+        };
+        writer.emit(ChatEventKind::Active { active: true });
+        writer
+    }
+
+    fn emit(&self, kind: ChatEventKind) {
+        self.events.publish(ChatEvent {
+            user_id: self.user_id.clone(),
+            chat_id: self.turn.chat_id.clone(),
+            message_id: Some(self.turn.message_id.clone()),
+            kind,
+        });
     }
 
     /// Bytes of an OpenAI-compatible event stream.
@@ -268,6 +287,7 @@ impl Writer {
         {
             self.content.push_str(text);
             self.changed = true;
+            self.emit(ChatEventKind::Delta { delta: text.to_string(), content: self.content.clone() });
         }
         if let Some(usage) = chunk.get("usage").filter(|u| truthy(Some(u))) {
             self.usage = Some(usage.clone());
@@ -282,6 +302,9 @@ impl Writer {
         let message = answer.get("choices").and_then(|c| c.get(0)).and_then(|c| c.get("message"));
         if let Some(text) = message.and_then(|m| m.get("content")).and_then(Value::as_str) {
             self.content.push_str(text);
+            if !text.is_empty() {
+                self.emit(ChatEventKind::Delta { delta: text.to_string(), content: self.content.clone() });
+            }
         }
         if let Some(usage) = answer.get("usage").filter(|u| truthy(Some(u))) {
             self.usage = Some(usage.clone());
@@ -304,16 +327,21 @@ impl Writer {
     pub async fn finish(mut self, error: Option<String>) {
         let mut fields =
             Map::from_iter([("content".to_string(), json!(self.content)), ("done".to_string(), json!(true))]);
-        if let Some(usage) = self.usage.take() {
-            fields.insert("usage".into(), usage);
+        let usage = self.usage.take();
+        if let Some(usage) = &usage {
+            fields.insert("usage".into(), usage.clone());
         }
-        if let Some(error) = error.or(self.error.take()) {
+        let error = error.or(self.error.take());
+        if let Some(error) = &error {
             fields.insert("error".into(), json!({"content": error}));
         }
         self.write(&self.turn.message_id.clone(), fields).await;
         for other in self.turn.others.clone() {
             self.write(&other, Map::from_iter([("done".to_string(), json!(true))])).await;
         }
+        let content = std::mem::take(&mut self.content);
+        self.emit(ChatEventKind::Done { content, usage, error });
+        self.emit(ChatEventKind::Active { active: false });
     }
 
     async fn write(&self, message_id: &str, fields: Map<String, Value>) {
