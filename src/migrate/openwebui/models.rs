@@ -6,7 +6,7 @@
 use std::collections::HashSet;
 
 use super::fields::{Fixes, Row, boolean, int, object, opt_text, text};
-use super::step::{Part, Run, Writers};
+use super::step::{Converted, OneToOne, Part, Run, Writers};
 use crate::migrate::Error;
 use crate::migrate::value::Value;
 
@@ -33,91 +33,69 @@ const GRANTS_LABEL: &str = "access_grant → access_grants";
 /// The kinds of resource duet shares, and the table holding each (by `id`).
 const SHARED_KINDS: &[(&str, &str)] = &[("model", "models"), ("folder", "folders"), ("shared_chat", "chats")];
 
+const MODEL_STEP: OneToOne =
+    OneToOne { source: "model", wanted: MODELS, label: MODELS_LABEL, target: "models", columns: MODELS };
+const HISTORY_STEP: OneToOne = OneToOne {
+    source: "model_history",
+    wanted: HISTORY,
+    label: HISTORY_LABEL,
+    target: "model_history",
+    columns: HISTORY,
+};
+
 pub async fn models<'a>(run: &mut Run<'a>) -> Result<(), Error> {
     let mut writers = Writers::new();
-    if let Some((mut pager, cols, bar)) = run.pages("model", MODELS, MODELS_LABEL).await? {
-        loop {
-            let page = run.page(&mut pager).await?;
-            if page.is_empty() {
-                break;
+    run.one_to_one(&mut writers, &MODEL_STEP, |row| {
+        let id = row.id();
+        let mut fixes = Fixes::default();
+        let name = match text(row, "name", &mut fixes).filter(|n| !n.trim().is_empty()) {
+            Some(n) => n,
+            None => {
+                fixes.note("no name: named after its id");
+                id.clone()
             }
-            let mut part = Part::new("models", MODELS_LABEL, MODELS);
-            for values in &page {
-                let row = Row { columns: &cols, values };
-                let id = row.id();
-                let mut fixes = Fixes::default();
-                let name = match text(&row, "name", &mut fixes).filter(|n| !n.trim().is_empty()) {
-                    Some(n) => n,
-                    None => {
-                        fixes.note("no name: named after its id");
-                        id.clone()
-                    }
-                };
-                let owner = match text(&row, "user_id", &mut fixes) {
-                    Some(u) => u,
-                    None => {
-                        fixes.note("no owner: only admins manage it");
-                        String::new()
-                    }
-                };
-                let created = int(&row, "created_at").unwrap_or(0);
-                part.push(
-                    vec![
-                        Value::Text(id.clone()),
-                        Value::Text(owner),
-                        opt_text(text(&row, "base_model_id", &mut fixes).filter(|b| !b.is_empty())),
-                        Value::Text(name),
-                        Value::Json(serde_json::Value::Object(object(&row, "params", &mut fixes))),
-                        Value::Json(serde_json::Value::Object(object(&row, "meta", &mut fixes))),
-                        opt_text(text(&row, "version_id", &mut fixes)),
-                        Value::Bool(boolean(&row, "is_active").unwrap_or(true)),
-                        Value::Int(int(&row, "updated_at").unwrap_or(created)),
-                        Value::Int(created),
-                    ],
-                    &id,
-                    &fixes,
-                );
+        };
+        let owner = match text(row, "user_id", &mut fixes) {
+            Some(u) => u,
+            None => {
+                fixes.note("no owner: only admins manage it");
+                String::new()
             }
-            bar.inc(page.len() as u64);
-            run.write(&mut writers, vec![part]).await?;
-        }
-        bar.done();
-    }
-    let Some((mut pager, cols, bar)) = run.pages("model_history", HISTORY, HISTORY_LABEL).await? else {
-        return Ok(());
-    };
-    loop {
-        let page = run.page(&mut pager).await?;
-        if page.is_empty() {
-            break;
-        }
-        let mut part = Part::new("model_history", HISTORY_LABEL, HISTORY);
-        for values in &page {
-            let row = Row { columns: &cols, values };
-            let id = row.id();
-            let mut fixes = Fixes::default();
-            let Some(model) = text(&row, "model_id", &mut fixes) else {
-                run.skip(HISTORY_LABEL, &id, "it names no model");
-                continue;
-            };
-            part.push(
-                vec![
-                    Value::Text(id.clone()),
-                    Value::Text(model),
-                    opt_text(text(&row, "parent_id", &mut fixes)),
-                    Value::Json(serde_json::Value::Object(object(&row, "snapshot", &mut fixes))),
-                    opt_text(text(&row, "user_id", &mut fixes)),
-                    opt_text(text(&row, "commit_message", &mut fixes)),
-                    Value::Int(int(&row, "created_at").unwrap_or(0)),
-                ],
-                &id,
-                &fixes,
-            );
-        }
-        bar.inc(page.len() as u64);
-        run.write(&mut writers, vec![part]).await?;
-    }
-    bar.done();
+        };
+        let created = int(row, "created_at").unwrap_or(0);
+        let values = vec![
+            Value::Text(id.clone()),
+            Value::Text(owner),
+            opt_text(text(row, "base_model_id", &mut fixes).filter(|b| !b.is_empty())),
+            Value::Text(name),
+            Value::Json(serde_json::Value::Object(object(row, "params", &mut fixes))),
+            Value::Json(serde_json::Value::Object(object(row, "meta", &mut fixes))),
+            opt_text(text(row, "version_id", &mut fixes)),
+            Value::Bool(boolean(row, "is_active").unwrap_or(true)),
+            Value::Int(int(row, "updated_at").unwrap_or(created)),
+            Value::Int(created),
+        ];
+        Converted::Row { values, key: id, fixes }
+    })
+    .await?;
+    run.one_to_one(&mut writers, &HISTORY_STEP, |row| {
+        let id = row.id();
+        let mut fixes = Fixes::default();
+        let Some(model) = text(row, "model_id", &mut fixes) else {
+            return Converted::Skip { key: id, reason: "it names no model".into() };
+        };
+        let values = vec![
+            Value::Text(id.clone()),
+            Value::Text(model),
+            opt_text(text(row, "parent_id", &mut fixes)),
+            Value::Json(serde_json::Value::Object(object(row, "snapshot", &mut fixes))),
+            opt_text(text(row, "user_id", &mut fixes)),
+            opt_text(text(row, "commit_message", &mut fixes)),
+            Value::Int(int(row, "created_at").unwrap_or(0)),
+        ];
+        Converted::Row { values, key: id, fixes }
+    })
+    .await?;
     Ok(())
 }
 

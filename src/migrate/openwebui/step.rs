@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::Instant;
 
 use super::ImportOptions;
-use super::fields::Fixes;
+use super::fields::{Fixes, Row};
 use crate::migrate::Error;
 use crate::migrate::catalog::Table;
 use crate::migrate::conn::Tx;
@@ -45,6 +45,27 @@ impl Part {
 
 /// The writers of one step, by target table (they keep state across batches).
 pub type Writers<'a> = HashMap<&'static str, TableWriter<'a>>;
+
+/// What a source row of a one-to-one step becomes.
+pub enum Converted {
+    /// A row of the target (values in the order of its columns), under `key`, with what was
+    /// changed to make it fit.
+    Row { values: Vec<Value>, key: String, fixes: Fixes },
+    /// Nothing: the row is reported as skipped, for `reason`.
+    Skip { key: String, reason: String },
+}
+
+/// A step that makes at most one row of one duet table from each row of one source table.
+pub struct OneToOne {
+    /// The source table and the columns read from it (those it has).
+    pub source: &'static str,
+    pub wanted: &'static [&'static str],
+    /// The report's name for the step.
+    pub label: &'static str,
+    /// The duet table and its columns.
+    pub target: &'static str,
+    pub columns: &'static [&'static str],
+}
 
 pub struct Run<'a> {
     pub snapshot: Tx<'static>,
@@ -176,6 +197,36 @@ impl<'a> Run<'a> {
             return Err(Error::new(format!("stopped after {} batches", self.batches)));
         }
         Ok(())
+    }
+
+    /// Runs a one-to-one step page by page, each page written in one transaction. `false` when
+    /// the source has no such table.
+    pub async fn one_to_one(
+        &mut self,
+        writers: &mut Writers<'a>,
+        step: &OneToOne,
+        mut convert: impl FnMut(&Row<'_>) -> Converted,
+    ) -> Result<bool, Error> {
+        let Some((mut pager, cols, bar)) = self.pages(step.source, step.wanted, step.label).await? else {
+            return Ok(false);
+        };
+        loop {
+            let page = self.page(&mut pager).await?;
+            if page.is_empty() {
+                break;
+            }
+            let mut part = Part::new(step.target, step.label, step.columns);
+            for values in &page {
+                match convert(&Row { columns: &cols, values }) {
+                    Converted::Row { values, key, fixes } => part.push(values, &key, &fixes),
+                    Converted::Skip { key, reason } => self.skip(step.label, &key, reason),
+                }
+            }
+            bar.inc(page.len() as u64);
+            self.write(writers, vec![part]).await?;
+        }
+        bar.done();
+        Ok(true)
     }
 
     /// Completes the writers of a step (references to rows of the same table that came later).
