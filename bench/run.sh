@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # duet as its users feel it: one line per scenario (req/s, p50, p99, errors) under
 # `wrk -t2 -c32`, a ceiling line (the same response bytes from a minimal axum server with no
-# authentication and no database), RSS idle and after the run, and cold start to first /health 200.
+# authentication and no database), RSS idle and after the run, and cold start to first /health 200;
+# then the proxy overhead of streamed chat completions (bench/proxy.sh, always on SQLite).
 #
 # Usage: bench/run.sh [--postgres] [--duration 10s]
 #   default     fresh SQLite data directory, in-memory limiter
@@ -28,8 +29,8 @@ CEILING_PORT=$((PORT + 1))
 LARGE_CHATS="${LARGE_CHATS:-100000}"
 
 command -v wrk >/dev/null || { echo "installing wrk"; DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null; }
-echo "building the release binary and the ceiling server"
-cargo build --release --quiet --bin duet --example ceiling
+echo "building the release binary, the ceiling server and the proxy benchmark's programs"
+cargo build --release --quiet --bin duet --example ceiling --example fake_llm --example proxy_load
 
 WORK=$(mktemp -d)
 PIDS=()
@@ -197,3 +198,6 @@ done
 total_errors=0
 for r in "${RESULTS[@]}"; do total_errors=$((total_errors + $(cut -d'|' -f5 <<<"$r"))); done
 echo "errors in all scenarios: $total_errors"
+
+echo "== proxy overhead: streamed chat completions directly vs through duet (bench/proxy.sh)"
+bench/proxy.sh --no-build

@@ -203,7 +203,8 @@ pub async fn set_timezone(ex: impl Into<super::Exec<'_>>, id: &str, timezone: &s
     Ok(())
 }
 
-/// Moves `last_active_at` to `now` unless it was refreshed less than `interval` seconds ago.
+/// Moves `last_active_at` to `now` unless it was refreshed less than `interval` seconds ago (the
+/// same test the caller makes, so a call always writes).
 pub async fn touch_last_active(
     ex: impl Into<super::Exec<'_>>,
     id: &str,
@@ -212,7 +213,7 @@ pub async fn touch_last_active(
 ) -> AppResult<()> {
     let mut ex = ex.into();
     let _after = ex.changes(super::cache::Change::Account(id.to_string()));
-    run!(ex, e => sqlx::query("update users set last_active_at = $2 where id = $1 and last_active_at < $3")
+    run!(ex, e => sqlx::query("update users set last_active_at = $2 where id = $1 and last_active_at <= $3")
         .bind(id)
         .bind(now)
         .bind(now - interval)
