@@ -165,7 +165,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(crate::graphql::router(&state.config.graphql))
         .merge(crate::rest::openapi::router())
         .merge(crate::rest::docs_ui::router())
-        .fallback(crate::rest::not_found)
+        .fallback(crate::http::frontend::fallback)
         .method_not_allowed_fallback(crate::rest::method_not_allowed);
     crate::http::layers(routes.with_state(state.clone()), &state)
 }

@@ -183,6 +183,8 @@ pub struct Config {
     pub cors_allow_origin: crate::http::cors::CorsOrigins,
     /// `CACHE_CONTROL`, `HSTS`, `XFRAME_OPTIONS`, … (see `crate::http::security_headers`).
     pub security_headers: crate::http::security_headers::SecurityHeaders,
+    /// `FRONTEND_BUILD_DIR`: the web app served at `/` (`crate::http::frontend`); unset, 404s.
+    pub frontend: Option<crate::http::frontend::Frontend>,
 }
 
 impl std::fmt::Debug for Config {
@@ -455,6 +457,7 @@ impl Config {
             env.raw("CORS_ALLOW_CUSTOM_SCHEME").as_deref(),
         )?;
         let security_headers = crate::http::security_headers::SecurityHeaders::from_lookup(&|v| env.raw(v))?;
+        let frontend = env.raw("FRONTEND_BUILD_DIR").map(|d| crate::http::frontend::Frontend::open(d.trim()));
 
         Ok(Config {
             host,
@@ -520,6 +523,7 @@ impl Config {
             seeds,
             cors_allow_origin,
             security_headers,
+            frontend: frontend.transpose()?,
         })
     }
 }

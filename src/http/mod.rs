@@ -26,6 +26,7 @@ use crate::app::AppState;
 pub mod client;
 pub mod cors;
 pub mod extract;
+pub mod frontend;
 pub mod security_headers;
 pub mod server;
 pub mod timeout;

@@ -10,6 +10,7 @@ use crate::app::AppState;
 use crate::error::AppError;
 
 pub mod auths;
+pub mod channels;
 pub mod chats;
 pub mod chats_more;
 pub mod completions;
@@ -41,6 +42,7 @@ pub fn router() -> Router<AppState> {
         .merge(models::router())
         .merge(groups::router())
         .merge(folders::router())
+        .merge(channels::router())
         .merge(webapp::router())
 }
 

@@ -80,6 +80,7 @@ pub const GET_ALIASES: [(&str, &str); 2] =
         super::webapp::banners, super::webapp::set_banners, super::webapp::tools, super::webapp::functions,
         super::webapp::skills, super::webapp::changelog, super::webapp::chat_tasks, super::webapp::stop_task,
         super::webapp::usage,
+        super::channels::list,
     ),
     components(schemas(ErrorBody)),
     modifiers(&Conventions),

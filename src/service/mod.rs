@@ -3,6 +3,7 @@
 
 pub mod admin_config;
 pub mod auths;
+pub mod channels;
 pub mod chats;
 pub mod completions;
 pub mod events;

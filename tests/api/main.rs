@@ -13,6 +13,7 @@ mod completions_saved;
 mod edge;
 mod fake_upstream;
 mod folders;
+mod frontend;
 mod graphql;
 mod graphql_models;
 mod groups;

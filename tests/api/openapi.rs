@@ -146,6 +146,7 @@ const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v1/skills/"),
     ("get", "/api/changelog"),
     ("get", "/api/tasks/chat/{chat_id}"),
+    ("get", "/api/v1/channels"),
     ("post", "/api/tasks/stop/{task_id}"),
     ("get", "/api/usage"),
     ("get", "/api/v1/groups"),
