@@ -1,6 +1,8 @@
 // The duet playground: GraphiQL talking to POST /graphql on this origin. Requests carry the
 // sign-in cookie (same origin) and, when one is pasted, an `Authorization: Bearer` token kept in
 // this tab's sessionStorage only. A header set in GraphiQL's own "Headers" tab wins over both.
+// Subscriptions run over a WebSocket to /graphql (graphql-transport-ws, the client bundled with
+// GraphiQL): the cookie goes with the upgrade request, the token in `connection_init`.
 (function () {
   'use strict';
   var STORAGE_KEY = 'duet.playground.token';
@@ -41,7 +43,53 @@
     });
   }
 
+  function wsUrl() {
+    return (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + ENDPOINT;
+  }
+
+  // Whether the operation `name` (else the first) of `query` is a subscription, read from the
+  // text itself (GraphiQL's parsed document can lag behind the editor): comments and strings are
+  // skipped, and only keywords outside braces count.
+  function isSubscription(query, name) {
+    var text = String(query || '').replace(/"""[\s\S]*?"""|"(?:\\.|[^"\\\n])*"|#[^\n]*/g, ' ');
+    var words = /[{}]|\b(query|mutation|subscription|fragment)\b\s*([_A-Za-z][_0-9A-Za-z]*)?/g;
+    var depth = 0;
+    var keyword = null;
+    var m;
+    while ((m = words.exec(text))) {
+      if (m[0] === '{') {
+        // A selection at the top without a keyword before it is a query.
+        if (depth === 0 && keyword === null && !name) { return false; }
+        depth += 1;
+        keyword = null;
+      } else if (m[0] === '}') {
+        depth = Math.max(0, depth - 1);
+      } else if (depth === 0 && m[1] !== 'fragment') {
+        if (!name || m[2] === name) { return m[1] === 'subscription'; }
+        keyword = m[1];
+      } else if (depth === 0) {
+        keyword = m[1];
+      }
+    }
+    return false;
+  }
+
   function fetcher(params, opts) {
+    if (isSubscription(params.query, params.operationName)) {
+      // A fresh client per run, so that it carries the token in use now.
+      var subscriptions = GraphiQL.createFetcher({
+        url: ENDPOINT,
+        subscriptionUrl: wsUrl(),
+        wsConnectionParams: currentToken ? { Authorization: 'Bearer ' + currentToken } : {},
+      });
+      // The fetcher picks the socket by the document it is given; this one names the operation.
+      var name = params.operationName ? { kind: 'Name', value: params.operationName } : undefined;
+      var documentAST = { kind: 'Document', definitions: [{
+        kind: 'OperationDefinition', operation: 'subscription', name: name,
+        selectionSet: { kind: 'SelectionSet', selections: [] },
+      }] };
+      return subscriptions(params, Object.assign({}, opts, { documentAST: documentAST }));
+    }
     return post(params, opts && opts.headers);
   }
 

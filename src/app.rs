@@ -16,8 +16,10 @@ use crate::limit::{MemoryRateLimiter, RateLimiter, RedisRateLimiter};
 use crate::store::Db;
 
 /// Default time to live of the session and chat-list caches on SQLite, where one process owns
-/// the database and every write goes through it (see `store::cache`).
-const DEFAULT_SQLITE_READ_CACHE_TTL: Duration = Duration::from_secs(5);
+/// the database and every write goes through it, and on PostgreSQL with Redis, where every
+/// instance hears the others' changes (see `store::cache`, `store::cache_sync`). Without Redis,
+/// PostgreSQL instances could not tell each other, so the caches are off there.
+const DEFAULT_READ_CACHE_TTL: Duration = Duration::from_secs(5);
 
 /// Everything a request handler or service function may use.
 pub struct App {
@@ -31,6 +33,8 @@ pub struct App {
     pub upstream: Arc<crate::upstream::Upstream>,
     /// Chat events, delivered to every instance (over Redis when it is configured).
     pub events: Arc<crate::bus::Bus<crate::service::events::ChatEvent>>,
+    /// Replies running as tasks (listed and stopped across instances with Redis).
+    pub tasks: Arc<crate::service::completions::tasks::Tasks>,
 }
 
 /// A cheap handle to `App`, used as axum state.
@@ -56,14 +60,6 @@ impl App {
     pub async fn with_db(config: Config, db: Db) -> AppResult<App> {
         db.migrate().await?;
         db.set_settings_ttl(config.settings_cache_ttl);
-        let read_cache_default = match db.backend() {
-            crate::store::Backend::Sqlite => DEFAULT_SQLITE_READ_CACHE_TTL,
-            crate::store::Backend::Postgres => Duration::ZERO,
-        };
-        db.set_read_cache_ttls(
-            config.session_cache_ttl.unwrap_or(read_cache_default),
-            config.chat_list_cache_ttl.unwrap_or(read_cache_default),
-        );
         crate::service::admin_config::init(&db, &config).await?;
         let secret = match &config.secret_key {
             Some(key) => key.clone(),
@@ -80,6 +76,16 @@ impl App {
             }
             None => None,
         };
+        let read_cache_default = match (db.backend(), &redis) {
+            (crate::store::Backend::Sqlite, _) | (crate::store::Backend::Postgres, Some(_)) => {
+                DEFAULT_READ_CACHE_TTL
+            }
+            (crate::store::Backend::Postgres, None) => Duration::ZERO,
+        };
+        db.set_read_cache_ttls(
+            config.session_cache_ttl.unwrap_or(read_cache_default),
+            config.chat_list_cache_ttl.unwrap_or(read_cache_default),
+        );
         let signin_limiter: Arc<dyn RateLimiter> = match &redis {
             Some(redis) => Arc::new(RedisRateLimiter::new(
                 redis.clone(),
@@ -90,11 +96,18 @@ impl App {
             None => Arc::new(MemoryRateLimiter::new(config.signin_rate_limit, config.signin_rate_window)),
         };
         let upstream = crate::upstream::Upstream::new(&config.upstream)?;
+        crate::service::connections::init(&db, &config, &upstream).await?;
         let events = Arc::new(match &redis {
             Some(redis) => crate::bus::Bus::shared(redis, "events"),
             None => crate::bus::Bus::local(),
         });
-        let app = App { keys: TokenKeys::new(&secret), config, db, signin_limiter, redis, upstream, events };
+        // Cache invalidations between the instances on one PostgreSQL database.
+        if let (crate::store::Backend::Postgres, Some(redis)) = (db.backend(), &redis) {
+            db.share_invalidations(Arc::new(crate::bus::Bus::shared(redis, "invalidate")));
+        }
+        let tasks = crate::service::completions::tasks::Tasks::new(redis.clone(), config.redis_task_ttl);
+        let app =
+            App { keys: TokenKeys::new(&secret), config, db, signin_limiter, redis, upstream, events, tasks };
         crate::service::auths::bootstrap_admin(&app).await?;
         Ok(app)
     }
@@ -167,5 +180,6 @@ pub fn build_router(state: AppState) -> Router {
         .merge(crate::rest::docs_ui::router())
         .fallback(crate::http::frontend::fallback)
         .method_not_allowed_fallback(crate::rest::method_not_allowed);
-    crate::http::layers(routes.with_state(state.clone()), &state)
+    let routes = crate::socket::attach(routes.with_state(state.clone()), &state);
+    crate::http::layers(routes, &state)
 }

@@ -172,6 +172,15 @@ async fn subscribe(redis: &Redis, channel: &str) -> Result<redis::aio::PubSub, S
     let connect = async {
         let mut pubsub = redis.client().get_async_pubsub().await.map_err(|e| e.to_string())?;
         pubsub.subscribe(channel).await.map_err(|e| e.to_string())?;
+        // redis-rs answers `Ok` even when Redis refuses the subscription (a Redis user without
+        // this channel): on RESP2 a subscribed connection answers PING with an array, any other
+        // with `PONG`.
+        if redis.client().get_connection_info().redis_settings().protocol() == redis::ProtocolVersion::RESP2 {
+            let pong: redis::Value = pubsub.ping().await.map_err(|e| e.to_string())?;
+            if !matches!(pong, redis::Value::Array(_)) {
+                return Err(format!("Redis refused the subscription to {channel} (channel permissions?)"));
+            }
+        }
         Ok(pubsub)
     };
     tokio::time::timeout(redis.timeout().max(Duration::from_secs(1)), connect)

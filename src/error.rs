@@ -82,6 +82,9 @@ pub enum ErrorCode {
     RequestTimeout,
     /// A GraphQL request with more than one sign-in, sign-up or password change.
     TooManyPasswordOperations,
+    /// A GraphQL request naming a persisted query by a hash this server does not hold (the
+    /// client sends the text along next time).
+    PersistedQueryNotFound,
     /// A body that is not of the media type the route reads.
     UnsupportedMediaType,
     /// A chat title that is not a string.
@@ -172,6 +175,7 @@ impl ErrorCode {
             FileNotAccessible => "FILE_NOT_ACCESSIBLE",
             RequestTimeout => "REQUEST_TIMEOUT",
             TooManyPasswordOperations => "TOO_MANY_PASSWORD_OPERATIONS",
+            PersistedQueryNotFound => "PERSISTED_QUERY_NOT_FOUND",
             UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             InvalidTitle => "INVALID_TITLE",
             TagNameNone => "TAG_NAME_NONE",
@@ -268,6 +272,7 @@ impl ErrorCode {
             TooManyPasswordOperations => {
                 "A request may run at most one sign-in, sign-up or password change (aliases and batches included)."
             }
+            PersistedQueryNotFound => "PersistedQueryNotFound",
             UnsupportedMediaType => "POST /graphql needs `Content-Type: application/json`.",
             InvalidTitle => "[ERROR: Invalid title]",
             TagNameNone => "[ERROR: Tag name cannot be 'None']",

@@ -13,6 +13,7 @@ pub mod limit;
 pub mod migrate;
 pub mod rest;
 pub mod service;
+pub mod socket;
 pub mod store;
 pub mod upstream;
 

@@ -11,9 +11,11 @@ use crate::auth::Role;
 use crate::service::permissions::PermissionTree;
 
 mod env;
+mod graphql_ws;
 
 use env::Env;
 pub use env::{is_single_term_duration, parse_duration};
+pub use graphql_ws::GraphqlWsLimits;
 
 /// A start-up configuration problem, shown to the operator as one line.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -135,6 +137,9 @@ pub struct Config {
     pub redis_key_prefix: String,
     /// Bound on each Redis command (`REDIS_TIMEOUT`, default 250 ms); slower means "unavailable".
     pub redis_timeout: Duration,
+    /// How long a running task's Redis entry lives without its instance renewing it
+    /// (`REDIS_TASK_TTL`, seconds, default 300; below 60 or unreadable: 300; `0`: forever).
+    pub redis_task_ttl: Option<Duration>,
     /// How long in-flight requests may run after SIGTERM/SIGINT (`SHUTDOWN_TIMEOUT`, default 30 s).
     pub shutdown_timeout: Duration,
     /// `None` ⇒ generated once and kept in `DATA_DIR/.webui_secret_key`.
@@ -177,6 +182,8 @@ pub struct Config {
     pub default_group_share: serde_json::Value,
     /// GraphQL limits (`GRAPHQL_*`).
     pub graphql: GraphqlLimits,
+    /// GraphQL subscriptions over WebSocket (`GRAPHQL_WS_*`).
+    pub graphql_ws: GraphqlWsLimits,
     pub bootstrap_admin: Option<BootstrapAdmin>,
     pub seeds: SettingSeeds,
     /// `CORS_ALLOW_ORIGIN` (default `*`), checked against `CORS_ALLOW_CUSTOM_SCHEME`.
@@ -329,6 +336,11 @@ impl Config {
                 }
             },
         };
+        let redis_task_ttl = match env.raw("REDIS_TASK_TTL").map(|v| v.trim().parse::<u64>()) {
+            Some(Ok(0)) => None,
+            Some(Ok(secs)) if secs >= 60 => Some(Duration::from_secs(secs)),
+            _ => Some(Duration::from_secs(300)),
+        };
         let shutdown_timeout = Duration::from_secs(env.number::<u64>("SHUTDOWN_TIMEOUT", 30)?);
 
         let secret_key = env.first(&["WEBUI_SECRET_KEY", "WEBUI_JWT_SECRET_KEY"]).map(|(_, v)| v);
@@ -472,6 +484,7 @@ impl Config {
             redis_url,
             redis_key_prefix,
             redis_timeout,
+            redis_task_ttl,
             shutdown_timeout,
             secret_key,
             cookie_same_site,
@@ -519,6 +532,7 @@ impl Config {
                 introspection: env.bool("GRAPHQL_INTROSPECTION", true)?,
                 playground: env.bool("GRAPHQL_PLAYGROUND", true)?,
             },
+            graphql_ws: GraphqlWsLimits::read(&env)?,
             bootstrap_admin,
             seeds,
             cors_allow_origin,

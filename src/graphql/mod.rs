@@ -1,7 +1,9 @@
 //! The GraphQL interface (`POST /graphql`, `GET /graphql?query=`): one schema over the service
 //! layer, with the REST `Caller`, per-request dataloaders, depth/complexity/size/batch limits.
 
+pub mod cache;
 pub mod chats_more;
+pub mod connections;
 pub mod error;
 pub mod folders;
 pub mod groups;
@@ -11,16 +13,15 @@ pub mod models_history;
 pub mod mutation;
 pub mod playground;
 pub mod query;
+pub mod send;
+pub mod subscription;
 pub mod types;
+mod ws;
 
 use std::sync::Arc;
-use std::time::Duration;
 
-use async_graphql::dataloader::{DataLoader, HashMapCache};
 use async_graphql::parser::types::OperationType;
-use async_graphql::{
-    BatchRequest, BatchResponse, EmptySubscription, ErrorExtensions, MergedObject, Request, Schema,
-};
+use async_graphql::{BatchRequest, BatchResponse, ErrorExtensions, MergedObject, Request, Schema};
 use axum::extract::{FromRequestParts, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -33,9 +34,8 @@ use crate::auth::Caller;
 use crate::config::GraphqlLimits;
 use crate::error::{AppError, ErrorCode};
 use crate::http::extract::{Params, read_json};
-use loaders::{ChatLoader, ModelLoader, ReadableModelLoader, TagLoader, UserGroupsLoader, UserLoader};
 
-pub type DuetSchema = Schema<Query, Mutation, EmptySubscription>;
+pub type DuetSchema = Schema<Query, Mutation, subscription::Subscription>;
 
 /// Every query field: one object per resource, merged.
 #[derive(MergedObject, Default)]
@@ -45,6 +45,7 @@ pub struct Query(
     models_history::ModelHistoryQuery,
     folders::FolderQuery,
     chats_more::ChatMoreQuery,
+    connections::ConnectionQuery,
 );
 
 /// Every mutation: one object per resource, merged.
@@ -55,19 +56,19 @@ pub struct Mutation(
     models_history::ModelHistoryMutation,
     folders::FolderMutation,
     chats_more::ChatMoreMutation,
+    connections::ConnectionMutation,
+    send::SendMutation,
 );
-
-/// How long a dataloader waits to gather keys into one batch. Lists also prime the loaders with
-/// what their selection asks for (`types::prime`), so a page never depends on this timing.
-const BATCH_DELAY: Duration = Duration::from_micros(50);
 
 /// The schema with `limits` applied (also used to export the SDL).
 pub fn schema(limits: &GraphqlLimits) -> DuetSchema {
     // Depth is measured by `limits::check_document` (which leaves introspection out of it);
     // the cost of list fields comes from their `complexity` attributes.
-    let builder = Schema::build(Query::default(), Mutation::default(), EmptySubscription)
-        .limit_complexity(limits.max_complexity);
-    if limits.introspection { builder.finish() } else { builder.disable_introspection().finish() }
+    cache::schema_with_twin(|| {
+        let builder = Schema::build(Query::default(), Mutation::default(), subscription::Subscription)
+            .limit_complexity(limits.max_complexity);
+        if limits.introspection { builder } else { builder.disable_introspection() }
+    })
 }
 
 /// The schema in SDL (`duet export-schema`, `schema/schema.graphql`).
@@ -88,8 +89,9 @@ pub fn sdl() -> String {
 pub fn router(limits: &GraphqlLimits) -> Router<AppState> {
     let schema = Arc::new(schema(limits));
     Router::new()
-        .route("/graphql", get(get_graphql).post(post_graphql))
+        .route("/graphql", get(ws::get).post(post_graphql))
         .layer(Extension(schema))
+        .layer(Extension(ws::Sockets::default()))
         .merge(playground::router())
 }
 
@@ -106,45 +108,7 @@ fn request_error(text: impl Into<String>) -> AppError {
 
 /// Attaches the caller, the state and fresh dataloaders to one operation.
 fn prepare(state: &AppState, caller: &Caller, request: Request) -> Request {
-    request
-        .data(state.clone())
-        .data(caller.clone())
-        .data(
-            DataLoader::with_cache(UserLoader(state.clone()), tokio::spawn, HashMapCache::default())
-                .delay(BATCH_DELAY),
-        )
-        .data(
-            DataLoader::with_cache(ChatLoader(state.clone()), tokio::spawn, HashMapCache::default())
-                .delay(BATCH_DELAY),
-        )
-        .data(
-            DataLoader::with_cache(TagLoader(state.clone()), tokio::spawn, HashMapCache::default())
-                .delay(BATCH_DELAY),
-        )
-        .data(
-            DataLoader::with_cache(ModelLoader(state.clone()), tokio::spawn, HashMapCache::default())
-                .delay(BATCH_DELAY),
-        )
-        .data(
-            DataLoader::with_cache(UserGroupsLoader(state.clone()), tokio::spawn, HashMapCache::default())
-                .delay(BATCH_DELAY),
-        )
-        .data(
-            DataLoader::with_cache(
-                types::FolderLoader { state: state.clone(), caller: caller.clone() },
-                tokio::spawn,
-                HashMapCache::default(),
-            )
-            .delay(BATCH_DELAY),
-        )
-        .data(
-            DataLoader::with_cache(
-                ReadableModelLoader { state: state.clone(), caller: caller.clone() },
-                tokio::spawn,
-                HashMapCache::default(),
-            )
-            .delay(BATCH_DELAY),
-        )
+    loaders::attach(request.data(state.clone()).data(caller.clone()), state, caller)
 }
 
 /// An operation that passed the limits, its document parsed once.
@@ -158,9 +122,13 @@ struct Admitted {
 /// Checks one operation against the limits, in order: size and bracket nesting of the text (before
 /// anything recursive reads it), then the parsed document (`limits::check_document`). A document
 /// that does not parse goes on to async-graphql, which answers the syntax error.
+///
+/// The text may come as a persisted query's hash alone (`cache::resolve_persisted`); the document
+/// is parsed once per text (`cache::documents`), the limits run on every request.
 fn admit(limits: &GraphqlLimits, mut request: Request) -> Result<Admitted, AppError> {
+    let persisted = cache::resolve_persisted(cache::documents(), &mut request)?;
     limits::check_text(limits, &request.query)?;
-    let Ok(doc) = async_graphql::parser::parse_query(&request.query) else {
+    let Some(doc) = cache::documents().parsed(&request.query) else {
         return Ok(Admitted { request, password_ops: 0, mutation: false });
     };
     let inspection =
@@ -169,7 +137,8 @@ fn admit(limits: &GraphqlLimits, mut request: Request) -> Result<Admitted, AppEr
         op.node.ty == OperationType::Mutation
             && request.operation_name.as_deref().is_none_or(|wanted| name.map(|n| n.as_str()) == Some(wanted))
     });
-    request.set_parsed_query(doc);
+    cache::register(cache::documents(), persisted, &request.query);
+    request.set_parsed_query(async_graphql::parser::types::ExecutableDocument::clone(&doc));
     Ok(Admitted { request, password_ops: inspection.password_ops, mutation })
 }
 
@@ -209,11 +178,13 @@ fn is_json_request(headers: &axum::http::HeaderMap) -> bool {
 
 async fn execute(schema: &DuetSchema, state: &AppState, caller: &Caller, batch: BatchRequest) -> Response {
     let response = match batch {
-        BatchRequest::Single(r) => BatchResponse::Single(schema.execute(prepare(state, caller, r)).await),
+        BatchRequest::Single(r) => {
+            BatchResponse::Single(cache::execute(schema, prepare(state, caller, r)).await)
+        }
         BatchRequest::Batch(rs) => {
             let mut out = Vec::with_capacity(rs.len());
             for r in rs {
-                out.push(schema.execute(prepare(state, caller, r)).await);
+                out.push(cache::execute(schema, prepare(state, caller, r)).await);
             }
             BatchResponse::Batch(out)
         }

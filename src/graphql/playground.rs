@@ -1,6 +1,7 @@
 //! The browser playground: GraphiQL served from files vendored in `playground/` and embedded in
 //! the binary, so it works offline and loads nothing from another origin. The page talks to
-//! `POST /graphql` with the sign-in cookie or a bearer token the user pastes.
+//! `POST /graphql` with the sign-in cookie or a bearer token the user pastes, and runs
+//! subscriptions over a WebSocket to the same `/graphql` (its URL derived from the page's).
 
 use axum::Router;
 use axum::extract::{Path, State};

@@ -90,7 +90,7 @@ impl CoreQuery {
     /// the caller may not read. `params` are `{}` without write access.
     async fn model(&self, ctx: &Context<'_>, id: String) -> async_graphql::Result<Option<Model>> {
         match models_svc::get(state(ctx), caller(ctx), &id).await {
-            Ok(m) => Ok(Some(Model(m))),
+            Ok(m) => Ok(Some(Model::from(m))),
             Err(e) if e.code == ErrorCode::AccessProhibited && caller(ctx).require_verified().is_ok() => {
                 Ok(None)
             }

@@ -15,7 +15,6 @@ use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 
@@ -44,7 +43,10 @@ pub async fn run(
 ) -> std::io::Result<()> {
     let mut builder = http1::Builder::new();
     builder.timer(TokioTimer::new()).keep_alive(true).header_read_timeout(limits.header_read_timeout);
-    let graceful = GracefulShutdown::new();
+    // `hyper_util`'s `GracefulShutdown` cannot watch an upgradeable HTTP/1 connection, so the
+    // shutdown is a watch flag, and each connection task holds a sender of `open_rx`.
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let (open_tx, mut open_rx) = tokio::sync::mpsc::channel::<()>(1);
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (stream, peer) = tokio::select! {
@@ -65,15 +67,31 @@ pub async fn run(
             req.extensions_mut().insert(ConnectInfo::<SocketAddr>(peer));
             router.clone().oneshot(req)
         });
-        let connection = graceful.watch(builder.serve_connection(TokioIo::new(stream), service));
+        // With upgrades, so that WebSocket routes (GraphQL subscriptions, socket.io) can take the
+        // connection over; an upgraded connection leaves the HTTP server and its shutdown.
+        let connection = builder.serve_connection(TokioIo::new(stream), service).with_upgrades();
+        let (mut stop, open) = (stop_rx.clone(), open_tx.clone());
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            let _open = open;
+            let mut connection = std::pin::pin!(connection);
+            let result = tokio::select! {
+                result = connection.as_mut() => result,
+                _ = stop.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = result {
                 tracing::debug!(error = %e, %peer, "connection closed with an error");
             }
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    // Every connection finishes its current request and closes; `open_rx` ends when the last one
+    // is gone.
+    let _ = stop_tx.send(true);
+    drop(open_tx);
+    let _ = open_rx.recv().await;
     Ok(())
 }
 

@@ -17,13 +17,18 @@ use axum::response::{IntoResponse, Response};
 
 use crate::error::{AppError, ErrorCode};
 
-/// Paths the limit does not apply to (the chat completion routes).
+/// Paths the limit does not apply to (the chat completion routes; the provider routers' ones are
+/// `rest::providers::is_completion`).
 const UNLIMITED: [&str; 2] = crate::rest::completions::PATHS;
 
 /// Runs the rest of the stack under `limit` (`REQUEST_TIMEOUT`), chat completions without it.
 pub async fn run(limit: Duration, req: Request, next: Next) -> Response {
     let path = req.uri().path();
-    if UNLIMITED.iter().any(|p| path == *p || path.strip_suffix('/') == Some(*p)) {
+    if UNLIMITED.iter().any(|p| path == *p || path.strip_suffix('/') == Some(*p))
+        || crate::rest::providers::is_completion(path)
+        // socket.io's long polling holds a request open until there is something to send.
+        || path.starts_with(crate::socket::PATH)
+    {
         return next.run(req).await;
     }
     match tokio::time::timeout(limit, next.run(req)).await {

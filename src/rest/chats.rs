@@ -277,18 +277,9 @@ async fn list_for_user(
 }
 
 #[utoipa::path(get, path = "/api/v1/chats/{id}", tag = "chats", summary = "One chat", params(("id" = String, Path, description = "The chat id")), responses((status = 200, description = "OK", body = ChatView)))]
-async fn get_chat(
-    State(s): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> AppResult<Json<ChatView>> {
-    let mut chat = svc::get(&s, &caller, &id).await?;
-    let owner = caller.principal().is_some_and(|p| p.user.id == chat.user_id);
-    // The reference tells a reader whether they may continue the chat (the owner may).
-    if let Some(doc) = chat.chat.as_object_mut() {
-        doc.insert("share_mode".into(), if owner { json!("continue") } else { Value::Null });
-    }
-    Ok(Json(chat))
+async fn get_chat(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> AppResult<Response> {
+    let chat = svc::open(&s, &caller, &id).await?;
+    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], chat.json()).into_response())
 }
 
 #[utoipa::path(post, path = "/api/v1/chats/{id}", tag = "chats", summary = "Merge a chat document into a chat", params(("id" = String, Path, description = "The chat id")), request_body = ChatInput, responses((status = 200, description = "OK", body = ChatView)))]

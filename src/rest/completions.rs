@@ -3,8 +3,9 @@
 //! rendered — the provider's JSON, the provider's refusal with its status and `Retry-After`, or an
 //! event stream fed chunk by chunk (no buffering; a slow client slows the provider's reading, a
 //! client that disconnects drops the body, which the turn's task notices). A saved turn's chat
-//! id is sent as `X-Chat-Id`. These routes are not cut by `REQUEST_TIMEOUT` (see
-//! `http::timeout`).
+//! id is sent as `X-Chat-Id`. The web app's form (a `session_id` with a chat) is answered at once
+//! with the turn's task ids while the replies run in the background. These routes are not cut by
+//! `REQUEST_TIMEOUT` (see `http::timeout`).
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -34,7 +35,7 @@ pub fn router() -> Router<AppState> {
     summary = "A chat completion from the model's provider (OpenAI-compatible or Ollama), streamed or whole; saved when the request names a chat",
     request_body = svc::CompletionRequestDoc,
     responses(
-        (status = 200, description = "A `chat.completion` object, or with `stream: true` a `text/event-stream` of `chat.completion.chunk`s ending with `data: [DONE]`", body = Object),
+        (status = 200, description = "A `chat.completion` object, or with `stream: true` a `text/event-stream` of `chat.completion.chunk`s ending with `data: [DONE]`; in the web app's form (`session_id` with `chat_id`, or `parent_id: null`) `{\"status\": true, \"task_ids\": [...], \"chat_id\": \"...\"}` at once", body = Object),
         (status = 400, description = "`Model not found` (unknown or not allowed)", body = super::openapi::ErrorBody),
         (status = 500, description = "`Open WebUI: Server Connection Error`: the provider could not be reached", body = super::openapi::ErrorBody),
     ))]
@@ -44,7 +45,7 @@ async fn chat_completion(
     req: Request,
 ) -> AppResult<Response> {
     let body = read_json(req, s.config.request_body_limit).await?;
-    Ok(render(svc::complete(&s, &caller, body).await?))
+    Ok(render(svc::chat_completion(&s, &caller, body).await?))
 }
 
 #[utoipa::path(post, path = "/api/v1/chat/completions", tag = "completions",
@@ -57,7 +58,7 @@ async fn chat_completion_v1(
     req: Request,
 ) -> AppResult<Response> {
     let body = read_json(req, s.config.request_body_limit).await?;
-    Ok(render(svc::complete(&s, &caller, body).await?))
+    Ok(render(svc::chat_completion(&s, &caller, body).await?))
 }
 
 /// A response body fed by the turn's task, one chunk per frame.
@@ -84,7 +85,7 @@ fn with_headers(mut response: Response, headers: &[(String, String)]) -> Respons
     response
 }
 
-fn render(view: CompletionView) -> Response {
+pub(super) fn render(view: CompletionView) -> Response {
     let mut response = match view.answer {
         Completion::Json(value) => axum::Json(value).into_response(),
         Completion::Failed(error) => error.into_response(),

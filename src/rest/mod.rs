@@ -21,6 +21,7 @@ pub mod folders;
 pub mod groups;
 pub mod models;
 pub mod openapi;
+pub mod providers;
 pub mod system;
 pub mod users;
 pub mod webapp;
@@ -39,11 +40,12 @@ pub fn router() -> Router<AppState> {
         .merge(chats::router())
         .merge(chats_more::router())
         .merge(completions::router())
+        .merge(providers::router())
         .merge(models::router())
         .merge(groups::router())
         .merge(folders::router())
-        .merge(channels::router())
         .merge(webapp::router())
+        .merge(channels::router())
 }
 
 /// The answer for a path no route serves.

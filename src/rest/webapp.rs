@@ -1,8 +1,10 @@
 //! What the reference's web app calls on every load besides chats and models:
 //! `/api/v1/configs/banners`, `/api/v1/tools/`, `/api/v1/functions/`, `/api/v1/skills/`,
-//! `/api/changelog`, `/api/tasks/chat/{chat_id}`, `/api/tasks/stop/{task_id}`, `/api/usage`.
+//! `/api/changelog`, `/api/tasks/chat/{chat_id}` (and `…/stop`), `/api/tasks/stop/{task_id}`,
+//! `/api/tasks`, `/api/usage`.
 
 use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde_json::Value;
@@ -12,8 +14,8 @@ use crate::app::AppState;
 use crate::auth::{Admin, Verified};
 use crate::error::AppResult;
 use crate::service::webapp::{
-    self as svc, BannerView, BannersForm, Changelog, FunctionView, SkillView, TaskIdsView, TaskStopView,
-    ToolView, UsageView,
+    self as svc, BannerView, BannersForm, Changelog, FunctionView, SkillView, TaskIdsView, TaskListView,
+    TaskStopView, ToolView, UsageView,
 };
 
 pub fn router() -> Router<AppState> {
@@ -26,8 +28,9 @@ pub fn router() -> Router<AppState> {
         .route("/api/v1/skills", get(skills))
         .route("/api/v1/skills/", get(skills))
         .route("/api/changelog", get(changelog))
-        .route("/api/tasks/chat/{*chat_id}", get(chat_tasks))
+        .route("/api/tasks/chat/{*chat_id}", get(chat_tasks).post(stop_chat_tasks))
         .route("/api/tasks/stop/{task_id}", post(stop_task))
+        .route("/api/tasks", get(all_tasks))
         .route("/api/usage", get(usage))
 }
 
@@ -66,14 +69,41 @@ async fn changelog() -> Json<Changelog> {
     Json(svc::changelog())
 }
 
-#[utoipa::path(get, path = "/api/tasks/chat/{chat_id}", tag = "web app", summary = "A chat's running background tasks", params(("chat_id" = String, Path, description = "The chat id (may contain `/`)")), responses((status = 200, description = "OK", body = TaskIdsView)))]
-async fn chat_tasks(Verified(caller): Verified, Path(chat_id): Path<String>) -> AppResult<Json<TaskIdsView>> {
-    Ok(Json(svc::chat_tasks(&caller, &chat_id)?))
+#[utoipa::path(get, path = "/api/tasks/chat/{chat_id}", tag = "web app", summary = "The chat's running replies that the caller runs (empty for a chat the caller may not continue)", params(("chat_id" = String, Path, description = "The chat id (may contain `/`)")), responses((status = 200, description = "OK", body = TaskIdsView)))]
+async fn chat_tasks(
+    State(s): State<AppState>,
+    Verified(caller): Verified,
+    Path(chat_id): Path<String>,
+) -> AppResult<Json<TaskIdsView>> {
+    Ok(Json(svc::chat_tasks(&s, &caller, &chat_id).await?))
 }
 
-#[utoipa::path(post, path = "/api/tasks/stop/{task_id}", tag = "web app", summary = "Stop a running task (admin)", params(("task_id" = String, Path, description = "The task id")), responses((status = 200, description = "`status: false` for an unknown task", body = TaskStopView)))]
-async fn stop_task(Admin(caller): Admin, Path(task_id): Path<String>) -> AppResult<Json<TaskStopView>> {
-    Ok(Json(svc::stop_task(&caller, &task_id)?))
+#[utoipa::path(post, path = "/api/tasks/chat/{chat_id}/stop", tag = "web app", summary = "Stop the caller's running replies of a chat (the text so far is stored); with none running, finish its unfinished replies", params(("chat_id" = String, Path, description = "The chat id (may contain `/`)")), responses((status = 200, description = "What was stopped", body = TaskStopView), (status = 404, description = "A chat the caller may not continue", body = super::openapi::ErrorBody)))]
+async fn stop_chat_tasks(
+    State(s): State<AppState>,
+    Verified(caller): Verified,
+    Path(path): Path<String>,
+) -> AppResult<Response> {
+    // `{chat_id}` may hold `/`: the route is `…/{chat_id}/stop`; any other POST path here is
+    // served by GET only.
+    let Some(chat_id) = path.strip_suffix("/stop") else {
+        return Ok(super::method_not_allowed().await.into_response());
+    };
+    Ok(Json(svc::stop_chat_tasks(&s, &caller, chat_id).await?).into_response())
+}
+
+#[utoipa::path(post, path = "/api/tasks/stop/{task_id}", tag = "web app", summary = "Stop a running task (admin); its reply is stored with the text so far", params(("task_id" = String, Path, description = "The task id")), responses((status = 200, description = "`status: false` for an unknown task (without Redis)", body = TaskStopView)))]
+async fn stop_task(
+    State(s): State<AppState>,
+    Admin(caller): Admin,
+    Path(task_id): Path<String>,
+) -> AppResult<Json<TaskStopView>> {
+    Ok(Json(svc::stop_task(&s, &caller, &task_id).await?))
+}
+
+#[utoipa::path(get, path = "/api/tasks", tag = "web app", summary = "Every running task (admin)", responses((status = 200, description = "OK", body = TaskListView)))]
+async fn all_tasks(State(s): State<AppState>, Admin(caller): Admin) -> AppResult<Json<TaskListView>> {
+    Ok(Json(svc::all_tasks(&s, &caller).await?))
 }
 
 #[utoipa::path(get, path = "/api/usage", tag = "web app", summary = "Models in use and users active in the last three minutes", responses((status = 200, description = "OK", body = UsageView)))]

@@ -36,6 +36,11 @@ pub enum ChatEventKind {
     Done { content: String, usage: Option<Value>, error: Option<String> },
     /// The chat's title changed.
     Title { title: String },
+    /// A turn's messages were written to the chat (the user message and the reply placeholders):
+    /// the chat's current title and folder, so that a chat list can place it.
+    Turn { title: String, folder_id: Option<String> },
+    /// The reply was stopped before its end; its `Done` (with the text so far) follows.
+    Cancelled,
 }
 
 /// A chat's events, for a listener allowed to read the chat.

@@ -6,20 +6,23 @@
 //! (right after the statement outside a transaction, after the commit inside one). A read that
 //! was in flight while such a write happened is not kept: each cache has an epoch that every
 //! invalidation advances, and a read is only stored under the epoch it started in. So this process
-//! never serves anything older than its own writes. Writes made by another process (a second
-//! instance on the same database) are seen within the cache's time to live; with PostgreSQL, where
-//! several instances are the norm, both caches are off unless configured.
+//! never serves anything older than its own writes. With several instances on PostgreSQL and
+//! Redis, every change is also announced to the other instances, which drop their copies when the
+//! message arrives (`cache_sync`); an instance that cannot hear the others stops using its caches
+//! (`Caches::suspend`). Whatever happens to a message, no entry is served for longer than the
+//! cache's time to live.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use super::auths::SessionRow;
 use super::chats::TitlePage;
 
-/// What a write changes.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// What a write changes (also what travels to the other instances, see `cache_sync`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Change {
     /// A user's account: profile, role, credentials, revoked tokens.
     Account(String),
@@ -27,29 +30,109 @@ pub enum Change {
     Chats(Option<String>),
     /// Group memberships (any): whether a user is in a group is part of their session row.
     Memberships,
+    /// Anything: the database was changed behind duet's back.
+    Everything,
 }
 
-/// The caches of one `Db`.
+/// The caches of one `Db`. A cache added here is also listed in `Caches::each`, so that it is
+/// dropped and suspended with the others.
 pub struct Caches {
     /// `(user id, token id)` → what a token check reads.
     pub sessions: OwnedCache<SessionRow>,
     /// `(user id, list parameters)` → a page of chat titles.
     pub chat_lists: OwnedCache<std::sync::Arc<TitlePage>>,
+    /// Where this instance's changes are announced to the others (empty without Redis).
+    links: RwLock<Vec<super::cache_sync::Link>>,
 }
 
 impl Default for Caches {
     fn default() -> Self {
-        Caches { sessions: OwnedCache::new(20_000), chat_lists: OwnedCache::new(4_000) }
+        Caches {
+            sessions: OwnedCache::new(20_000),
+            chat_lists: OwnedCache::new(4_000),
+            links: RwLock::default(),
+        }
     }
 }
 
 impl Caches {
+    /// Drops what `change` affects here, then announces it to the other instances. Called once the
+    /// write is visible to other connections (after the statement, or after the commit).
     pub fn apply(&self, change: &Change) {
-        match change {
-            Change::Account(user) => self.sessions.invalidate(Some(user)),
-            Change::Chats(user) => self.chat_lists.invalidate(user.as_deref()),
-            Change::Memberships => self.sessions.invalidate(None),
+        self.apply_all(std::slice::from_ref(change));
+    }
+
+    /// `apply` for the changes of one transaction (one message to the other instances).
+    pub fn apply_all(&self, changes: &[Change]) {
+        if changes.is_empty() {
+            return;
         }
+        self.apply_here(changes);
+        for link in self.links.read().unwrap_or_else(|e| e.into_inner()).iter() {
+            link.announce(changes);
+        }
+    }
+
+    /// Drops what `changes` affect in this process only (a change another instance announced).
+    pub fn apply_here(&self, changes: &[Change]) {
+        for change in changes {
+            match change {
+                Change::Account(user) => self.sessions.invalidate(Some(user)),
+                Change::Chats(user) => self.chat_lists.invalidate(user.as_deref()),
+                Change::Memberships => self.sessions.invalidate(None),
+                Change::Everything => self.each().iter().for_each(|c| c.invalidate_all()),
+            }
+        }
+    }
+
+    /// Stops serving and storing entries (and drops them) until a matching `resume`: while this
+    /// instance may be missing the other instances' changes. Nests.
+    pub fn suspend(&self) {
+        self.each().iter().for_each(|c| c.suspend());
+    }
+
+    /// Ends one `suspend`; the caches start again from empty.
+    pub fn resume(&self) {
+        self.each().iter().for_each(|c| c.resume());
+    }
+
+    /// Whether entries are served and stored (on, and not suspended).
+    pub fn serving(&self) -> bool {
+        self.each().iter().all(|c| c.serving())
+    }
+
+    pub(super) fn add_link(&self, link: super::cache_sync::Link) {
+        self.links.write().unwrap_or_else(|e| e.into_inner()).push(link);
+    }
+
+    fn each(&self) -> [&dyn Gate; 2] {
+        [&self.sessions, &self.chat_lists]
+    }
+}
+
+/// What `Caches` does to every cache it holds, whatever its values.
+trait Gate {
+    fn invalidate_all(&self);
+    fn suspend(&self);
+    fn resume(&self);
+    fn serving(&self) -> bool;
+}
+
+impl<V: Clone> Gate for OwnedCache<V> {
+    fn invalidate_all(&self) {
+        self.invalidate(None);
+    }
+
+    fn suspend(&self) {
+        OwnedCache::suspend(self);
+    }
+
+    fn resume(&self) {
+        OwnedCache::resume(self);
+    }
+
+    fn serving(&self) -> bool {
+        OwnedCache::serving(self)
     }
 }
 
@@ -63,6 +146,8 @@ pub struct OwnedCache<V> {
 
 struct State<V> {
     epoch: u64,
+    /// Open `suspend`s: nothing is served or stored while any is.
+    suspended: usize,
     len: usize,
     owners: HashMap<String, HashMap<String, Entry<V>>>,
 }
@@ -83,7 +168,7 @@ impl<V: Clone> OwnedCache<V> {
         OwnedCache {
             ttl_ms: AtomicU64::new(0),
             capacity,
-            state: Mutex::new(State { epoch: 0, len: 0, owners: HashMap::new() }),
+            state: Mutex::new(State { epoch: 0, suspended: 0, len: 0, owners: HashMap::new() }),
         }
     }
 
@@ -108,6 +193,9 @@ impl<V: Clone> OwnedCache<V> {
     pub fn get(&self, owner: &str, key: &str) -> Option<V> {
         let ttl = self.ttl()?;
         let mut state = self.lock();
+        if state.suspended > 0 {
+            return None;
+        }
         let entries = state.owners.get_mut(owner)?;
         let entry = entries.get(key)?;
         if entry.read_at.elapsed() < ttl {
@@ -121,11 +209,14 @@ impl<V: Clone> OwnedCache<V> {
         None
     }
 
-    /// Take before reading what will be stored; `None` when the cache is off.
+    /// Take before reading what will be stored; `None` when the cache is off or suspended.
     pub fn ticket(&self) -> Option<Ticket> {
         self.ttl()?;
-        let epoch = self.lock().epoch;
-        Some(Ticket { epoch, read_at: Instant::now() })
+        let state = self.lock();
+        if state.suspended > 0 {
+            return None;
+        }
+        Some(Ticket { epoch: state.epoch, read_at: Instant::now() })
     }
 
     /// Keeps `value` unless something was invalidated since `ticket` was taken.
@@ -154,11 +245,34 @@ impl<V: Clone> OwnedCache<V> {
                     state.len -= entries.len();
                 }
             }
-            None => {
-                state.owners.clear();
-                state.len = 0;
-            }
+            None => Self::clear(&mut state),
         }
+    }
+
+    /// Stops serving and storing entries until a matching `resume`; drops what is held and refuses
+    /// reads in flight.
+    pub fn suspend(&self) {
+        let mut state = self.lock();
+        state.suspended += 1;
+        Self::clear(&mut state);
+    }
+
+    /// Ends one `suspend`. Starts from empty, and refuses reads that began before.
+    pub fn resume(&self) {
+        let mut state = self.lock();
+        state.suspended = state.suspended.saturating_sub(1);
+        Self::clear(&mut state);
+    }
+
+    /// On (a time to live) and not suspended.
+    pub fn serving(&self) -> bool {
+        self.ttl().is_some() && self.lock().suspended == 0
+    }
+
+    fn clear(state: &mut State<V>) {
+        state.epoch += 1;
+        state.owners.clear();
+        state.len = 0;
     }
 
     /// Entries held (tests, diagnostics).

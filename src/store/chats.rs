@@ -1,11 +1,13 @@
-//! Tables `chats`, `shared_chats`, `tags` and `chat_tags`.
+//! Tables `chats` and `shared_chats` (tags are in `store::tags`).
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock};
 
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sqlx::types::Json;
 
-use super::cache::Change;
+use super::cache::{Change, Ticket};
 use super::{Db, Exec, Tx};
 use crate::error::AppResult;
 use crate::run;
@@ -57,13 +59,28 @@ pub struct TitleRow {
     pub folder_id: Option<String>,
 }
 
-/// A page of a chat list as read, shared by the requests the cache serves it to, with the JSON a
-/// REST list route made of it (made once per page, not once per request).
+/// An entry of the chat-list cache: a page of a chat list as read, shared by the requests the cache
+/// serves it to, with the JSON a REST list route made of it (made once per page, not once per
+/// request) — or, without rows, one chat as its owner opens it (`keep_opened`) — and what a GraphQL page
+/// reads about its chats (read on first use, kept with the page: any write that could change them
+/// drops the page too, as it declares `Change::Chats` for the chats' owner).
 #[derive(Debug, Default)]
 pub struct TitlePage {
     pub rows: Vec<TitleRow>,
-    pub rendered: std::sync::OnceLock<bytes::Bytes>,
+    pub rendered: OnceLock<bytes::Bytes>,
+    /// How many chats the whole list holds (see `list_total`).
+    pub total: OnceLock<i64>,
+    /// The tags of the page's chats (see `page_tags`).
+    pub tags: OnceLock<Arc<ChatTags>>,
+    /// The model ids the page's chat documents list (see `page_models`).
+    pub models: OnceLock<Arc<ChatModels>>,
 }
+
+/// Tags by chat id (chats without tags are absent).
+pub type ChatTags = HashMap<String, Vec<TagRow>>;
+
+/// The model ids a chat document lists (`chat.models`), by chat id, in order, without repeats.
+pub type ChatModels = HashMap<String, Vec<String>>;
 
 impl std::ops::Deref for TitlePage {
     type Target = Vec<TitleRow>;
@@ -141,6 +158,88 @@ pub async fn update_content(ex: impl Into<Exec<'_>>, c: &ChatWrite<'_>) -> AppRe
         .await
         .map(|r| r.rows_affected()))?;
     Ok(())
+}
+
+/// A whole chat row with its document as read (checked to be JSON, not parsed into a tree).
+#[derive(Debug, sqlx::FromRow)]
+pub struct RawChatRow {
+    pub id: String,
+    pub user_id: String,
+    pub title: String,
+    pub chat: Json<Box<RawValue>>,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub share_id: Option<String>,
+    pub archived: bool,
+    pub pinned: bool,
+    pub meta: Json<Value>,
+    pub variables: Option<Json<Value>>,
+    pub folder_id: Option<String>,
+    pub current_message_id: Option<String>,
+    pub last_read_at: Option<i64>,
+}
+
+impl RawChatRow {
+    /// The row with its document parsed.
+    pub fn parsed(self) -> AppResult<ChatRow> {
+        let chat = serde_json::from_str(self.chat.0.get())
+            .map_err(|e| crate::error::AppError::internal(format!("chat document from the database: {e}")))?;
+        let (mut row, _) = self.split();
+        row.chat = Json(chat);
+        Ok(row)
+    }
+
+    /// The row with `null` for its document, and the document.
+    pub fn split(self) -> (ChatRow, Box<RawValue>) {
+        let row = ChatRow {
+            id: self.id,
+            user_id: self.user_id,
+            title: self.title,
+            chat: Json(Value::Null),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            share_id: self.share_id,
+            archived: self.archived,
+            pinned: self.pinned,
+            meta: self.meta,
+            variables: self.variables,
+            folder_id: self.folder_id,
+            current_message_id: self.current_message_id,
+            last_read_at: self.last_read_at,
+        };
+        (row, self.chat.0)
+    }
+}
+
+/// `get` with the document left as read.
+pub async fn get_raw(db: &Db, id: &str) -> AppResult<Option<RawChatRow>> {
+    Ok(run!(db, e => sqlx::query_as(concat!("select ", chat_columns!(), " from chats where id = $1"))
+        .bind(id)
+        .fetch_optional(e)
+        .await)?)
+}
+
+/// The key of one chat in its owner's part of the chat-list cache.
+fn opened_key(id: &str) -> String {
+    format!("chat:{id}")
+}
+
+/// What the chat-list cache holds of chat `id` as its owner `owner_id` opens it (see `keep_opened`).
+pub fn opened(db: &Db, owner_id: &str, id: &str) -> Option<bytes::Bytes> {
+    db.caches().chat_lists.get(owner_id, &opened_key(id)).and_then(|e| e.rendered.get().cloned())
+}
+
+/// Permission to keep an opened chat, taken before it is read (`None` with the cache off).
+pub fn opened_ticket(db: &Db) -> Option<Ticket> {
+    db.caches().chat_lists.ticket()
+}
+
+/// Keeps what chat `id` answers its owner, with the owner's pages in the chat-list cache (an entry
+/// without rows): the writes that drop those pages drop it too, as they declare `Change::Chats`
+/// for the owner (or for everyone) whatever column of the chat they change.
+pub fn keep_opened(db: &Db, ticket: Ticket, owner_id: &str, id: &str, rendered: bytes::Bytes) {
+    let entry = TitlePage { rendered: OnceLock::from(rendered), ..Default::default() };
+    db.caches().chat_lists.put(ticket, owner_id, opened_key(id), Arc::new(entry));
 }
 
 pub async fn get(ex: impl Into<Exec<'_>>, id: &str) -> AppResult<Option<ChatRow>> {
@@ -229,7 +328,7 @@ pub async fn list(
     }
     let ticket = cache.ticket();
     let rows = list_uncached(db, user_id, filter, sort, ascending, limit, offset).await?;
-    let rows = Arc::new(TitlePage { rows, rendered: Default::default() });
+    let rows = Arc::new(TitlePage { rows, ..Default::default() });
     if let Some(ticket) = ticket {
         cache.put(ticket, user_id, key, rows.clone());
     }
@@ -390,30 +489,37 @@ pub async fn get_many(db: &Db, ids: &[String]) -> AppResult<Vec<ChatRow>> {
     })?)
 }
 
-/// The tags of several chats: `(chat id, tag)` pairs. One statement.
-pub async fn tags_of_chats(db: &Db, chat_ids: &[String]) -> AppResult<Vec<(String, TagRow)>> {
-    #[derive(sqlx::FromRow)]
-    struct Row {
-        chat_id: String,
-        #[sqlx(flatten)]
-        tag: TagRow,
-    }
-    if chat_ids.is_empty() {
+/// The `models` member of each chat document (`Null` when absent), read by the database rather
+/// than by loading the documents. One statement (one row on SQLite). Unknown ids are skipped.
+pub async fn models_of(db: &Db, ids: &[String]) -> AppResult<Vec<(String, Value)>> {
+    if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "select ct.chat_id, t.id, t.name, t.user_id, t.meta from chat_tags ct \
-         join tags t on t.id = ct.tag_id and t.user_id = ct.user_id where ct.chat_id in ({}) order by t.id",
-        super::placeholders(1, chat_ids.len())
-    );
-    let rows: Vec<Row> = run!(db, e => {
+    let list = super::placeholders(1, ids.len());
+    if db.backend() == super::Backend::Sqlite {
+        let sql = format!(
+            "select coalesce(json_group_array(json_array(id, json_extract(chat, '$.models'))), '[]') \
+             from chats where id in ({list})"
+        );
+        let page: String = run!(db, e => {
+            let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
+            for id in ids {
+                q = q.bind(id);
+            }
+            q.fetch_one(e).await
+        })?;
+        return serde_json::from_str(&page)
+            .map_err(|e| crate::error::AppError::internal(format!("chat models from the database: {e}")));
+    }
+    let sql = format!("select id, chat -> 'models' from chats where id in ({list})");
+    let rows: Vec<(String, Option<Json<Value>>)> = run!(db, e => {
         let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
-        for id in chat_ids {
+        for id in ids {
             q = q.bind(id);
         }
         q.fetch_all(e).await
     })?;
-    Ok(rows.into_iter().map(|r| (r.chat_id, r.tag)).collect())
+    Ok(rows.into_iter().map(|(id, m)| (id, m.map(|m| m.0).unwrap_or(Value::Null))).collect())
 }
 
 /// Whole chats of a user (or of everyone with `user_id` `None`), newest first.
@@ -508,70 +614,8 @@ pub use super::chat_shares::{
     upsert_share,
 };
 
-// ---- tags ----
+// ---- tags: `tags` ----
 
-/// A tag row (`TagModel`).
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct TagRow {
-    pub id: String,
-    pub name: String,
-    pub user_id: String,
-    pub meta: Option<Json<Value>>,
-}
-
-/// Creates the tag if the user has none with that id.
-pub async fn ensure_tag(ex: impl Into<Exec<'_>>, user_id: &str, id: &str, name: &str) -> AppResult<()> {
-    let mut ex = ex.into();
-    let _after = ex.changes(Change::Chats(Some(user_id.to_string())));
-    run!(ex, e => sqlx::query("insert into tags (id, user_id, name) values ($1, $2, $3) on conflict (id, user_id) do nothing")
-        .bind(id)
-        .bind(user_id)
-        .bind(name)
-        .execute(e)
-        .await
-        .map(|r| r.rows_affected()))?;
-    Ok(())
-}
-
-/// Replaces the tag links of a chat with `tag_ids`.
-pub async fn set_chat_tags(tx: &mut Tx, chat_id: &str, user_id: &str, tag_ids: &[String]) -> AppResult<()> {
-    tx.changes(Change::Chats(Some(user_id.to_string())));
-    run!(&mut *tx, e => sqlx::query("delete from chat_tags where chat_id = $1").bind(chat_id).execute(e).await.map(|r| r.rows_affected()))?;
-    for tag in tag_ids {
-        run!(&mut *tx, e => sqlx::query("insert into chat_tags (chat_id, user_id, tag_id) values ($1, $2, $3) on conflict do nothing")
-            .bind(chat_id)
-            .bind(user_id)
-            .bind(tag)
-            .execute(e)
-            .await
-            .map(|r| r.rows_affected()))?;
-    }
-    Ok(())
-}
-
-/// The user's tags with these ids, in the given order.
-pub async fn tags_by_ids(db: &Db, user_id: &str, ids: &[String]) -> AppResult<Vec<TagRow>> {
-    let all = user_tags(db, user_id).await?;
-    Ok(ids.iter().filter_map(|id| all.iter().find(|t| &t.id == id).cloned()).collect())
-}
-
-pub async fn user_tags(db: &Db, user_id: &str) -> AppResult<Vec<TagRow>> {
-    Ok(
-        run!(db, e => sqlx::query_as("select id, name, user_id, meta from tags where user_id = $1 order by id")
-        .bind(user_id)
-        .fetch_all(e)
-        .await)?,
-    )
-}
-
-/// Deletes the user's tags no chat carries any more.
-pub async fn delete_unused_tags(ex: impl Into<Exec<'_>>, user_id: &str) -> AppResult<()> {
-    let mut ex = ex.into();
-    let _after = ex.changes(Change::Chats(Some(user_id.to_string())));
-    run!(ex, e => sqlx::query("delete from tags where user_id = $1 and not exists (select 1 from chat_tags t where t.user_id = tags.user_id and t.tag_id = tags.id)")
-        .bind(user_id)
-        .execute(e)
-        .await
-        .map(|r| r.rows_affected()))?;
-    Ok(())
-}
+pub use super::tags::{
+    TagRow, delete_unused_tags, ensure_tag, set_chat_tags, tags_by_ids, tags_of_chats, user_tags,
+};

@@ -19,15 +19,18 @@ use crate::error::{AppError, AppResult};
 pub mod api_keys;
 pub mod auths;
 pub mod cache;
+pub mod cache_sync;
 pub mod chat_shares;
 pub mod chat_stats;
 pub mod chats;
 pub mod folders;
 pub mod grants;
 pub mod groups;
+pub mod model_history;
 pub mod models;
 pub mod revoked;
 pub mod settings;
+pub mod tags;
 pub mod users;
 
 /// Which database is live.
@@ -177,11 +180,23 @@ impl Db {
     }
 
     /// Drops every cached read (configuration, sessions, chat lists), e.g. after the database was
-    /// changed behind this handle's back.
+    /// changed behind this handle's back; the other instances drop their sessions and chat lists
+    /// too.
     pub fn forget_cached_reads(&self) {
         self.settings_cache.invalidate();
-        self.caches.sessions.invalidate(None);
-        self.caches.chat_lists.invalidate(None);
+        self.caches.apply(&cache::Change::Everything);
+    }
+
+    /// Announces this handle's changes on `bus` and applies the other instances' (see
+    /// `cache_sync`); the caches are suspended while the bus is not linked.
+    pub fn share_invalidations(&self, bus: Arc<crate::bus::Bus<cache_sync::Invalidation>>) {
+        cache_sync::attach(&self.caches, bus);
+    }
+
+    /// Whether the session and chat-list caches serve entries now (on, and hearing the other
+    /// instances when they are shared).
+    pub fn read_caches_serving(&self) -> bool {
+        self.caches.serving()
     }
 
     pub(crate) fn caches(&self) -> &cache::Caches {
@@ -309,9 +324,7 @@ impl Tx {
             TxInner::Postgres(t) => t.commit().await,
         };
         // Also when the commit reports an error: it may have happened all the same.
-        for change in &changes {
-            caches.apply(change);
-        }
+        caches.apply_all(&changes);
         Ok(committed?)
     }
 

@@ -1,9 +1,11 @@
-//! Tables `models` and `model_history` (a model's grants are in `store::grants`).
+//! Table `models` (history is in `store::model_history`, grants in `store::grants`).
+
+use std::collections::HashMap;
 
 use serde_json::Value;
 use sqlx::types::Json;
 
-use super::grants::MODEL;
+use super::grants::{GrantRow, MODEL};
 use super::{Backend, Db, Exec, Tx, placeholders};
 use crate::error::AppResult;
 use crate::run;
@@ -254,7 +256,8 @@ pub struct ListFilter {
     pub tag: Option<String>,
 }
 
-/// Presets from `offset`, at most `limit` of them (with their owners), and the number of matches.
+/// Presets from `offset`, at most `limit` of them (with their owners and grants), and the number
+/// of matches. One statement and one row on SQLite, three statements on PostgreSQL.
 pub async fn list(
     db: &Db,
     filter: &ListFilter,
@@ -262,7 +265,7 @@ pub async fn list(
     ascending: bool,
     limit: i64,
     offset: i64,
-) -> AppResult<(Vec<ListRow>, i64)> {
+) -> AppResult<(Vec<(ListRow, Vec<GrantRow>)>, i64)> {
     let mut args: Vec<String> = Vec::new();
     let mut clause = String::from(" where models.base_model_id is not null");
     // Every `?` of a template becomes the number of the argument it pushes.
@@ -304,14 +307,79 @@ pub async fn list(
         arg(pattern, &mut clause, &format!(" and {column} like ? escape '\\'"));
     }
     let direction = if ascending { "asc" } else { "desc" };
+    let from = "from models left join users on users.id = models.user_id";
+    if db.backend() == Backend::Sqlite {
+        // One statement and one row: the page as a JSON array (each model with its grants) and
+        // the count. SQLite's worker thread hands rows over one at a time.
+        let sql = format!(
+            "with page(id, user_id, base_model_id, name, params, meta, version_id, is_active, updated_at, \
+             created_at, owner_id, owner_name, owner_role, owner_email) as (select {}, users.id, users.name, \
+             users.role, users.email {from}{clause} order by {} {direction}, models.id asc \
+             limit {limit} offset {offset}) \
+             select (select coalesce(json_group_array(json_array(id, user_id, base_model_id, name, json(params), \
+             json(meta), version_id, is_active, updated_at, created_at, owner_id, owner_name, owner_role, \
+             owner_email, json({})) order by {} {direction}, id asc), '[]') from page), \
+             (select count(*) {from}{clause})",
+            model_columns_in_join!(),
+            order.column(),
+            grants_json_sql("page.id"),
+            order.column().trim_start_matches("models."),
+        );
+        let (page, total): (String, i64) = run!(db, e => {
+            let mut q = sqlx::query_as(sqlx::AssertSqlSafe(sql.clone()));
+            for a in &args {
+                q = q.bind(a);
+            }
+            q.fetch_one(e).await
+        })?;
+        type Encoded = (
+            String,
+            String,
+            Option<String>,
+            String,
+            Value,
+            Value,
+            Option<String>,
+            i64,
+            i64,
+            i64,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Option<String>,
+            Vec<EncodedGrant>,
+        );
+        let rows: Vec<Encoded> = decode_json(&page, "model page")?;
+        let rows = rows
+            .into_iter()
+            .map(|r| {
+                let model = ModelRow {
+                    id: r.0,
+                    user_id: r.1,
+                    base_model_id: r.2,
+                    name: r.3,
+                    params: Json(r.4),
+                    meta: Json(r.5),
+                    version_id: r.6,
+                    is_active: r.7 != 0,
+                    updated_at: r.8,
+                    created_at: r.9,
+                };
+                let row =
+                    ListRow { model, owner_id: r.10, owner_name: r.11, owner_role: r.12, owner_email: r.13 };
+                (row, r.14.into_iter().map(grant_row).collect())
+            })
+            .collect();
+        return Ok((rows, total));
+    }
     let select = format!(
         "select {}, users.id as owner_id, users.name as owner_name, users.role as owner_role, \
-         users.email as owner_email from models left join users on users.id = models.user_id{clause} \
+         users.email as owner_email {from}{clause} \
          order by {} {direction}, models.id asc limit {limit} offset {offset}",
         model_columns_in_join!(),
         order.column()
     );
-    let count = format!("select count(*) from models left join users on users.id = models.user_id{clause}");
+    let count = format!("select count(*) {from}{clause}");
     let rows: Vec<ListRow> = run!(db, e => {
         let mut q = sqlx::query_as(sqlx::AssertSqlSafe(select.clone()));
         for a in &args {
@@ -326,7 +394,118 @@ pub async fn list(
         }
         q.fetch_one(e).await
     })?;
+    let ids: Vec<String> = rows.iter().map(|r| r.model.id.clone()).collect();
+    let mut grants = grants_by_model(super::grants::grants_for(db, MODEL, &ids).await?);
+    let rows = rows
+        .into_iter()
+        .map(|r| {
+            let g = grants.remove(&r.model.id).unwrap_or_default();
+            (r, g)
+        })
+        .collect();
     Ok((rows, total))
+}
+
+/// Models with these ids (unknown ids skipped), in creation order, each with its grants (oldest
+/// first). One statement and one row on SQLite, two statements on PostgreSQL.
+pub async fn by_ids_with_grants(db: &Db, ids: &[String]) -> AppResult<Vec<(ModelRow, Vec<GrantRow>)>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    if db.backend() == Backend::Sqlite {
+        let sql = format!(
+            "select coalesce(json_group_array(json_array(id, user_id, base_model_id, name, json(params), \
+             json(meta), version_id, is_active, updated_at, created_at, json({})) \
+             order by created_at asc, id asc), '[]') from models where id in ({})",
+            grants_json_sql("models.id"),
+            placeholders(1, ids.len())
+        );
+        let page: String = run!(db, e => {
+            let mut q = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()));
+            for id in ids {
+                q = q.bind(id);
+            }
+            q.fetch_one(e).await
+        })?;
+        type Encoded = (
+            String,
+            String,
+            Option<String>,
+            String,
+            Value,
+            Value,
+            Option<String>,
+            i64,
+            i64,
+            i64,
+            Vec<EncodedGrant>,
+        );
+        let rows: Vec<Encoded> = decode_json(&page, "models")?;
+        return Ok(rows
+            .into_iter()
+            .map(|r| {
+                let model = ModelRow {
+                    id: r.0,
+                    user_id: r.1,
+                    base_model_id: r.2,
+                    name: r.3,
+                    params: Json(r.4),
+                    meta: Json(r.5),
+                    version_id: r.6,
+                    is_active: r.7 != 0,
+                    updated_at: r.8,
+                    created_at: r.9,
+                };
+                (model, r.10.into_iter().map(grant_row).collect())
+            })
+            .collect());
+    }
+    let rows = by_ids(db, ids).await?;
+    let mut grants = grants_by_model(super::grants::grants_for(db, MODEL, ids).await?);
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let g = grants.remove(&r.id).unwrap_or_default();
+            (r, g)
+        })
+        .collect())
+}
+
+/// A grant as `grants_json_sql` encodes it.
+type EncodedGrant = (String, String, String, String, String, String, i64);
+
+fn grant_row(g: EncodedGrant) -> GrantRow {
+    GrantRow {
+        id: g.0,
+        resource_type: g.1,
+        resource_id: g.2,
+        principal_type: g.3,
+        principal_id: g.4,
+        permission: g.5,
+        created_at: g.6,
+    }
+}
+
+/// SQLite: the grants of the model whose id is `id_column`, oldest first, as a JSON array text.
+fn grants_json_sql(id_column: &str) -> String {
+    format!(
+        "(select coalesce(json_group_array(json_array(g.id, g.resource_type, g.resource_id, g.principal_type, \
+         g.principal_id, g.permission, g.created_at) order by g.created_at asc, g.id asc), '[]') \
+         from access_grants g where g.resource_type = 'model' and g.resource_id = {id_column})"
+    )
+}
+
+fn grants_by_model(grants: Vec<GrantRow>) -> HashMap<String, Vec<GrantRow>> {
+    let mut out: HashMap<String, Vec<GrantRow>> = HashMap::new();
+    for g in grants {
+        out.entry(g.resource_id.clone()).or_default().push(g);
+    }
+    out
+}
+
+fn decode_json<T: serde::de::DeserializeOwned>(text: &str, what: &str) -> AppResult<T> {
+    serde_json::from_str(text)
+        .map_err(|e| crate::error::AppError::internal(format!("{what} from the database: {e}")))
 }
 
 /// SQL true when the user bound at `param` owns `models` or holds a read grant on it: their own,
@@ -356,146 +535,6 @@ pub async fn metas(db: &Db, base: bool, reader: Option<&str>) -> AppResult<Vec<J
         }
         q.fetch_all(e).await
     })?)
-}
-
-// ---- history ----
-
-/// One configuration snapshot.
-#[derive(Debug, Clone)]
-pub struct HistoryWrite<'a> {
-    pub id: &'a str,
-    pub model_id: &'a str,
-    pub parent_id: Option<&'a str>,
-    pub snapshot: &'a Value,
-    pub user_id: &'a str,
-    pub commit_message: Option<&'a str>,
-    pub created_at: i64,
-}
-
-pub async fn insert_history(ex: impl Into<Exec<'_>>, h: &HistoryWrite<'_>) -> AppResult<()> {
-    let sql = concat!(
-        "insert into model_history (id, model_id, parent_id, snapshot, user_id, commit_message, created_at) ",
-        "values ($1, $2, $3, $4, $5, $6, $7)"
-    );
-    run!(ex, e => sqlx::query(sql)
-        .bind(h.id)
-        .bind(h.model_id)
-        .bind(h.parent_id)
-        .bind(Json(h.snapshot))
-        .bind(h.user_id)
-        .bind(h.commit_message)
-        .bind(h.created_at)
-        .execute(e)
-        .await
-        .map(|r| r.rows_affected()))?;
-    Ok(())
-}
-
-/// One history entry without its snapshot, and its author's name (`null` when the account is
-/// gone).
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct HistoryRow {
-    pub id: String,
-    pub model_id: String,
-    pub parent_id: Option<String>,
-    pub user_id: Option<String>,
-    pub commit_message: Option<String>,
-    pub created_at: i64,
-    pub author_name: Option<String>,
-}
-
-/// One history entry with its snapshot.
-#[derive(Debug, Clone, PartialEq, sqlx::FromRow)]
-pub struct HistoryEntryRow {
-    #[sqlx(flatten)]
-    pub entry: HistoryRow,
-    pub snapshot: Json<Value>,
-}
-
-macro_rules! history_columns {
-    () => {
-        "model_history.id, model_history.model_id, model_history.parent_id, model_history.user_id, \
-         model_history.commit_message, model_history.created_at, users.name as author_name"
-    };
-}
-
-/// A model's history, newest first: at most `limit` entries from `offset`. One statement.
-pub async fn history(db: &Db, model_id: &str, limit: i64, offset: i64) -> AppResult<Vec<HistoryRow>> {
-    let sql = concat!(
-        "select ",
-        history_columns!(),
-        " from model_history left join users on users.id = model_history.user_id ",
-        "where model_history.model_id = $1 ",
-        "order by model_history.created_at desc, model_history.id desc limit $2 offset $3"
-    );
-    Ok(run!(db, e => sqlx::query_as(sql)
-        .bind(model_id)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(e)
-        .await)?)
-}
-
-/// `history` with each entry's snapshot.
-pub async fn history_entries(
-    db: &Db,
-    model_id: &str,
-    limit: i64,
-    offset: i64,
-) -> AppResult<Vec<HistoryEntryRow>> {
-    let sql = concat!(
-        "select ",
-        history_columns!(),
-        ", model_history.snapshot from model_history left join users on users.id = model_history.user_id ",
-        "where model_history.model_id = $1 ",
-        "order by model_history.created_at desc, model_history.id desc limit $2 offset $3"
-    );
-    Ok(run!(db, e => sqlx::query_as(sql)
-        .bind(model_id)
-        .bind(limit)
-        .bind(offset)
-        .fetch_all(e)
-        .await)?)
-}
-
-/// History entry `id` of model `model_id`, with its snapshot.
-pub async fn history_entry(
-    ex: impl Into<Exec<'_>>,
-    model_id: &str,
-    id: &str,
-) -> AppResult<Option<HistoryEntryRow>> {
-    let sql = concat!(
-        "select ",
-        history_columns!(),
-        ", model_history.snapshot from model_history left join users on users.id = model_history.user_id ",
-        "where model_history.model_id = $1 and model_history.id = $2"
-    );
-    Ok(run!(ex, e => sqlx::query_as(sql).bind(model_id).bind(id).fetch_optional(e).await)?)
-}
-
-/// Removes history entry `id` of `model_id` inside `tx`; the entries that followed it now follow
-/// its parent. Whether an entry was removed.
-pub async fn delete_history_entry(
-    tx: &mut Tx,
-    model_id: &str,
-    id: &str,
-    parent_id: Option<&str>,
-) -> AppResult<bool> {
-    run!(&mut *tx, e => sqlx::query(
-        "update model_history set parent_id = $3 where model_id = $1 and parent_id = $2")
-        .bind(model_id)
-        .bind(id)
-        .bind(parent_id)
-        .execute(e)
-        .await
-        .map(|r| r.rows_affected()))?;
-    let n = run!(tx, e => sqlx::query("delete from model_history where model_id = $1 and id = $2")
-        .bind(model_id)
-        .bind(id)
-        .execute(e)
-        .await
-        .map(|r| r.rows_affected()))?;
-    Ok(n > 0)
 }
 
 /// Deletes these models with their grants and history inside `tx` (`sync` drops what the list
@@ -534,6 +573,13 @@ pub async fn delete_many(tx: &mut Tx, ids: &[String]) -> AppResult<u64> {
     }
     Ok(deleted)
 }
+
+// ---- history: `model_history` ----
+
+pub use super::model_history::{
+    HistoryEntryRow, HistoryRow, HistoryWrite, delete_history_entry, history, history_entries, history_entry,
+    insert_history,
+};
 
 #[cfg(test)]
 mod tests {

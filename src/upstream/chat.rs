@@ -39,7 +39,7 @@ pub enum Body {
 }
 
 impl Body {
-    fn read(bytes: &[u8]) -> Body {
+    pub(super) fn read(bytes: &[u8]) -> Body {
         match serde_json::from_slice(bytes) {
             Ok(v) => Body::Json(v),
             Err(_) => Body::Text(String::from_utf8_lossy(bytes).into_owned()),
@@ -157,8 +157,9 @@ async fn read_whole(response: &mut reqwest::Response, limits: Limits) -> Result<
 
 impl Upstream {
     /// The connection of provider `index` of `kind`, while that kind is enabled.
-    pub fn connection(&self, kind: Kind, index: usize) -> Option<&Connection> {
-        self.providers.iter().find(|p| p.kind == kind && p.index == index).map(|p| &p.connection)
+    pub fn connection(&self, kind: Kind, index: usize) -> Option<Connection> {
+        let live = self.current();
+        live.providers.iter().find(|p| p.kind == kind && p.index == index).map(|p| p.connection.clone())
     }
 
     /// Sends a chat request. `stream` says whether the request asked for a stream (the idle

@@ -1,9 +1,12 @@
 //! The upstream variables: which OpenAI-compatible and Ollama servers to talk to (with their
 //! per-connection settings), the model-list and chat-completion timeouts, TLS verification, and
-//! the model-list cache.
+//! the model-list cache. The connections of the environment only seed the stored connection
+//! settings (`service::connections`); `ProviderSettings` is what the providers are built from.
 
 use std::path::PathBuf;
 use std::time::Duration;
+
+use serde_json::{Map, Value};
 
 use crate::config::{ConfigError, redact_url};
 
@@ -22,11 +25,25 @@ pub struct Connection {
     /// `prefix_id` of the connection's entry in `OPENAI_API_CONFIGS` / `OLLAMA_API_CONFIGS`: its
     /// models are listed as `{prefix}.{id}`, and the prefix is stripped again before a request.
     pub prefix_id: Option<String>,
+    /// `enable` of its entry (default true): `false` leaves its models out of the list.
+    pub enabled: bool,
+    /// `model_ids` of its entry: an OpenAI-compatible connection lists these without asking the
+    /// provider; an Ollama connection lists only these of its models.
+    pub model_ids: Vec<String>,
+    /// `tags` of its entry, set on each of its models.
+    pub tags: Option<Value>,
 }
 
 impl Connection {
     pub fn new(url: impl Into<String>, key: impl Into<String>) -> Self {
-        Connection { url: url.into(), key: key.into(), prefix_id: None }
+        Connection {
+            url: url.into(),
+            key: key.into(),
+            prefix_id: None,
+            enabled: true,
+            model_ids: Vec::new(),
+            tags: None,
+        }
     }
 
     /// A listed id as this connection knows it (the prefix taken off, as the reference does).
@@ -54,8 +71,51 @@ impl std::fmt::Debug for Connection {
             .field("url", &redact_url(&self.url))
             .field("key", &if self.key.is_empty() { "<none>" } else { "<set>" })
             .field("prefix_id", &self.prefix_id)
+            .field("enabled", &self.enabled)
+            .field("model_ids", &self.model_ids.len())
             .finish()
     }
+}
+
+/// Per-connection settings as given (`OPENAI_API_CONFIGS`, `OLLAMA_API_CONFIGS`): a JSON object
+/// keyed by the connection's index or URL. Its `Debug` names only the keys (an entry may hold a
+/// key).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct ApiConfigs(pub Map<String, Value>);
+
+impl std::fmt::Debug for ApiConfigs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.0.keys()).finish()
+    }
+}
+
+/// The connections the providers are built from: the stored connection settings (seeded from
+/// the environment), read the reference's way.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProviderSettings {
+    pub openai_enabled: bool,
+    pub openai: Vec<Connection>,
+    pub ollama_enabled: bool,
+    pub ollama: Vec<Connection>,
+}
+
+/// OpenAI-compatible connections from stored lists: keys paired with URLs by position (missing
+/// keys are empty, extra ones unused), then each connection's entry of `configs`.
+pub fn openai_connections(urls: &[String], keys: &[String], configs: &Map<String, Value>) -> Vec<Connection> {
+    let mut connections: Vec<Connection> = urls
+        .iter()
+        .enumerate()
+        .map(|(i, url)| {
+            Connection::new(url.trim().trim_end_matches('/'), keys.get(i).cloned().unwrap_or_default())
+        })
+        .collect();
+    configure(&mut connections, configs);
+    connections
+}
+
+/// Ollama connections from stored lists (their keys live in `configs`).
+pub fn ollama_connections(urls: &[String], configs: &Map<String, Value>) -> Vec<Connection> {
+    openai_connections(urls, &[], configs)
 }
 
 /// How provider certificates are checked (`AIOHTTP_CLIENT_SESSION_SSL`).
@@ -79,17 +139,22 @@ impl std::fmt::Debug for Tls {
     }
 }
 
-/// The upstream configuration (part of `Config`).
+/// The upstream configuration (part of `Config`). The connections are the values the stored
+/// connection settings start with.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamConfig {
     /// `ENABLE_OPENAI_API` (default true).
     pub openai_enabled: bool,
     /// `OPENAI_API_BASE_URLS` with `OPENAI_API_KEYS` (`;`-separated, paired by position).
     pub openai: Vec<Connection>,
+    /// `OPENAI_API_CONFIGS` as given.
+    pub openai_configs: ApiConfigs,
     /// `ENABLE_OLLAMA_API` (default true).
     pub ollama_enabled: bool,
     /// `OLLAMA_BASE_URLS` (`;`-separated).
     pub ollama: Vec<Connection>,
+    /// `OLLAMA_API_CONFIGS` as given.
+    pub ollama_configs: ApiConfigs,
     /// `AIOHTTP_CLIENT_TIMEOUT_MODEL_LIST`: the whole request to one provider (default 10 s).
     pub timeout: Duration,
     /// `AIOHTTP_CLIENT_TIMEOUT`: the whole chat-completion request, its streamed answer included.
@@ -111,8 +176,10 @@ impl Default for UpstreamConfig {
         UpstreamConfig {
             openai_enabled: false,
             openai: Vec::new(),
+            openai_configs: ApiConfigs::default(),
             ollama_enabled: false,
             ollama: Vec::new(),
+            ollama_configs: ApiConfigs::default(),
             timeout: Duration::from_secs(10),
             chat_timeout: None,
             stream_idle_timeout: None,
@@ -166,32 +233,34 @@ fn optional_seconds(value: Option<String>, invalid: Option<Duration>) -> Option<
 
 /// Per-connection settings (`OPENAI_API_CONFIGS`, `OLLAMA_API_CONFIGS`): a JSON object keyed by
 /// the connection's index (`"0"`, `"1"`, …) or, as older versions did, by its URL.
-fn api_configs(
-    var: &str,
-    value: Option<String>,
-) -> Result<serde_json::Map<String, serde_json::Value>, ConfigError> {
-    let Some(raw) = value else { return Ok(serde_json::Map::new()) };
-    match serde_json::from_str::<serde_json::Value>(&raw) {
-        Ok(serde_json::Value::Object(map)) => Ok(map),
+fn api_configs(var: &str, value: Option<String>) -> Result<Map<String, Value>, ConfigError> {
+    let Some(raw) = value else { return Ok(Map::new()) };
+    match serde_json::from_str::<Value>(&raw) {
+        Ok(Value::Object(map)) => Ok(map),
         Ok(_) => Err(ConfigError::new(var, "must be a JSON object keyed by connection index")),
         Err(e) => Err(ConfigError::new(var, format!("is not valid JSON: {e}"))),
     }
 }
 
-/// Applies the settings of `configs` to each connection: `prefix_id`, and `key` where the
-/// connection has none (Ollama keys live only there).
-fn configure(connections: &mut [Connection], configs: &serde_json::Map<String, serde_json::Value>) {
+/// Applies the settings of `configs` to each connection: `prefix_id`, `enable`, `model_ids`,
+/// `tags`, and `key` where the connection has none (Ollama keys live only there).
+fn configure(connections: &mut [Connection], configs: &Map<String, Value>) {
     for (i, c) in connections.iter_mut().enumerate() {
         let Some(entry) = configs.get(&i.to_string()).or_else(|| configs.get(&c.url)) else { continue };
-        let text = |k: &str| {
-            entry.get(k).and_then(serde_json::Value::as_str).map(str::trim).filter(|s| !s.is_empty())
-        };
+        let text = |k: &str| entry.get(k).and_then(Value::as_str).map(str::trim).filter(|s| !s.is_empty());
         c.prefix_id = text("prefix_id").map(str::to_string);
         if c.key.is_empty()
             && let Some(key) = text("key")
         {
             c.key = key.to_string();
         }
+        c.enabled = entry.get("enable").and_then(Value::as_bool).unwrap_or(true);
+        c.model_ids = entry
+            .get("model_ids")
+            .and_then(Value::as_array)
+            .map(|ids| ids.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default();
+        c.tags = entry.get("tags").filter(|t| t.as_array().is_some_and(|a| !a.is_empty())).cloned();
     }
 }
 
@@ -236,7 +305,8 @@ impl UpstreamConfig {
             .enumerate()
             .map(|(i, url)| Connection::new(url, keys.get(i).cloned().unwrap_or_default()))
             .collect();
-        configure(&mut openai, &api_configs("OPENAI_API_CONFIGS", get("OPENAI_API_CONFIGS"))?);
+        let openai_configs = api_configs("OPENAI_API_CONFIGS", get("OPENAI_API_CONFIGS"))?;
+        configure(&mut openai, &openai_configs);
 
         let ollama_enabled = parse_bool("ENABLE_OLLAMA_API", get("ENABLE_OLLAMA_API"), true)?;
         let mut ollama: Vec<Connection> = match first(&["OLLAMA_BASE_URLS", "OLLAMA_BASE_URL"]) {
@@ -247,7 +317,8 @@ impl UpstreamConfig {
                 .collect::<Result<_, _>>()?,
             None => vec![Connection::new(OLLAMA_DEFAULT_URL, "")],
         };
-        configure(&mut ollama, &api_configs("OLLAMA_API_CONFIGS", get("OLLAMA_API_CONFIGS"))?);
+        let ollama_configs = api_configs("OLLAMA_API_CONFIGS", get("OLLAMA_API_CONFIGS"))?;
+        configure(&mut ollama, &ollama_configs);
 
         let timeout =
             match first(&["AIOHTTP_CLIENT_TIMEOUT_MODEL_LIST", "AIOHTTP_CLIENT_TIMEOUT_OPENAI_MODEL_LIST"]) {
@@ -268,8 +339,10 @@ impl UpstreamConfig {
         Ok(UpstreamConfig {
             openai_enabled,
             openai,
+            openai_configs: ApiConfigs(openai_configs),
             ollama_enabled,
             ollama,
+            ollama_configs: ApiConfigs(ollama_configs),
             timeout,
             chat_timeout: optional_seconds(get("AIOHTTP_CLIENT_TIMEOUT"), Some(Duration::from_secs(300))),
             stream_idle_timeout: optional_seconds(get("AIOHTTP_CLIENT_STREAM_IDLE_TIMEOUT"), None),

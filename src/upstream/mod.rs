@@ -8,20 +8,27 @@
 //! single background fetch replaces it. Only the very first request (or `refresh=true`) waits for
 //! a fetch, and concurrent waiters share that one fetch, so a burst of page loads never fans out
 //! more than once and never waits longer than the timeout.
+//!
+//! The connections come from a `Source` (the stored connection settings), asked before each
+//! list is served: when they differ from the ones in use, the providers are rebuilt at once and
+//! the cached list is dropped (a fetch begun for the old connections is not stored).
 
 pub mod chat;
 pub mod config;
 pub mod convert;
+pub mod direct;
 pub mod ollama;
 pub mod openai;
 pub mod pyjson;
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
-pub use config::{Connection, Tls, UpstreamConfig};
+pub use config::{ApiConfigs, Connection, ProviderSettings, Tls, UpstreamConfig};
 
 use crate::config::redact_url;
 use crate::error::{AppError, AppResult};
@@ -31,6 +38,11 @@ pub type RawModel = serde_json::Map<String, Value>;
 
 /// The largest model-list answer read from a provider.
 const MAX_BODY: usize = 32 * 1024 * 1024;
+
+/// Where the connections come from: the current settings, or `None` when they cannot be read
+/// right now (the connections in use are kept).
+pub type Source =
+    Arc<dyn Fn() -> Pin<Box<dyn Future<Output = Option<Arc<ProviderSettings>>> + Send>> + Send + Sync>;
 
 /// The API a provider speaks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +78,35 @@ impl Provider {
     }
 }
 
+/// The providers in use, built from one version of the settings.
+#[derive(Debug)]
+struct Live {
+    /// Bumped by every change of the settings; a list fetched for another generation is dropped.
+    generation: u64,
+    settings: Arc<ProviderSettings>,
+    /// The connections of the enabled kinds.
+    providers: Vec<Provider>,
+}
+
+impl Live {
+    fn new(generation: u64, settings: Arc<ProviderSettings>) -> Live {
+        let mut providers = Vec::new();
+        for (enabled, kind, connections) in [
+            (settings.openai_enabled, Kind::OpenAi, &settings.openai),
+            (settings.ollama_enabled, Kind::Ollama, &settings.ollama),
+        ] {
+            if enabled {
+                providers.extend(connections.iter().enumerate().map(|(index, c)| Provider {
+                    kind,
+                    index,
+                    connection: c.clone(),
+                }));
+            }
+        }
+        Live { generation, settings, providers }
+    }
+}
+
 /// A fetched, merged list.
 struct Snapshot {
     models: Arc<Vec<Value>>,
@@ -73,6 +114,8 @@ struct Snapshot {
 }
 
 struct State {
+    /// The generation of the providers this state belongs to.
+    generation: u64,
     snapshot: Option<Snapshot>,
     /// A background refresh is queued or running.
     refreshing: bool,
@@ -83,7 +126,8 @@ struct State {
 /// The provider clients and the model-list cache (one per process, shared by every request).
 pub struct Upstream {
     config: UpstreamConfig,
-    providers: Vec<Provider>,
+    live: RwLock<Arc<Live>>,
+    source: OnceLock<Source>,
     /// For model lists: every request under `AIOHTTP_CLIENT_TIMEOUT_MODEL_LIST`.
     client: reqwest::Client,
     /// For chat completions: no client-wide limit; each request carries its own (see `chat`).
@@ -94,31 +138,30 @@ pub struct Upstream {
 }
 
 impl Upstream {
+    /// Clients for the environment's connections (until a `Source` is attached).
     pub fn new(config: &UpstreamConfig) -> AppResult<Arc<Upstream>> {
-        let mut providers = Vec::new();
-        if config.openai_enabled {
-            providers.extend(config.openai.iter().enumerate().map(|(index, c)| Provider {
-                kind: Kind::OpenAi,
-                index,
-                connection: c.clone(),
-            }));
-        }
-        if config.ollama_enabled {
-            providers.extend(config.ollama.iter().enumerate().map(|(index, c)| Provider {
-                kind: Kind::Ollama,
-                index,
-                connection: c.clone(),
-            }));
-        }
+        let settings = Arc::new(ProviderSettings {
+            openai_enabled: config.openai_enabled,
+            openai: config.openai.clone(),
+            ollama_enabled: config.ollama_enabled,
+            ollama: config.ollama.clone(),
+        });
+        let live = Live::new(0, settings);
         let client = http_client(config, Some(config.timeout))?;
         let chat_client = http_client(config, None)?;
-        let count = providers.len();
+        let count = live.providers.len();
         Ok(Arc::new(Upstream {
             config: config.clone(),
-            providers,
+            live: RwLock::new(Arc::new(live)),
+            source: OnceLock::new(),
             client,
             chat_client,
-            state: Mutex::new(State { snapshot: None, refreshing: false, cooldown_until: vec![None; count] }),
+            state: Mutex::new(State {
+                generation: 0,
+                snapshot: None,
+                refreshing: false,
+                cooldown_until: vec![None; count],
+            }),
             flight: tokio::sync::Mutex::new(()),
         }))
     }
@@ -128,20 +171,83 @@ impl Upstream {
         &self.config
     }
 
+    /// Where the connections come from from now on (set once; later calls are ignored).
+    pub fn attach(&self, source: Source) {
+        let _ = self.source.set(source);
+    }
+
     fn state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    fn current(&self) -> Arc<Live> {
+        self.live.read().unwrap_or_else(|poisoned| poisoned.into_inner()).clone()
+    }
+
+    /// Uses `settings` from now on. When they differ from the ones in use, the providers are
+    /// rebuilt and the cached list and cooldowns are dropped; `true` then.
+    pub fn apply(&self, settings: Arc<ProviderSettings>) -> bool {
+        let mut live = self.live.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if Arc::ptr_eq(&live.settings, &settings) {
+            return false;
+        }
+        if *live.settings == *settings {
+            // The same connections from a newer read: keep the providers and the cache.
+            *live =
+                Arc::new(Live { generation: live.generation, settings, providers: live.providers.clone() });
+            return false;
+        }
+        let next = Live::new(live.generation + 1, settings);
+        tracing::info!(
+            openai = next.settings.openai_enabled.then_some(next.settings.openai.len()),
+            ollama = next.settings.ollama_enabled.then_some(next.settings.ollama.len()),
+            "provider connections changed; the model list is fetched again"
+        );
+        let mut state = self.state();
+        state.generation = next.generation;
+        state.snapshot = None;
+        state.cooldown_until = vec![None; next.providers.len()];
+        *live = Arc::new(next);
+        true
+    }
+
+    /// The providers after asking the source for the current settings.
+    async fn synced(&self) -> Arc<Live> {
+        if let Some(source) = self.source.get()
+            && let Some(settings) = source().await
+        {
+            self.apply(settings);
+        }
+        self.current()
+    }
+
+    /// The connection settings in use, checked against the source first.
+    pub async fn settings(&self) -> Arc<ProviderSettings> {
+        self.synced().await.settings.clone()
+    }
+
+    /// Whether providers of `kind` are switched on.
+    pub async fn enabled(&self, kind: Kind) -> bool {
+        let settings = self.settings().await;
+        match kind {
+            Kind::OpenAi => settings.openai_enabled,
+            Kind::Ollama => settings.ollama_enabled,
+        }
     }
 
     /// The merged upstream list. `refresh` waits for a new fetch (shared with concurrent callers);
     /// otherwise a cached list is returned at once, refreshed in the background when stale.
     pub async fn models(self: &Arc<Self>, refresh: bool) -> Arc<Vec<Value>> {
-        if self.providers.is_empty() {
+        let live = self.synced().await;
+        if live.providers.is_empty() {
             return Arc::new(Vec::new());
         }
         let asked = Instant::now();
         if !refresh {
             let mut state = self.state();
-            if let Some(snapshot) = &state.snapshot {
+            if state.generation == live.generation
+                && let Some(snapshot) = &state.snapshot
+            {
                 let models = snapshot.models.clone();
                 if snapshot.fetched_at.elapsed() >= self.config.cache_ttl && !state.refreshing {
                     state.refreshing = true;
@@ -153,12 +259,16 @@ impl Upstream {
         }
         let _flight = self.flight.lock().await;
         // Someone else fetched while this caller waited: share their answer.
-        if let Some(snapshot) = &self.state().snapshot
-            && (!refresh || snapshot.fetched_at >= asked)
         {
-            return snapshot.models.clone();
+            let state = self.state();
+            if state.generation == live.generation
+                && let Some(snapshot) = &state.snapshot
+                && (!refresh || snapshot.fetched_at >= asked)
+            {
+                return snapshot.models.clone();
+            }
         }
-        self.fetch_and_store().await
+        self.fetch_and_store(&live).await
     }
 
     async fn refresh_in_background(self: Arc<Self>) {
@@ -171,38 +281,53 @@ impl Upstream {
         }
         let _done = Done(&self);
         let _flight = self.flight.lock().await;
-        let fresh =
-            self.state().snapshot.as_ref().is_some_and(|s| s.fetched_at.elapsed() < self.config.cache_ttl);
+        let live = self.current();
+        let fresh = {
+            let state = self.state();
+            state.generation != live.generation
+                || state.snapshot.as_ref().is_some_and(|s| s.fetched_at.elapsed() < self.config.cache_ttl)
+        };
         if !fresh {
-            self.fetch_and_store().await;
+            self.fetch_and_store(&live).await;
         }
     }
 
-    /// Asks every provider not cooling down, concurrently; stores and returns the merged list.
-    async fn fetch_and_store(&self) -> Arc<Vec<Value>> {
+    /// Asks every provider of `live` not cooling down, concurrently; stores (when `live` is
+    /// still in use) and returns the merged list.
+    async fn fetch_and_store(&self, live: &Live) -> Arc<Vec<Value>> {
         let now = Instant::now();
-        let skip: Vec<bool> =
-            self.state().cooldown_until.iter().map(|until| until.is_some_and(|u| u > now)).collect();
+        let skip: Vec<bool> = {
+            let state = self.state();
+            (0..live.providers.len())
+                .map(|i| {
+                    state.generation == live.generation
+                        && state.cooldown_until.get(i).copied().flatten().is_some_and(|u| u > now)
+                })
+                .collect()
+        };
         let mut tasks = tokio::task::JoinSet::new();
-        for (i, provider) in self.providers.iter().enumerate() {
+        for (i, provider) in live.providers.iter().enumerate() {
             if skip[i] {
                 tracing::debug!(provider = provider.kind.as_str(), url = %redact_url(&provider.connection.url),
                     "model list provider cooling down; left out");
+                continue;
+            }
+            if !provider.connection.enabled {
                 continue;
             }
             let client = self.client.clone();
             let provider = provider.clone();
             let timeout = self.config.timeout;
             tasks.spawn(async move {
-                let result = fetch(&client, &provider, timeout).await;
+                let result = listed(&client, &provider, timeout).await;
                 (i, result)
             });
         }
-        let mut results: Vec<Option<Vec<RawModel>>> = vec![None; self.providers.len()];
+        let mut results: Vec<Option<Vec<RawModel>>> = vec![None; live.providers.len()];
         let mut failed = Vec::new();
         while let Some(joined) = tasks.join_next().await {
             let Ok((i, result)) = joined else { continue };
-            let provider = &self.providers[i];
+            let provider = &live.providers[i];
             match result {
                 Ok(models) => {
                     tracing::debug!(provider = provider.kind.as_str(), url = %redact_url(&provider.connection.url),
@@ -221,7 +346,7 @@ impl Upstream {
         let mut ollama_lists = Vec::new();
         for (i, models) in results.into_iter().enumerate() {
             let Some(models) = models else { continue };
-            let p = &self.providers[i];
+            let p = &live.providers[i];
             match p.kind {
                 Kind::OpenAi => openai_lists.push((p.index, &p.connection, models)),
                 Kind::Ollama => ollama_lists.push((p.index, &p.connection, models)),
@@ -231,6 +356,10 @@ impl Upstream {
         models.extend(ollama::merge(ollama_lists));
         let models = Arc::new(models);
         let mut state = self.state();
+        if state.generation != live.generation {
+            // The connections changed meanwhile: this list is of the old ones.
+            return models;
+        }
         let done = Instant::now();
         for (i, until) in state.cooldown_until.iter_mut().enumerate() {
             if failed.contains(&i) {
@@ -264,7 +393,41 @@ fn http_client(config: &UpstreamConfig, timeout: Option<Duration>) -> AppResult<
     builder.build().map_err(|e| AppError::internal(format!("upstream HTTP client: {e}")))
 }
 
-/// One provider's model objects, or why there are none.
+/// One provider's model objects with its connection's settings applied (a fixed list of
+/// `model_ids` instead of asking an OpenAI-compatible provider, only those `model_ids` of an
+/// Ollama one, `tags` on each), or why there are none.
+async fn listed(
+    client: &reqwest::Client,
+    provider: &Provider,
+    timeout: Duration,
+) -> Result<Vec<RawModel>, String> {
+    let c = &provider.connection;
+    let mut models = if provider.kind == Kind::OpenAi && !c.model_ids.is_empty() {
+        c.model_ids
+            .iter()
+            .filter_map(|id| {
+                json!({"id": id, "name": id, "owned_by": "openai", "openai": {"id": id}, "urlIdx": provider.index})
+                    .as_object()
+                    .cloned()
+            })
+            .collect()
+    } else {
+        fetch(client, provider, timeout).await?
+    };
+    if provider.kind == Kind::Ollama && !c.model_ids.is_empty() {
+        models.retain(|m| {
+            m.get("model").and_then(Value::as_str).is_some_and(|id| c.model_ids.iter().any(|w| w == id))
+        });
+    }
+    if let Some(tags) = &c.tags {
+        for m in &mut models {
+            m.insert("tags".into(), tags.clone());
+        }
+    }
+    Ok(models)
+}
+
+/// One provider's model objects as it lists them, or why there are none.
 async fn fetch(
     client: &reqwest::Client,
     provider: &Provider,

@@ -62,6 +62,8 @@ struct State {
     api: Api,
     models: Vec<String>,
     script: Mutex<Script>,
+    /// The answer to model-list requests instead of the list (status, JSON or text body).
+    list: Mutex<Option<(u16, String)>>,
     seen: Mutex<Vec<Seen>>,
     /// Streamed answers whose client closed the connection before the end.
     closed_early: AtomicUsize,
@@ -86,6 +88,7 @@ impl Fake {
             api,
             models: models.iter().map(|m| m.to_string()).collect(),
             script: Mutex::new(Script::Answer { delay: Duration::ZERO }),
+            list: Mutex::new(None),
             seen: Mutex::new(Vec::new()),
             closed_early: AtomicUsize::new(0),
             finished: AtomicUsize::new(0),
@@ -111,6 +114,16 @@ impl Fake {
 
     pub fn set(&self, script: Script) {
         *self.state.script.lock().expect("script") = script;
+    }
+
+    /// Model-list requests are answered with `status` and `body` from now on.
+    pub fn set_list(&self, status: u16, body: &str) {
+        *self.state.list.lock().expect("list") = Some((status, body.to_string()));
+    }
+
+    /// How many model-list requests arrived so far.
+    pub fn lists(&self) -> usize {
+        self.state.seen.lock().expect("seen").iter().filter(|s| s.method == "GET").count()
     }
 
     /// The chat requests received so far.
@@ -252,7 +265,7 @@ pub fn ollama_lines(model: &str, words: &[String]) -> Vec<Value> {
     out
 }
 
-fn ollama_final(model: &str, content: &str) -> Value {
+pub fn ollama_final(model: &str, content: &str) -> Value {
     json!({"model": model, "created_at": "2024-01-01T00:00:00Z", "message": {"role": "assistant", "content": content},
            "done": true, "done_reason": "stop", "total_duration": 5123456789_i64, "load_duration": 1000,
            "prompt_eval_count": 12, "prompt_eval_duration": 30000000, "eval_count": 7, "eval_duration": 70000000})
@@ -303,6 +316,12 @@ async fn serve(mut socket: TcpStream, state: Arc<State>) {
     let Some(seen) = read_request(&mut socket).await else { return };
     state.seen.lock().expect("seen").push(seen.clone());
     if seen.method == "GET" {
+        let scripted = state.list.lock().expect("list").clone();
+        if let Some((status, body)) = scripted {
+            let ct =
+                if serde_json::from_str::<Value>(&body).is_ok() { "application/json" } else { "text/plain" };
+            return whole(&mut socket, status, ct, &[], &body).await;
+        }
         let body = match state.api {
             Api::OpenAi => {
                 json!({"object": "list", "data": state.models.iter().map(|m| json!({"id": m, "object": "model", "created": 1, "owned_by": "fake"})).collect::<Vec<_>>()})

@@ -379,7 +379,7 @@ async fn chats_connection_pages_and_filters(b: Backend) {
 
 /// The sidebar query for `n` chats, each with its owner, tags and document.
 async fn sidebar_statements(b: Backend, n: usize) -> Option<u64> {
-    let app = TestApp::spawn(b).await?;
+    let app = TestApp::spawn_with(b, crate::helpers::STEADY_CACHES).await?;
     let (admin, _) = app.admin().await;
     for i in 0..n {
         let id = new_chat(&app, &admin, &format!("Chat {i}")).await;

@@ -395,7 +395,8 @@ async fn chat_and_user_models(b: Backend) {
 
 /// A page of `n` chats, each listing two stored models and an unknown one, with their models.
 async fn chat_page_statements(b: Backend, n: usize) -> Option<u64> {
-    let app = spawn(b).await?;
+    let env = [NO_UPSTREAM, crate::helpers::STEADY_CACHES].concat();
+    let app = TestApp::spawn_with(b, &env).await?;
     let (admin, _) = app.admin().await;
     create(&app, &admin, preset("m1", "base")).await;
     create(&app, &admin, preset("m2", "base")).await;

@@ -119,6 +119,11 @@ pub fn unique_prefix() -> String {
     format!("duet-test-{}", uuid::Uuid::new_v4().simple())
 }
 
+/// Caches that outlive any test: a test counting statements sees no expiry in between, however
+/// slow the machine is.
+pub const STEADY_CACHES: &[(&str, &str)] =
+    &[("SETTINGS_CACHE_TTL", "600000"), ("SESSION_CACHE_TTL", "600000")];
+
 /// A running server and what tests need to talk to it and to its database.
 pub struct TestApp {
     pub addr: SocketAddr,

@@ -1,7 +1,8 @@
 //! The GraphQL playground: the page and its embedded assets over HTTP, and a real browser
 //! (headless chromium driven by `tests/browser/playground.mjs`) checking what a person sees: no
 //! error once the page has loaded, the docs explorer listing `Query`'s fields, and
-//! `{ me { email } }` run with a sign-in cookie and with a pasted bearer token.
+//! `{ me { email } }` run with a sign-in cookie and with a pasted bearer token, and so is a
+//! `messageStream` subscription of a reply the fake provider streams.
 
 use std::path::Path;
 
@@ -109,8 +110,13 @@ async fn a_headless_browser_runs_a_query_with_the_cookie_and_with_a_pasted_token
     crate::helpers::required_env("DUET_TEST_BROWSER", "1");
     let (chromium, dir) =
         browser_setup().unwrap_or_else(|why| panic!("the playground browser test cannot run: {why}"));
-    let Some(app) = TestApp::spawn(Backend::Sqlite).await else { return };
-    let (token, _) = app.admin().await;
+    let setup = crate::completions::setup(Backend::Sqlite, &[]).await;
+    let (app, token) = (&setup.app, setup.admin.clone());
+    let doc = json!({"title": "Stored", "history": {"currentId": "a1", "messages": {
+        "u1": {"id": "u1", "parentId": null, "childrenIds": ["a1"], "role": "user", "content": "Hi"},
+        "a1": {"id": "a1", "parentId": "u1", "childrenIds": [], "role": "assistant", "content": "Hello", "done": true}}}});
+    let chat = app.post("/api/v1/chats/new", Some(&token), json!({"chat": doc})).await;
+    let chat_id = chat.body["id"].as_str().expect("chat id").to_string();
     let base = format!("http://{}", app.addr);
     // Screenshots of each step (and of a failure), for a person to look at.
     let shots = std::env::var_os("CARGO_TARGET_DIR")
@@ -121,7 +127,14 @@ async fn a_headless_browser_runs_a_query_with_the_cookie_and_with_a_pasted_token
     let output = tokio::task::spawn_blocking(move || {
         std::process::Command::new("node")
             .arg(dir.join("playground.mjs"))
-            .args([&base, &token, "admin@example.com"])
+            .args([
+                &base,
+                &token,
+                "admin@example.com",
+                &chat_id,
+                crate::completions::OPENAI_MODEL,
+                "Hello world!",
+            ])
             .env("CHROMIUM", chromium)
             .env("PLAYGROUND_SHOTS", shots)
             .output()
@@ -149,7 +162,12 @@ async fn a_headless_browser_runs_a_query_with_the_cookie_and_with_a_pasted_token
         "{stdout}"
     );
     // The docs explorer, opened from the sidebar, lists the root types and Query's fields.
-    assert!(stdout.contains("docs explorer: root types: query: Query, mutation: Mutation\n"), "{stdout}");
+    assert!(
+        stdout.contains(
+            "docs explorer: root types: query: Query, mutation: Mutation, subscription: Subscription\n"
+        ),
+        "{stdout}"
+    );
     let expected =
         format!("docs explorer: Query fields: {}\n", query_fields(&duet::graphql::sdl()).join(", "));
     assert!(stdout.contains(&expected), "expected {expected:?} in:\n{stdout}");
@@ -160,6 +178,10 @@ async fn a_headless_browser_runs_a_query_with_the_cookie_and_with_a_pasted_token
         "{stdout}"
     );
     assert!(stdout.contains(r#"token answer: {"data":{"me":{"email":"admin@example.com"}}}"#), "{stdout}");
+    let streamed =
+        r#"subscription: {"data":{"messageStream":{"kind":"DONE","content":"Hello world!","done":true}}}"#;
+    assert!(stdout.contains(&format!("cookie {streamed}")), "{stdout}");
+    assert!(stdout.contains(&format!("token {streamed}")), "{stdout}");
     assert!(stdout.contains("playground ok"), "{stdout}");
 }
 

@@ -2,14 +2,17 @@
 // page has loaded (GraphiQL has fetched the schema) no error is shown, neither in the response
 // pane nor in the docs explorer; the docs explorer lists the root types and `Query`'s fields; and
 // `{ me { email } }` runs twice, once signed in by the `token` cookie, once with a bearer token
-// pasted into the page. Prints one line per step; exits non-zero on the first failure.
+// pasted into the page. Given a chat, a subscription runs too (with the cookie, then with the
+// pasted token): `messageStream` of reply `a2` while this script starts that reply with
+// `POST /api/chat/completions`, until the response pane shows the finished text. Prints one line
+// per step; exits non-zero on the first failure.
 //
-// usage: node playground.mjs <base-url> <jwt> <expected-email>
+// usage: node playground.mjs <base-url> <jwt> <expected-email> [<chat-id> <model> <expected-reply>]
 // With PLAYGROUND_SHOTS=<dir>, a screenshot of each step is written there (on failure too).
 import { mkdirSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
-const [base, token, email] = process.argv.slice(2);
+const [base, token, email, chatId, model, reply] = process.argv.slice(2);
 if (!base || !token || !email) {
   console.error('usage: node playground.mjs <base-url> <jwt> <expected-email>');
   process.exit(2);
@@ -46,6 +49,39 @@ async function runQuery(page) {
   const text = await page.evaluate(() => document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue());
   const answer = JSON.parse(text);
   if (answer?.data?.me?.email !== email) fail(`unexpected answer: ${text}`);
+  return answer;
+}
+
+// Runs `messageStream` of reply `a2` of the chat, starts that reply when `start` (a turn answering
+// `a1`), and waits for the response pane to show the finished reply.
+async function runSubscription(page, start) {
+  const query = `subscription { messageStream(chatId: "${chatId}", messageId: "a2") { kind content done } }`;
+  await page.evaluate((q) => {
+    document.querySelector('.graphiql-query-editor .CodeMirror').CodeMirror.setValue(q);
+  }, query);
+  await page.click('.graphiql-execute-button');
+  if (start) {
+    // Whether the subscription is listening before the reply starts or only after it is stored,
+    // it ends with the finished reply.
+    const res = await fetch(`${base}/api/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model, stream: true, chat_id: chatId, id: 'a2', messages: [],
+        user_message: { id: 'u2', parentId: 'a1', content: 'Say hello' },
+      }),
+    });
+    const body = await res.text();
+    if (!res.ok) fail(`the completion failed: ${res.status} ${body}`);
+  }
+  await page.waitForFunction(
+    () => document.querySelector('.graphiql-response .CodeMirror')?.CodeMirror.getValue().includes('"DONE"'),
+    null,
+    { timeout },
+  );
+  const text = await page.evaluate(() => document.querySelector('.graphiql-response .CodeMirror').CodeMirror.getValue());
+  const answer = JSON.parse(text);
+  if (answer?.data?.messageStream?.content !== reply) fail(`unexpected subscription answer: ${text}`);
   return answer;
 }
 
@@ -145,6 +181,10 @@ try {
   await docsExplorer(page);
   console.log(`cookie answer: ${JSON.stringify(await runQuery(page))}`);
   await screenshot(page, 'cookie-answer');
+  if (chatId) {
+    console.log(`cookie subscription: ${JSON.stringify(await runSubscription(page, true))}`);
+    await screenshot(page, 'cookie-subscription');
+  }
   if (errors.length) fail(`page errors: ${errors.join('; ')}`);
 
   // 2. No cookie; a bearer token pasted into the page. Reached through GET /graphql as a browser
@@ -162,6 +202,10 @@ try {
   console.log(`token identity: ${await identity(page2, `Signed in as ${email}`)}`);
   console.log(`token answer: ${JSON.stringify(await runQuery(page2))}`);
   await screenshot(page2, 'token-answer');
+  if (chatId) {
+    console.log(`token subscription: ${JSON.stringify(await runSubscription(page2, false))}`);
+    await screenshot(page2, 'token-subscription');
+  }
   if (errors.length) fail(`page errors: ${errors.join('; ')}`);
 
   const foreign = seen.filter((u) => !u.startsWith(`${url.origin}/`) && !u.startsWith('data:'));

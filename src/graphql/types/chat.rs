@@ -1,19 +1,26 @@
 //! `Chat` (a summary whose document, owner, models and tags load on demand, batched), chat pages
 //! with their loaders primed from the selection, and `Tag`.
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use async_graphql::{Context, ErrorExtensions, Json, Lookahead, Object, SimpleObject};
 use serde_json::Value;
 
 use super::folder::{Folder, folder_of_chat, prime_folders};
-use super::model::{Model, prime_models, readable_models};
+use super::model::{Model, readable_models};
 use super::page::{Page, Window, page, unpaged_list_cost};
 use super::user::User;
 use super::{caller, state};
 use crate::error::{AppError, ErrorCode};
 use crate::graphql::error::Gql;
-use crate::graphql::loaders::{Chats, Tags, Users};
-use crate::service::chats::{self as chats_svc, ChatQuery, ChatSummary, ChatView, TagView};
+use crate::graphql::loaders::{ChatModels, Chats, Tags, Users, readable_map};
+use crate::service::chats::ChatModels as ChatModelIds;
+use crate::service::chats::document::model_ids;
+use crate::service::chats::{self as chats_svc, ChatPage, ChatQuery, ChatSummary, ChatView, TagView};
 use crate::service::load;
+use crate::service::models::ModelAccessView;
+use crate::service::users::UserView;
 
 /// The cost of a chat's whole document (`Chat.chat`; its doc comment gives the figure).
 pub const CHAT_DOCUMENT_COST: usize = 20;
@@ -32,6 +39,21 @@ pub struct Chat {
     pub folder_id: Option<String>,
     /// The document when the resolver already has it.
     pub doc: Option<Value>,
+    /// What the page this chat came in read for its chats (see `Links`).
+    pub links: Option<Arc<Links>>,
+}
+
+/// What the selection of a page's chats asks for — owners, tags, the models their documents list
+/// and what the caller may read of those, documents — read once for the whole page and shared by
+/// its chats (`prime_selection`), so their fields resolve from it without a loader round. A chat
+/// without it (or a part it lacks) reads through the request's loaders.
+#[derive(Default)]
+pub struct Links {
+    owners: Option<HashMap<String, UserView>>,
+    tags: Option<HashMap<String, Vec<TagView>>>,
+    models: Option<Arc<ChatModelIds>>,
+    readable: Option<HashMap<String, Arc<ModelAccessView>>>,
+    docs: Option<HashMap<String, ChatView>>,
 }
 
 impl Chat {
@@ -47,6 +69,7 @@ impl Chat {
             share_id: r.share_id,
             folder_id: r.folder_id,
             doc: None,
+            links: None,
         }
     }
 
@@ -62,7 +85,17 @@ impl Chat {
             share_id: v.share_id,
             folder_id: v.folder_id,
             doc: Some(v.chat),
+            links: None,
         }
+    }
+
+    /// A chat of a page whose selection `links` was read for.
+    pub fn linked(r: ChatSummary, links: &Arc<Links>) -> Self {
+        Chat { links: Some(links.clone()), ..Chat::from_summary(r) }
+    }
+
+    fn link<T>(&self, part: impl Fn(&Links) -> Option<&T>) -> Option<&T> {
+        self.links.as_deref().and_then(part)
     }
 }
 
@@ -80,6 +113,9 @@ impl Chat {
     async fn chat(&self, ctx: &Context<'_>) -> async_graphql::Result<Json<Value>> {
         if let Some(doc) = &self.doc {
             return Ok(Json(doc.clone()));
+        }
+        if let Some(docs) = self.link(|l| l.docs.as_ref()) {
+            return Ok(Json(docs.get(&self.id).map(|c| c.chat.clone()).unwrap_or(Value::Null)));
         }
         let loader = ctx.data_unchecked::<Chats>();
         let chat = loader.load_one(self.id.clone()).await.map_err(|e| e.as_ref().extend())?;
@@ -119,26 +155,37 @@ impl Chat {
         if me.user.id != self.user_id && !me.role.is_admin() {
             return Err(AppError::unauthorized(ErrorCode::AccessProhibited).extend());
         }
-        let loader = ctx.data_unchecked::<Users>();
-        let user = loader.load_one(self.user_id.clone()).await.map_err(|e| e.as_ref().extend())?;
+        let user = match self.link(|l| l.owners.as_ref()) {
+            Some(owners) => owners.get(&self.user_id).cloned(),
+            None => {
+                let loader = ctx.data_unchecked::<Users>();
+                loader.load_one(self.user_id.clone()).await.map_err(|e| e.as_ref().extend())?
+            }
+        };
         user.map(User).ok_or_else(|| AppError::bad_request(ErrorCode::NotFound).extend())
     }
     /// The stored models the chat document lists (`chat.models`) that the caller may read;
     /// unknown ids are skipped.
     #[graphql(complexity = "unpaged_list_cost(child_complexity)")]
     async fn models(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Model>> {
-        let ids = match &self.doc {
-            Some(doc) => model_ids(doc),
-            None => {
-                let loader = ctx.data_unchecked::<Chats>();
-                let chat = loader.load_one(self.id.clone()).await.map_err(|e| e.as_ref().extend())?;
-                chat.map(|c| model_ids(&c.chat)).unwrap_or_default()
+        let ids = match (&self.doc, self.link(|l| l.models.as_ref())) {
+            (Some(doc), _) => model_ids(doc),
+            (None, Some(models)) => models.get(&self.id).cloned().unwrap_or_default(),
+            (None, None) => {
+                let loader = ctx.data_unchecked::<ChatModels>();
+                loader.load_one(self.id.clone()).await.map_err(|e| e.as_ref().extend())?.unwrap_or_default()
             }
         };
-        readable_models(ctx, ids).await
+        match self.link(|l| l.readable.as_ref()) {
+            Some(readable) => Ok(ids.iter().filter_map(|id| readable.get(id)).cloned().map(Model).collect()),
+            None => readable_models(ctx, ids).await,
+        }
     }
     #[graphql(complexity = "unpaged_list_cost(child_complexity)")]
     async fn tags(&self, ctx: &Context<'_>) -> async_graphql::Result<Vec<Tag>> {
+        if let Some(tags) = self.link(|l| l.tags.as_ref()) {
+            return Ok(tags.get(&self.id).into_iter().flatten().cloned().map(Tag::from).collect());
+        }
         let loader = ctx.data_unchecked::<Tags>();
         let tags = loader.load_one(self.id.clone()).await.map_err(|e| e.as_ref().extend())?;
         Ok(tags.unwrap_or_default().into_iter().map(Tag::from).collect())
@@ -172,25 +219,32 @@ pub async fn chat_connection(
         include_folders,
         limit: window.limit,
         offset: window.offset,
+        // Only `totalCount` and `pageInfo` show the number of matches.
+        count: ctx.look_ahead().field("totalCount").exists() || ctx.look_ahead().field("pageInfo").exists(),
     };
-    let (rows, total) = chats_svc::query(state(ctx), caller(ctx), owner_id, q).await.gql()?;
-    prime(ctx, &rows).await?;
-    Ok(page(window, rows.into_iter().map(Chat::from_summary).collect(), total))
+    let (found, total) = chats_svc::query(state(ctx), caller(ctx), owner_id, q).await.gql()?;
+    let total = total.unwrap_or_default();
+    let rows = found.summaries();
+    let links =
+        prime_selection(ctx, ctx.look_ahead().field("edges").field("node"), &rows, Some(&found)).await?;
+    Ok(page(window, rows.into_iter().map(|r| Chat::linked(r, &links)).collect(), total))
 }
 
-/// Loads, in one statement each, the owners, tags and documents a page's selection asks for and
-/// feeds them to the request's loaders, so the page costs the same statements at any size.
-async fn prime(ctx: &Context<'_>, rows: &[ChatSummary]) -> async_graphql::Result<()> {
-    prime_selection(ctx, ctx.look_ahead().field("edges").field("node"), rows).await
-}
-
-/// `prime` for chats selected by `node` (a page's `edges { node }`, wherever it sits).
+/// Reads, in one statement each, the owners, tags, models and documents the selection `node` of
+/// a page's chats asks for (a page's `edges { node }`, wherever it sits), for its chats to share
+/// (`Links`), so the page costs the same statements at any size. With the `page` they came from,
+/// the tags and models are read once per cached page (`chats::page_tags`).
 pub(super) async fn prime_selection(
     ctx: &Context<'_>,
     node: Lookahead<'_>,
     rows: &[ChatSummary],
-) -> async_graphql::Result<()> {
-    let app = state(ctx);
+    page: Option<&ChatPage>,
+) -> async_graphql::Result<Arc<Links>> {
+    let mut links = Links::default();
+    if rows.is_empty() {
+        return Ok(Arc::new(links));
+    }
+    let (app, me) = (state(ctx), caller(ctx));
     if node.field("folder").exists() {
         prime_folders(ctx, rows).await?;
     }
@@ -199,35 +253,29 @@ pub(super) async fn prime_selection(
         let mut owners: Vec<String> = rows.iter().map(|r| r.user_id.clone()).collect();
         owners.sort();
         owners.dedup();
-        let users = load::users(app, &owners).await.gql()?;
-        ctx.data_unchecked::<Users>().feed_many(users).await;
+        links.owners = Some(chats_svc::owners(app, me, &owners).await.gql()?);
     }
     if node.field("tags").exists() {
-        let tags = load::tags_of_chats(app, &ids).await.gql()?;
-        ctx.data_unchecked::<Tags>().feed_many(tags).await;
+        links.tags = Some(match page {
+            Some(page) => chats_svc::page_tags(app, page).await.gql()?,
+            None => load::tags_of_chats(app, &ids).await.gql()?,
+        });
     }
-    if node.field("chat").exists() || node.field("models").exists() {
-        let chats = load::chats(app, &ids).await.gql()?;
-        if node.field("models").exists() {
-            let mut model_ids: Vec<String> = chats.values().flat_map(|c| model_ids(&c.chat)).collect();
-            model_ids.sort();
-            model_ids.dedup();
-            prime_models(ctx, model_ids).await?;
-        }
-        ctx.data_unchecked::<Chats>().feed_many(chats).await;
+    if node.field("models").exists() {
+        let models = match page {
+            Some(page) => chats_svc::page_models(app, page).await.gql()?,
+            None => Arc::new(chats_svc::models_of(app, &ids).await.gql()?),
+        };
+        let mut wanted: Vec<String> = models.values().flatten().cloned().collect();
+        wanted.sort();
+        wanted.dedup();
+        links.readable = Some(readable_map(app, me, &wanted).await.map_err(|e| e.as_ref().extend())?);
+        links.models = Some(models);
     }
-    Ok(())
-}
-
-/// The model ids a chat document lists (`chat.models`), in order, without repeats.
-fn model_ids(doc: &Value) -> Vec<String> {
-    let mut ids: Vec<String> = Vec::new();
-    for id in doc.get("models").and_then(Value::as_array).into_iter().flatten().filter_map(Value::as_str) {
-        if !ids.iter().any(|i| i == id) {
-            ids.push(id.to_string());
-        }
+    if node.field("chat").exists() {
+        links.docs = Some(load::chats(app, &ids).await.gql()?);
     }
-    ids
+    Ok(Arc::new(links))
 }
 
 /// A tag (`id` is the normalised name).

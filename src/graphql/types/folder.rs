@@ -10,7 +10,7 @@ use async_graphql::dataloader::{DataLoader, HashMapCache, Loader};
 use async_graphql::{Context, ErrorExtensions, Json, Object, SimpleObject};
 use serde_json::Value;
 
-use super::chat::{Chat, prime_selection};
+use super::chat::{Chat, Links, prime_selection};
 use super::page::{Page, Window, list_cost, page};
 use super::{caller, state};
 use crate::app::AppState;
@@ -20,11 +20,12 @@ use crate::graphql::error::Gql;
 use crate::service::chats::ChatSummary;
 use crate::service::folders::{self as folders_svc, ChatPages, FolderDetailView, FolderView};
 
-/// The chat pages of a whole folder list, read at once for one window.
-#[derive(Debug)]
+/// The chat pages of a whole folder list, read at once for one window, with what their
+/// selection asks for.
 pub struct Preloaded {
     window: Window,
     pages: ChatPages,
+    links: Arc<Links>,
 }
 
 /// A folder: its fields, and what the query that found it already knows (unread count, write
@@ -128,8 +129,10 @@ impl Folder {
         after: Option<String>,
     ) -> async_graphql::Result<Page<Chat>> {
         let window = Window::new(first, after.as_deref())?;
-        let (rows, total) = match &self.pages {
-            Some(pre) if pre.window == window => pre.pages.get(&self.view.id).cloned().unwrap_or_default(),
+        let ((rows, total), links) = match &self.pages {
+            Some(pre) if pre.window == window => {
+                (pre.pages.get(&self.view.id).cloned().unwrap_or_default(), pre.links.clone())
+            }
             _ => {
                 let found = folders_svc::chat_page(
                     state(ctx),
@@ -140,11 +143,12 @@ impl Folder {
                 )
                 .await
                 .gql()?;
-                prime_selection(ctx, ctx.look_ahead().field("edges").field("node"), &found.0).await?;
-                found
+                let node = ctx.look_ahead().field("edges").field("node");
+                let links = prime_selection(ctx, node, &found.0, None).await?;
+                (found, links)
             }
         };
-        Ok(page(window, rows.into_iter().map(Chat::from_summary).collect(), total))
+        Ok(page(window, rows.into_iter().map(|r| Chat::linked(r, &links)).collect(), total))
     }
 }
 
@@ -197,8 +201,10 @@ async fn prime_pages(ctx: &Context<'_>, folders: &[Folder]) -> async_graphql::Re
     let pages =
         folders_svc::chat_pages(state(ctx), caller(ctx), &ids, window.limit, window.offset).await.gql()?;
     let rows: Vec<ChatSummary> = pages.values().flat_map(|(rows, _)| rows.iter().cloned()).collect();
-    prime_selection(ctx, ctx.look_ahead().field("chats").field("edges").field("node"), &rows).await?;
-    Ok(Some(Arc::new(Preloaded { window, pages })))
+    let links =
+        prime_selection(ctx, ctx.look_ahead().field("chats").field("edges").field("node"), &rows, None)
+            .await?;
+    Ok(Some(Arc::new(Preloaded { window, pages, links })))
 }
 
 /// Folders by id as the request's caller may read them (`Chat.folder`); the others are absent.

@@ -1,6 +1,8 @@
 //! `Model` (a workspace model as the caller sees it), model pages, and the batched reads behind
 //! `Chat.models` and `Model.baseModel`.
 
+use std::sync::Arc;
+
 use async_graphql::{Context, ErrorExtensions, Json, Object};
 use serde_json::Value;
 
@@ -8,19 +10,25 @@ use super::page::{Page, Window, page};
 use super::user::UserSummary;
 use super::{caller, state};
 use crate::graphql::error::Gql;
-use crate::graphql::loaders::{Models, Readable, Users};
+use crate::graphql::loaders::{Readable, Users};
 use crate::service::load;
 use crate::service::models::{self as models_svc, ListParams, ModelAccessView, ModelView};
 
 /// A workspace model as the caller sees it (`ModelAccessResponse`): `params` are `{}` for
 /// read-only callers.
 #[derive(Clone)]
-pub struct Model(pub ModelAccessView);
+pub struct Model(pub Arc<ModelAccessView>);
+
+impl From<ModelAccessView> for Model {
+    fn from(m: ModelAccessView) -> Self {
+        Model(Arc::new(m))
+    }
+}
 
 impl Model {
     /// A model the caller has just written (the service accepted the change, so they may write).
     pub fn written(model: ModelView) -> Self {
-        Model(ModelAccessView { model, user: None, write_access: true })
+        Model::from(ModelAccessView { model, user: None, write_access: true })
     }
 }
 
@@ -104,7 +112,7 @@ pub async fn model_connection(
     let got =
         models_svc::list_range(state(ctx), caller(ctx), params, window.limit, window.offset).await.gql()?;
     prime_model_page(ctx, &got.items).await?;
-    Ok(page(window, got.items.into_iter().map(Model).collect(), got.total))
+    Ok(page(window, got.items.into_iter().map(Model::from).collect(), got.total))
 }
 
 /// The workspace models `owner_id` owns that the caller can read (the `models` list, newest
@@ -112,7 +120,7 @@ pub async fn model_connection(
 pub async fn owned_models(ctx: &Context<'_>, owner_id: &str) -> async_graphql::Result<Vec<Model>> {
     let params = ListParams { owner: Some(owner_id.to_string()), ..Default::default() };
     let got = models_svc::list_range(state(ctx), caller(ctx), params, i64::MAX, 0).await.gql()?;
-    Ok(got.items.into_iter().map(Model).collect())
+    Ok(got.items.into_iter().map(Model::from).collect())
 }
 
 /// Feeds the owners and base models a page of models asks for to the loaders.
@@ -134,22 +142,13 @@ async fn prime_model_page(ctx: &Context<'_>, items: &[ModelAccessView]) -> async
     Ok(())
 }
 
-/// Records in one statement which of `ids` are stored (the `Models` loader), then loads what the
-/// caller may read of those into the `Readable` loader (one service read per distinct model), so
+/// Loads what the caller may read of these models into the `Readable` loader in one batch, so
 /// the fields that follow cost nothing however many items mention them.
 pub(super) async fn prime_models(ctx: &Context<'_>, ids: Vec<String>) -> async_graphql::Result<()> {
     if ids.is_empty() {
         return Ok(());
     }
-    let found = load::existing_models(state(ctx), &ids).await.gql()?;
-    let existing: Vec<String> = ids.iter().filter(|id| found.contains(*id)).cloned().collect();
-    ctx.data_unchecked::<Models>()
-        .feed_many(ids.into_iter().map(|id| {
-            let f = found.contains(&id);
-            (id, f)
-        }))
-        .await;
-    ctx.data_unchecked::<Readable>().load_many(existing).await.map_err(|e| e.as_ref().extend())?;
+    ctx.data_unchecked::<Readable>().load_many(ids).await.map_err(|e| e.as_ref().extend())?;
     Ok(())
 }
 
@@ -159,13 +158,10 @@ pub(super) async fn readable_models(
     ctx: &Context<'_>,
     ids: Vec<String>,
 ) -> async_graphql::Result<Vec<Model>> {
-    let rows =
-        ctx.data_unchecked::<Models>().load_many(ids.clone()).await.map_err(|e| e.as_ref().extend())?;
-    let existing: Vec<String> = ids.into_iter().filter(|id| rows.get(id).copied().unwrap_or(false)).collect();
-    let mut readable = ctx
-        .data_unchecked::<Readable>()
-        .load_many(existing.clone())
-        .await
-        .map_err(|e| e.as_ref().extend())?;
-    Ok(existing.iter().filter_map(|id| readable.remove(id)).map(Model).collect())
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut readable =
+        ctx.data_unchecked::<Readable>().load_many(ids.clone()).await.map_err(|e| e.as_ref().extend())?;
+    Ok(ids.iter().filter_map(|id| readable.remove(id)).map(Model).collect())
 }

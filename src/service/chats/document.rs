@@ -1,5 +1,5 @@
 //! Pure helpers over the chat JSON document: authorship stamps, the current message, titles,
-//! search text, the merge of an incoming document, and the message tree (children, removal,
+//! the models it lists, search text, the merge of an incoming document, and the message tree (children, removal,
 //! newest leaf).
 
 use serde_json::{Map, Value, json};
@@ -45,6 +45,23 @@ pub(crate) fn title_of(chat: &Value) -> String {
         Some(t) if !t.trim().is_empty() => t.to_string(),
         _ => "New Chat".to_string(),
     }
+}
+
+/// The model ids a chat document lists (`chat.models`), in order, without repeats.
+pub fn model_ids(chat: &Value) -> Vec<String> {
+    chat.get("models").map(model_ids_in).unwrap_or_default()
+}
+
+/// The ids in a document's `models` value: its strings, in order, without repeats (anything but
+/// a list holds none).
+pub fn model_ids_in(models: &Value) -> Vec<String> {
+    let mut ids: Vec<String> = Vec::new();
+    for id in models.as_array().into_iter().flatten().filter_map(Value::as_str) {
+        if !ids.iter().any(|i| i == id) {
+            ids.push(id.to_string());
+        }
+    }
+    ids
 }
 
 /// The texts of every message (history and legacy list).
@@ -244,6 +261,15 @@ mod tests {
         assert_eq!(out["history"]["messages"]["a"]["content"], "partial");
         assert_eq!(out["history"]["messages"]["b"]["content"], "theirs");
         assert_eq!(out["history"]["currentId"], Value::Null);
+    }
+
+    #[test]
+    fn model_ids_keep_order_and_drop_repeats_and_non_strings() {
+        let doc = json!({"models": ["b", "a", "b", 3, null, "c"]});
+        assert_eq!(model_ids(&doc), ["b", "a", "c"]);
+        assert!(model_ids(&json!({"models": "a"})).is_empty());
+        assert!(model_ids(&json!({})).is_empty());
+        assert!(model_ids_in(&Value::Null).is_empty());
     }
 
     #[test]

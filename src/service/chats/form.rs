@@ -125,6 +125,8 @@ pub struct ChatQuery {
     pub include_folders: Option<bool>,
     pub limit: i64,
     pub offset: i64,
+    /// Whether the number of matching chats is wanted (it costs a count).
+    pub count: bool,
 }
 
 /// The longest title a chat may have, in characters.

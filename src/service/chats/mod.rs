@@ -24,7 +24,9 @@ pub(crate) mod document;
 mod events;
 mod fork;
 mod form;
+mod links;
 mod lists;
+mod open;
 mod params;
 pub mod read;
 mod reader;
@@ -37,6 +39,7 @@ mod tags;
 pub(crate) mod turns;
 mod view;
 
+pub use crate::store::chats::ChatModels;
 pub use compact::{CompactForm, CompactView, ContextUsageView, compact};
 pub use config::{ChatConfig, chat_config, set_chat_config};
 pub use events::{EventForm, message_event};
@@ -45,7 +48,9 @@ pub use form::{
     ChatImportFields, ChatInput, ChatQuery, CloneForm, ImportForm, ImportInput, ListParams, MAX_TITLE_CHARS,
     MessageForm, PagedParams, TagFilterForm, TagForm,
 };
+pub use links::{models_of, owners, page_models, page_tags};
 pub use lists::{all_archived, all_db, archived, archived_count, export, list, list_for_user, pinned};
+pub use open::{OpenedChat, open};
 pub use params::{params_form, update_params};
 pub use search::{query, search, search_filter};
 pub use share_access::{ShareAccessForm, ShareForm, ShareGrantView, share_access, update_share_access};
@@ -222,6 +227,11 @@ pub async fn for_reader(app: &App, mut view: ChatView, reader: &str) -> AppResul
 pub async fn get(app: &App, caller: &Caller, id: &str) -> AppResult<ChatView> {
     let p = caller.require_verified()?;
     let row = store::chats::get(&app.db, id).await?.ok_or_else(not_found_401)?;
+    view_for(app, p, row).await
+}
+
+/// What `p` is shown of `row` (see `get`).
+async fn view_for(app: &App, p: &Principal, row: ChatRow) -> AppResult<ChatView> {
     let owner = row.user_id == p.user.id;
     if !owner && !admin_access(app, p) {
         // A reader of the shared folder the chat is in.

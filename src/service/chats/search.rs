@@ -4,7 +4,7 @@
 use super::document::message_texts;
 use super::form::ChatQuery;
 use super::tags::normalize_tag;
-use super::view::{ChatSummary, SearchHits};
+use super::view::{ChatPage, SearchHits};
 use super::{PAGE_SIZE, admin_access};
 use crate::app::App;
 use crate::auth::Caller;
@@ -112,14 +112,16 @@ async fn with_folders(app: &App, owner_id: &str, mut filter: Filter) -> AppResul
     Ok(filter)
 }
 
-/// A window of `owner_id`'s chats and the number matching (the caller's own, or any user's for an
-/// admin with admin chat access). Archived chats are left out unless asked for.
+/// A window of `owner_id`'s chats and, when `q.count` asks for it, the number matching (the
+/// caller's own, or any user's for an admin with admin chat access), as a page of the chat-list
+/// cache when it is on. Archived chats
+/// are left out unless asked for.
 pub async fn query(
     app: &App,
     caller: &Caller,
     owner_id: &str,
     q: ChatQuery,
-) -> AppResult<(Vec<ChatSummary>, i64)> {
+) -> AppResult<(ChatPage, Option<i64>)> {
     let p = caller.require_verified()?;
     if p.user.id != owner_id && !admin_access(app, p) {
         return Err(AppError::unauthorized(ErrorCode::AccessProhibited));
@@ -141,18 +143,15 @@ pub async fn query(
         Some(text) => with_folders(app, owner_id, search_filter(text, base)).await?,
         None => base,
     };
-    let rows = store::chats::list(
-        &app.db,
-        owner_id,
-        &filter,
-        Sort::UpdatedAt,
-        false,
-        Some(q.limit.clamp(0, 1000)),
-        q.offset.max(0),
-    )
-    .await?;
-    let total = store::chats::count(&app.db, owner_id, &filter).await?;
-    Ok((rows.rows.iter().map(ChatSummary::from).collect(), total))
+    let (limit, offset) = (q.limit.clamp(0, 1000), q.offset.max(0));
+    let rows =
+        store::chats::list(&app.db, owner_id, &filter, Sort::UpdatedAt, false, Some(limit), offset).await?;
+    let page = ChatPage(rows);
+    let total = match q.count {
+        true => Some(super::links::total(app, owner_id, &filter, &page).await?),
+        false => None,
+    };
+    Ok((page, total))
 }
 
 /// About 200 characters of the first message (or title) containing the first word.

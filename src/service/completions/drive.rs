@@ -5,7 +5,8 @@
 //!
 //! The task is spawned, so it does not die with the request: when the client disconnects, an
 //! unsaved request stops at once (the provider's connection is dropped), a saved one reads the
-//! answer to its end and stores it.
+//! answer to its end and stores it. A reply whose writer is stopped (a task's stop) drops the
+//! provider's connection at once and stores the text so far.
 
 use std::sync::Arc;
 
@@ -47,8 +48,18 @@ type Head = oneshot::Sender<AppResult<Completion>>;
 
 /// Starts the task and waits for the head of its answer.
 pub async fn start(job: Job) -> AppResult<Completion> {
+    launch(job, false).await
+}
+
+/// `start` with the answer passed through as the provider gives it (`/ollama/api/chat`: Ollama's
+/// JSON and NDJSON, not converted; see `passthrough`). For jobs without a writer.
+pub async fn start_unconverted(job: Job) -> AppResult<Completion> {
+    launch(job, true).await
+}
+
+async fn launch(job: Job, raw: bool) -> AppResult<Completion> {
     let (head, answer) = oneshot::channel();
-    tokio::spawn(run(job, head).instrument(tracing::Span::current()));
+    tokio::spawn(run(job, head, raw).instrument(tracing::Span::current()));
     answer.await.map_err(|_| AppError::internal("the completion task ended without an answer"))?
 }
 
@@ -90,17 +101,28 @@ fn refusal(kind: Kind, status: u16, headers: Vec<(String, String)>, body: Body) 
     }
 }
 
-async fn run(job: Job, mut head: Head) {
+async fn run(job: Job, mut head: Head, raw: bool) {
     let Job { upstream, kind, connection, payload, stream, mut writer } = job;
-    let saved = writer.is_some();
-    let sent = if saved {
-        upstream.chat(kind, &connection, &payload, stream).await
-    } else {
-        tokio::select! {
-            sent = upstream.chat(kind, &connection, &payload, stream) => sent,
+    let sent = match writer.as_ref().map(Writer::stop_signal) {
+        Some(stop) => tokio::select! {
+            sent = upstream.chat(kind, &connection, &payload, stream) => Some(sent),
+            () = stop => None,
+        },
+        None => tokio::select! {
+            sent = upstream.chat(kind, &connection, &payload, stream) => Some(sent),
             // The client left before the answer began: the request to the provider is dropped.
             () = head.closed() => return,
+        },
+    };
+    let Some(sent) = sent else {
+        // Stopped before the provider answered: the request to it is dropped.
+        if let Some(mut w) = writer {
+            w.mark_stopped();
+            w.finish(None).await;
         }
+        // Only a task's reply can be stopped, and a task reads no answer.
+        let _ = head.send(Ok(Completion::Json(Value::Null)));
+        return;
     };
     let (answer, error) = match sent {
         Err(failure) => {
@@ -116,6 +138,9 @@ async fn run(job: Job, mut head: Head) {
             let answer = match (kind, body) {
                 (Kind::OpenAi, Body::Json(v)) => Ok(v),
                 (Kind::OpenAi, Body::Text(t)) => Ok(Value::String(t)),
+                (Kind::Ollama, Body::Json(v)) if raw => Ok(v),
+                // The reference answers `null` for an Ollama body that is not JSON.
+                (Kind::Ollama, Body::Text(_)) if raw => Ok(Value::Null),
                 (Kind::Ollama, Body::Json(Value::Object(m))) => Ok(answer_to_openai(&m, crate::store::now())),
                 (Kind::Ollama, _) => {
                     Err(unreachable(kind, &Failure::Broken("the answer is not a JSON object".into())))
@@ -134,6 +159,7 @@ async fn run(job: Job, mut head: Head) {
                 }
             }
         }
+        Ok(Answer::Stream(s)) if raw => return super::passthrough::forward(kind, s, head).await,
         Ok(Answer::Stream(s)) => return forward(kind, s, head, writer).await,
     };
     // A saved reply is stored before the answer is handed over, so a client reading the chat
@@ -182,8 +208,20 @@ async fn forward(kind: Kind, mut stream: Stream, head: Head, mut writer: Option<
     let mut converter = StreamConverter::default();
     let mut partial: Vec<u8> = Vec::new();
     let mut failed = false;
+    let mut stopped = false;
     loop {
-        let chunk = match stream.next().await {
+        let next = match writer.as_ref().map(Writer::stop_signal) {
+            Some(stop) => tokio::select! {
+                next = stream.next() => Some(next),
+                () = stop => None,
+            },
+            None => Some(stream.next().await),
+        };
+        let Some(next) = next else {
+            stopped = true;
+            break;
+        };
+        let chunk = match next {
             Ok(Some(chunk)) => chunk,
             Ok(None) => break,
             Err(failure) => {
@@ -228,6 +266,15 @@ async fn forward(kind: Kind, mut stream: Stream, head: Head, mut writer: Option<
         if let Some(w) = writer.as_mut() {
             w.progress().await;
         }
+    }
+    if stopped {
+        // The provider's connection is dropped; the text so far is the reply.
+        drop(stream);
+        if let Some(mut w) = writer {
+            w.mark_stopped();
+            w.finish(None).await;
+        }
+        return;
     }
     if kind == Kind::Ollama && !failed {
         let rest = std::mem::take(&mut partial);

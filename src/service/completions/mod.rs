@@ -3,10 +3,13 @@
 //! `prompt`), a saved turn written before the provider is asked (`persist`), and the answer
 //! carried by a task of its own (`drive`) that streams it through and finishes the stored reply
 //! even when the client has gone. `form` reads the request, `view` is what the adapters render.
+//! The web app's form of the request (`session_id` with a chat) runs each reply as a task
+//! (`background`, registered in `tasks`) and answers at once with the task ids; `title` names a
+//! chat after its first exchange.
 
 use serde_json::Value;
 
-use crate::app::App;
+use crate::app::{App, AppState};
 use crate::auth::Caller;
 use crate::error::AppResult;
 use crate::service::admin_config::Settings;
@@ -14,17 +17,27 @@ use crate::store;
 use crate::upstream::Kind;
 use crate::upstream::convert::truthy;
 
+mod background;
 mod drive;
 mod form;
+mod model_params;
+mod ollama_form;
+mod passthrough;
 mod payload;
 mod persist;
 mod prompt;
+mod provider;
 mod resolve;
+pub mod tasks;
+mod title;
 mod view;
+
+pub use background::{MessageInput, SentView, TasksStartedView, send_message, wants_tasks};
 
 pub use drive::STREAM_FAILED;
 pub use form::{ChatFields, CompletionForm, Entry};
-pub use persist::PROGRESS_INTERVAL;
+pub use persist::{PROGRESS_INTERVAL, is_temporary_chat};
+pub use provider::{ollama_chat, openai_chat};
 pub use view::{Body, Completion, CompletionMessageDoc, CompletionRequestDoc, CompletionView, Reply};
 
 use prompt::PromptContext;
@@ -79,15 +92,40 @@ async fn build(
     Ok((payload, stream))
 }
 
-/// `POST /api/chat/completions` (and `/api/v1/chat/completions`): verified callers.
-pub async fn complete(app: &App, caller: &Caller, body: Value) -> AppResult<CompletionView> {
-    let p = caller.require_verified()?;
+/// A request read, its model resolved and the params merged as the reference merges them; the
+/// per-model controls (`model_controls`) are not applied yet.
+struct Prepared {
+    form: CompletionForm,
+    model: resolve::Resolved,
+    controls: serde_json::Map<String, Value>,
+}
+
+async fn prepare(app: &App, caller: &Caller, p: &crate::auth::Principal, body: Value) -> AppResult<Prepared> {
     let mut form = CompletionForm::read(body)?;
     let model = resolve::resolve(app, caller, p, form.model.as_deref()).await?;
     let settings = Settings::load(&app.db).await?;
     let defaults =
         settings.get("models.default_params").and_then(Value::as_object).cloned().unwrap_or_default();
     let controls = payload::merge_request_params(&mut form.body, &defaults, &model, form.automation)?;
+    Ok(Prepared { form, model, controls })
+}
+
+/// `POST /api/chat/completions` (and `/api/v1/chat/completions`) as the adapters call it: the web
+/// app's form (`wants_tasks`) starts the turn's replies as tasks and answers
+/// `{"status": true, "task_ids": [...], "chat_id": ...}` at once; any other request is `complete`.
+pub async fn chat_completion(state: &AppState, caller: &Caller, body: Value) -> AppResult<CompletionView> {
+    if !wants_tasks(&body) {
+        return complete(state, caller, body).await;
+    }
+    let started = background::start(state, caller, body, background::Options::default()).await?;
+    let value = serde_json::to_value(&started).map_err(crate::error::AppError::internal)?;
+    Ok(CompletionView { chat_id: None, answer: Completion::Json(value) })
+}
+
+/// `POST /api/chat/completions` (and `/api/v1/chat/completions`): verified callers.
+pub async fn complete(app: &App, caller: &Caller, body: Value) -> AppResult<CompletionView> {
+    let p = caller.require_verified()?;
+    let Prepared { mut form, model, controls } = prepare(app, caller, p, body).await?;
     payload::apply_model_controls(&mut form.body, &model, &controls)?;
 
     let turn = persist::begin(app, p, &mut form).await?;

@@ -150,7 +150,7 @@ pub fn apply_model_controls(
 }
 
 /// `remove_open_webui_params` and the `custom_params` merge (texts that are JSON parsed).
-fn request_params(mut params: Map<String, Value>) -> Map<String, Value> {
+pub(super) fn request_params(mut params: Map<String, Value>) -> Map<String, Value> {
     let custom = params.remove("custom_params");
     for key in OPEN_WEBUI_PARAMS {
         params.remove(*key);
@@ -299,12 +299,12 @@ pub fn for_openai(mut body: Map<String, Value>, model: &Resolved, ctx: &PromptCo
 }
 
 /// The keys Ollama's form declares, in its order (pydantic dumps those first, then the rest).
-const OLLAMA_FIELDS: &[&str] =
+pub(super) const OLLAMA_FIELDS: &[&str] =
     &["model", "messages", "format", "options", "template", "stream", "keep_alive", "tools"];
-const OLLAMA_MESSAGE_FIELDS: &[&str] = &["role", "content", "tool_calls", "images"];
+pub(super) const OLLAMA_MESSAGE_FIELDS: &[&str] = &["role", "content", "tool_calls", "images"];
 
 /// `model_dump(exclude_none=True)`: declared keys first, nulls left out (of messages too).
-fn dump(map: Map<String, Value>, fields: &[&str]) -> Map<String, Value> {
+pub(super) fn dump(map: Map<String, Value>, fields: &[&str]) -> Map<String, Value> {
     let mut out = Map::new();
     for key in fields {
         if let Some(v) = map.get(*key).filter(|v| !v.is_null()) {

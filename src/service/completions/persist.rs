@@ -1,10 +1,15 @@
 //! A saved turn (`chat_id`, or `parent_id: null` for a new chat): the chat writes before the
 //! provider is asked (through `service::chats::turns`, with the reference's checks and texts), the
 //! prompt rebuilt from the stored branch, and the `Writer` that records the reply as it arrives
-//! (at most once per `PROGRESS_INTERVAL`) and finishes it with `done`, `usage` and any error.
+//! (at most once per `PROGRESS_INTERVAL`) and finishes it with `done`, `usage` and any error. A
+//! reply run as a task (`tasks`) can be stopped: the writer carries the stop signal, and the text
+//! so far is stored as the finished reply.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+use tokio::sync::{oneshot, watch};
 
 use serde_json::{Map, Value, json};
 
@@ -42,6 +47,11 @@ pub struct Turn {
     pub user_message_id: Option<String>,
     /// A continued reply: its stored text, which the new text extends.
     pub prior: Option<String>,
+    /// Whether the chat is stored (a temporary chat's reply only reaches its listeners).
+    pub saved: bool,
+    /// The chat's title and folder when the turn began.
+    pub title: String,
+    pub folder_id: Option<String>,
 }
 
 /// Writes what a saved turn needs before the provider is asked; `None` for an unsaved request.
@@ -72,7 +82,9 @@ pub async fn begin(app: &App, p: &Principal, form: &mut CompletionForm) -> AppRe
             folder.as_deref(),
         )
         .await?;
-        return Ok(Some(turn(chat_id, &replies, user_message_id(form), None)));
+        let mut turn = turn(chat_id, &replies, user_message_id(form), None);
+        turn.folder_id = folder;
+        return Ok(Some(turn));
     }
     let Some(chat_id) = chat.chat_id.clone() else { return Ok(None) };
     if chat_id.starts_with("channel:") {
@@ -106,11 +118,31 @@ pub async fn begin(app: &App, p: &Principal, form: &mut CompletionForm) -> AppRe
             others: Vec::new(),
             user_message_id: parent,
             prior: Some(prior),
+            saved: true,
+            title: row.title,
+            folder_id: row.folder_id,
         }));
     }
     turns::insert_turn(app, p, &chat_id, form.chat.user_message.as_ref(), &replies, form.chat.files.as_ref())
         .await?;
-    Ok(Some(turn(chat_id, &replies, user_message_id(form), None)))
+    let mut turn = turn(chat_id, &replies, user_message_id(form), None);
+    turn.title = row.title;
+    turn.folder_id = row.folder_id;
+    Ok(Some(turn))
+}
+
+/// The turn of a temporary chat (`local:…`, `temporary:…`): nothing is stored, the reply only
+/// reaches the chat's listeners. `None` for a saved chat or a request without a chat.
+pub fn unsaved(form: &CompletionForm) -> Option<Turn> {
+    let chat_id = form.chat.chat_id.clone().filter(|c| !is_saved(c) && !c.starts_with("channel:"))?;
+    let mut turn = turn(chat_id, &replies(form), None, None);
+    turn.saved = false;
+    Some(turn)
+}
+
+/// Whether `chat_id` names a temporary chat (`temporary:…`, or the older `local:…`).
+pub fn is_temporary_chat(chat_id: &str) -> bool {
+    ["temporary:", "local:"].iter().any(|p| chat_id.starts_with(p))
 }
 
 fn replies(form: &CompletionForm) -> Vec<Reply> {
@@ -132,7 +164,16 @@ fn user_message_id(form: &CompletionForm) -> Option<String> {
 fn turn(chat_id: String, replies: &[Reply], user_message_id: Option<String>, prior: Option<String>) -> Turn {
     let mut ids = replies.iter().filter_map(|r| r.message_id.clone());
     let message_id = ids.next().unwrap_or_default();
-    Turn { chat_id, message_id, others: ids.collect(), user_message_id, prior }
+    Turn {
+        chat_id,
+        message_id,
+        others: ids.collect(),
+        user_message_id,
+        prior,
+        saved: true,
+        title: "New Chat".to_string(),
+        folder_id: None,
+    }
 }
 
 /// A stored message as a prompt message (`process_messages_with_output`): role and content, the
@@ -224,6 +265,23 @@ pub struct Writer {
     changed: bool,
     /// Bytes of an SSE line not complete yet.
     partial: Vec<u8>,
+    /// Whether the writer tells the chat's listeners that the turn started and ended (`Active`);
+    /// a task's turn is announced by the task registry instead.
+    announce: bool,
+    /// Turns `true` when the reply is to stop (a task's stop).
+    stop: Option<watch::Receiver<bool>>,
+    stopped: bool,
+    /// Told how the reply ended, once it is stored.
+    finished: Option<oneshot::Sender<Outcome>>,
+}
+
+/// How a reply ended.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Outcome {
+    /// Stopped before its end (the text so far is the reply).
+    pub stopped: bool,
+    /// The error stored on the reply.
+    pub error: Option<String>,
 }
 
 /// The longest SSE line parsed for the record (longer ones are forwarded, not recorded).
@@ -231,8 +289,27 @@ const MAX_LINE: usize = 16 * 1024 * 1024;
 
 impl Writer {
     pub fn new(app: &App, user_id: &str, turn: Turn) -> Writer {
+        let writer = Self::quiet(app, user_id, turn);
+        writer.emit(ChatEventKind::Active { active: true });
+        Writer { announce: true, ..writer }
+    }
+
+    /// The writer of a task's reply: it stops when `stop` turns `true`, leaves `Active` to the
+    /// task registry, and tells the returned receiver how the reply ended.
+    pub fn for_task(
+        app: &App,
+        user_id: &str,
+        turn: Turn,
+        stop: watch::Receiver<bool>,
+    ) -> (Writer, oneshot::Receiver<Outcome>) {
+        let (tx, rx) = oneshot::channel();
+        let writer = Writer { stop: Some(stop), finished: Some(tx), ..Self::quiet(app, user_id, turn) };
+        (writer, rx)
+    }
+
+    fn quiet(app: &App, user_id: &str, turn: Turn) -> Writer {
         let content = turn.prior.clone().unwrap_or_default();
-        let writer = Writer {
+        Writer {
             db: app.db.clone(),
             events: app.events.clone(),
             user_id: user_id.to_string(),
@@ -243,9 +320,30 @@ impl Writer {
             written: Instant::now(),
             changed: false,
             partial: Vec::new(),
-        };
-        writer.emit(ChatEventKind::Active { active: true });
-        writer
+            announce: false,
+            stop: None,
+            stopped: false,
+            finished: None,
+        }
+    }
+
+    /// Completes when the reply is to stop; never for a reply that cannot be stopped.
+    pub fn stop_signal(&self) -> impl Future<Output = ()> + Send + 'static {
+        let stop = self.stop.clone();
+        async move {
+            if let Some(mut stop) = stop
+                && stop.wait_for(|s| *s).await.is_ok()
+            {
+                return;
+            }
+            // No stop signal, or its sender is gone: nothing will stop the reply.
+            std::future::pending::<()>().await
+        }
+    }
+
+    /// The reply was stopped: `finish` stores the text so far, without an error.
+    pub fn mark_stopped(&mut self) {
+        self.stopped = true;
     }
 
     fn emit(&self, kind: ChatEventKind) {
@@ -323,15 +421,15 @@ impl Writer {
     }
 
     /// Finishes the reply: its text, `done: true`, `usage`, and the error (`error` wins over one
-    /// the stream reported).
+    /// the stream reported). A stopped reply keeps no error.
     pub async fn finish(mut self, error: Option<String>) {
+        let error = if self.stopped { None } else { error.or(self.error.take()) };
         let mut fields =
             Map::from_iter([("content".to_string(), json!(self.content)), ("done".to_string(), json!(true))]);
         let usage = self.usage.take();
         if let Some(usage) = &usage {
             fields.insert("usage".into(), usage.clone());
         }
-        let error = error.or(self.error.take());
         if let Some(error) = &error {
             fields.insert("error".into(), json!({"content": error}));
         }
@@ -339,12 +437,23 @@ impl Writer {
         for other in self.turn.others.clone() {
             self.write(&other, Map::from_iter([("done".to_string(), json!(true))])).await;
         }
+        if self.stopped {
+            self.emit(ChatEventKind::Cancelled);
+        }
         let content = std::mem::take(&mut self.content);
-        self.emit(ChatEventKind::Done { content, usage, error });
-        self.emit(ChatEventKind::Active { active: false });
+        self.emit(ChatEventKind::Done { content, usage, error: error.clone() });
+        if self.announce {
+            self.emit(ChatEventKind::Active { active: false });
+        }
+        if let Some(finished) = self.finished.take() {
+            let _ = finished.send(Outcome { stopped: self.stopped, error });
+        }
     }
 
     async fn write(&self, message_id: &str, fields: Map<String, Value>) {
+        if !self.turn.saved {
+            return;
+        }
         if let Err(e) = turns::write_reply(&self.db, &self.turn.chat_id, message_id, fields).await {
             tracing::error!(error = %e.report(), chat_id = %self.turn.chat_id, message_id, "reply not saved");
         }

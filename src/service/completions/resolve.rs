@@ -48,7 +48,7 @@ async fn may_read(app: &App, p: &Principal, row: &ModelRow) -> AppResult<bool> {
 
 /// `check_model_access`: a stored model the caller may read, with every base model below it
 /// readable too (a base model without a row is for admins only).
-async fn check_access(app: &App, p: &Principal, row: Option<&ModelRow>) -> AppResult<()> {
+pub(super) async fn check_access(app: &App, p: &Principal, row: Option<&ModelRow>) -> AppResult<()> {
     let Some(row) = row else { return Err(not_found()) };
     if !may_read(app, p, row).await? {
         return Err(not_found());
@@ -123,7 +123,7 @@ pub async fn resolve(app: &App, caller: &Caller, p: &Principal, model: Option<&s
         }
         _ => (Kind::OpenAi, found.get("urlIdx").and_then(Value::as_u64).unwrap_or(0) as usize),
     };
-    let connection = app.upstream.connection(kind, index).cloned().ok_or_else(|| match kind {
+    let connection = app.upstream.connection(kind, index).ok_or_else(|| match kind {
         Kind::OpenAi => AppError::unavailable(ErrorCode::OpenAiDisabled),
         Kind::Ollama => AppError::unavailable(ErrorCode::OllamaDisabled),
     })?;

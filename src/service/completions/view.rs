@@ -73,4 +73,10 @@ pub struct CompletionRequestDoc {
     pub assistant_message_id: Option<String>,
     /// Text replacements for the system prompt (`{"{{TOPIC}}": "rust"}`).
     pub variables: Option<Value>,
+    /// The web app's socket session: with a chat, the replies run as tasks and the answer is
+    /// `{"status": true, "task_ids": [...], "chat_id": ...}` at once (events on the socket).
+    pub session_id: Option<String>,
+    /// The web app's follow-up work: with `title_generation`, a new chat is named after its first
+    /// exchange.
+    pub background_tasks: Option<Value>,
 }

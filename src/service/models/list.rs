@@ -79,25 +79,21 @@ pub async fn list_range(
     let ascending = params.order_by.is_some() && params.direction.as_deref() == Some("asc");
     let (rows, total) =
         db_models::list(&app.db, &filter, order, ascending, limit.max(0), offset.max(0)).await?;
-    let ids: Vec<String> = rows.iter().map(|r| r.model.id.clone()).collect();
-    let writable =
-        crate::store::grants::granted_ids(&app.db, crate::store::grants::MODEL, &ids, p.id(), "write")
-            .await?;
-    let mut owners = Vec::with_capacity(rows.len());
     let mut models = Vec::with_capacity(rows.len());
-    for r in rows {
+    let mut owners = Vec::with_capacity(rows.len());
+    for (r, grants) in rows {
         owners.push(match (r.owner_id, r.owner_name, r.owner_role, r.owner_email) {
             (Some(id), Some(name), Some(role), Some(email)) => Some(Owner { id, name, role, email }),
             _ => None,
         });
-        models.push(r.model);
+        models.push(ModelView::new(r.model, grants));
     }
-    let models = with_grants(&app.db, models).await?;
+    let groups = super::groups_for_grants(app, p, &models).await?;
     let items = models
         .into_iter()
         .zip(owners)
         .map(|(mut m, user)| {
-            let write_access = sees_all || m.user_id == p.user.id || writable.contains(&m.id);
+            let write_access = sees_all || m.user_id == p.user.id || super::holds(&m, p, "write", &groups);
             if !write_access {
                 m.params = json!({});
             }

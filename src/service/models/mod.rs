@@ -11,12 +11,12 @@
 //! (`/api/models`), `view` (what callers are shown), `history` and `history_view` (versions),
 //! `dependencies` (what a restored version must be able to use), `sync`, `profile_image`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::json;
 
 use crate::app::App;
-use crate::auth::Caller;
+use crate::auth::{Caller, Principal};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::store;
 use crate::store::grants::GrantRow;
@@ -56,7 +56,8 @@ pub use view::{
 };
 
 use crate::service::grants::{self, Shared};
-use access::{bypass_admin, check_files, has_grant, may_change, permission};
+use crate::service::policy;
+use access::{bypass_admin, check_files, may_change, permission};
 use catalog::upstream_ids;
 use write::{insert_in, update_in};
 
@@ -118,15 +119,72 @@ pub async fn create(app: &App, caller: &Caller, form: ModelForm) -> AppResult<Mo
 /// callers. 404 `NOT_FOUND`; 401 `ACCESS_PROHIBITED` without read access.
 pub async fn get(app: &App, caller: &Caller, id: &str) -> AppResult<ModelAccessView> {
     let p = caller.require_verified()?;
-    let mut m = load(&app.db, id).await?.ok_or_else(|| AppError::not_found(ErrorCode::NotFound))?;
-    let write = bypass_admin(app, p) || m.user_id == p.user.id || has_grant(app, p, id, "write").await?;
-    if !write && !has_grant(app, p, id, "read").await? {
-        return Err(AppError::unauthorized(ErrorCode::AccessProhibited));
+    let m = load(&app.db, id).await?.ok_or_else(|| AppError::not_found(ErrorCode::NotFound))?;
+    let groups = groups_for_grants(app, p, std::slice::from_ref(&m)).await?;
+    as_reader(app, p, m, &groups).ok_or_else(|| AppError::unauthorized(ErrorCode::AccessProhibited))
+}
+
+/// What the caller may read of each of these models, by id, under `get`'s rule (unknown ids and
+/// models the caller may not read are absent), in one read of the models with their grants (and
+/// of the caller's groups when a grant names a group).
+pub async fn readable(
+    app: &App,
+    caller: &Caller,
+    ids: &[String],
+) -> AppResult<HashMap<String, ModelAccessView>> {
+    let p = caller.require_verified()?;
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let rows = db_models::by_ids_with_grants(&app.db, ids).await?;
+    let models: Vec<ModelView> = rows.into_iter().map(|(row, grants)| ModelView::new(row, grants)).collect();
+    let groups = groups_for_grants(app, p, &models).await?;
+    Ok(models
+        .into_iter()
+        .filter_map(|m| as_reader(app, p, m, &groups))
+        .map(|v| (v.model.id.clone(), v))
+        .collect())
+}
+
+/// The caller's groups (direct or inherited) when one of the models' grants names a group: only
+/// then do they matter.
+pub(super) async fn groups_for_grants(
+    app: &App,
+    p: &Principal,
+    models: &[ModelView],
+) -> AppResult<HashSet<String>> {
+    if models.iter().any(|m| m.access_grants.iter().any(|g| g.principal_type == "group")) {
+        store::groups::ids_of_member(&app.db, p.id()).await
+    } else {
+        Ok(HashSet::new())
+    }
+}
+
+/// Whether one of `m`'s grants of `permission` reaches `p` (to them, to every user, or to one of
+/// `groups`, the caller's groups).
+pub(super) fn holds(m: &ModelView, p: &Principal, permission: &str, groups: &HashSet<String>) -> bool {
+    m.access_grants.iter().any(|g| {
+        g.permission == permission
+            && policy::grant_reaches(&g.principal_type, &g.principal_id, p.id(), groups)
+    })
+}
+
+/// `m` as `p` reads it (see `get`): write access for an admin who bypasses grants, the owner or a
+/// write grant; otherwise a read grant is needed, and `params` are hidden. `None` without access.
+fn as_reader(
+    app: &App,
+    p: &Principal,
+    mut m: ModelView,
+    groups: &HashSet<String>,
+) -> Option<ModelAccessView> {
+    let write = bypass_admin(app, p) || m.user_id == p.user.id || holds(&m, p, "write", groups);
+    if !write && !holds(&m, p, "read", groups) {
+        return None;
     }
     if !write {
         m.params = json!({});
     }
-    Ok(ModelAccessView { model: m, user: None, write_access: write })
+    Some(ModelAccessView { model: m, user: None, write_access: write })
 }
 
 /// `POST /models/model/update`: owner, admin or write grant. Omitted `base_model_id`,

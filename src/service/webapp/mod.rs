@@ -1,7 +1,7 @@
 //! What the reference's web app calls on every load besides the chats and models: banners, the
-//! tool, function and skill lists, the changelog, a chat's running tasks (and stopping one), and
-//! usage. Duet has no tools, functions or skills and runs no background tasks, so those answer
-//! what an empty Open WebUI answers.
+//! tool, function and skill lists, the changelog, a chat's running tasks (listing and stopping
+//! them, `tasks`), and usage. Duet has no tools, functions or skills, so those answer what an
+//! empty Open WebUI answers.
 
 use crate::app::App;
 use crate::auth::Caller;
@@ -9,12 +9,15 @@ use crate::error::AppResult;
 use crate::store;
 
 mod banners;
+pub mod socket;
+mod tasks;
 mod view;
 
 pub use banners::{BannersForm, banners, set_banners};
+pub use tasks::{all_tasks, chat_tasks, stop_chat_tasks, stop_task};
 pub use view::{
-    BannerView, Changelog, ChangelogEntry, ChangelogItem, FunctionView, SkillView, TaskIdsView, TaskStopView,
-    ToolView, UsageView,
+    BannerView, Changelog, ChangelogEntry, ChangelogItem, FunctionView, SkillView, TaskIdsView, TaskListView,
+    TaskStopView, ToolView, UsageView,
 };
 
 /// Seconds since the last request within which a user counts as active (the reference's three
@@ -45,30 +48,9 @@ pub fn changelog() -> Changelog {
     Changelog::new()
 }
 
-/// The ids of the background tasks running for chat `chat_id` that `caller` may see. A reply is
-/// produced inside the request that asks for it, never as a background task, so this is always
-/// empty; the list fills once completions run in the background.
-fn running_tasks(_caller: &Caller, _chat_id: &str) -> Vec<String> {
-    Vec::new()
-}
-
-/// `GET /api/tasks/chat/{chat_id}` (verified): the chat's running tasks (none for a chat the
-/// caller may not write, as the reference answers, rather than an error).
-pub fn chat_tasks(caller: &Caller, chat_id: &str) -> AppResult<TaskIdsView> {
-    caller.require_verified()?;
-    Ok(TaskIdsView { task_ids: running_tasks(caller, chat_id) })
-}
-
-/// `POST /api/tasks/stop/{task_id}` (admin): stops a running task. No task runs in the
-/// background, so every id is unknown: `{"status": false, "message": "Task with ID … not
-/// found."}`, the reference's answer for an id it does not hold.
-pub fn stop_task(caller: &Caller, task_id: &str) -> AppResult<TaskStopView> {
-    caller.require_admin()?;
-    Ok(TaskStopView { status: false, message: format!("Task with ID {task_id} not found.") })
-}
-
-/// `GET /api/usage` (verified): the models in use right now (none: no reply streams in the
-/// background) and how many users made a request in the last three minutes.
+/// `GET /api/usage` (verified): the models in use right now (none: the web app's socket `usage`
+/// reports, which the reference counts, are not kept) and how many users made a request in the
+/// last three minutes.
 pub async fn usage(app: &App, caller: &Caller) -> AppResult<UsageView> {
     caller.require_verified()?;
     let user_count = store::users::count_active_since(&app.db, store::now() - ACTIVE_WINDOW).await?;

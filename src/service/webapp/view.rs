@@ -110,6 +110,12 @@ pub struct TaskIdsView {
     pub task_ids: Vec<String>,
 }
 
+/// `GET /api/tasks`: every running task's id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct TaskListView {
+    pub tasks: Vec<String>,
+}
+
 /// What stopping a task did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
 pub struct TaskStopView {
