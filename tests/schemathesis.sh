@@ -119,6 +119,15 @@ session_alive() {
   fi
 }
 
+# The providers are off in this run (none is reachable from here), and the reference answers its
+# provider routes with 503 and its texts then ("The Ollama API is disabled. …"): that one 5xx is
+# allowed on those routes, every other one still fails the run.
+cat >"$DATA_DIR/openapi/schemathesis.toml" <<'TOML'
+[[operations]]
+include-path-regex = "^/(openai|ollama)/"
+checks.not_a_server_error.expected-statuses = ["2xx", "3xx", "4xx", "503"]
+TOML
+
 run_openapi() {
   # From a temp directory: schemathesis keeps its run files in the working directory.
   (cd "$DATA_DIR/openapi" && SCHEMATHESIS_HOOKS="$DATA_DIR/session_hooks.py" \

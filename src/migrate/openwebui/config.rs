@@ -1,7 +1,9 @@
 //! Settings: the rows of Open WebUI's per-key `config` table whose key is one duet's admin
 //! configuration has (the same dotted keys: `ui.enable_signup`, `auth.jwt_expiry`,
-//! `user.permissions`, …), each checked against the kind of value duet keeps there. Other keys
-//! (retrieval, audio, image generation, OAuth, LDAP, …) are skipped, named.
+//! `user.permissions`, …, and the provider connections `openai.*` / `ollama.*`: base URLs, API
+//! keys, per-connection configs, enable flags), each checked against the kind of value duet keeps
+//! there. Other keys (retrieval, audio, image generation, OAuth, LDAP, …) are skipped, named. A
+//! report never shows an API key's value.
 
 use std::collections::HashMap;
 
@@ -20,7 +22,25 @@ const MFA_KEYS: &[&str] =
 /// The keys duet keeps, with the value each starts with (its kind).
 fn known() -> Result<HashMap<&'static str, Json>, Error> {
     let config = crate::config::Config::from_map(&HashMap::new()).map_err(|e| Error::new(e.to_string()))?;
-    Ok(crate::service::admin_config::seed_values(&config.seeds).into_iter().collect())
+    let mut known: HashMap<&'static str, Json> =
+        crate::service::admin_config::seed_values(&config.seeds).into_iter().collect();
+    known.extend(crate::service::connections::seed_values(&config.upstream));
+    Ok(known)
+}
+
+/// Keys whose values are secrets: a report names the key and the kind of the value, never it.
+const SECRET_KEYS: &[&str] = &[crate::service::connections::OPENAI_KEYS];
+
+/// The kind of a JSON value, for reports about secrets.
+fn kind(value: &Json) -> &'static str {
+    match value {
+        Json::Null => "null",
+        Json::Bool(_) => "a boolean",
+        Json::Number(_) => "a number",
+        Json::String(_) => "a text",
+        Json::Object(_) => "an object",
+        Json::Array(_) => "a list",
+    }
 }
 
 /// Why duet cannot keep `value` under `key` (whose default is `seed`), if it cannot.
@@ -35,8 +55,16 @@ fn unfit(key: &str, value: &Json, seed: &Json) -> Option<String> {
         Json::String(s) if s.is_empty() => value.is_string() || value.is_number(),
         Json::String(_) => value.is_string(),
         Json::Null => value.is_null() || value.is_number(),
+        // Lists of texts (base URLs, API keys): one text per connection.
+        Json::Array(_) => value.as_array().is_some_and(|items| items.iter().all(Json::is_string)),
         _ => true,
     };
+    if !fits && SECRET_KEYS.contains(&key) {
+        return Some(match value {
+            Json::Array(_) => "its value is a list with something other than texts in it".into(),
+            other => format!("its value ({}) is not a list of texts", kind(other)),
+        });
+    }
     if !fits {
         return Some(format!("its value {value} is not the kind duet keeps there (like {seed})"));
     }

@@ -15,6 +15,7 @@ mod copy;
 mod copy_modes;
 mod openwebui;
 mod openwebui_bad;
+mod openwebui_connections;
 
 /// Tables of a duet database that are bookkeeping, not data.
 const BOOKKEEPING: &[&str] = &["_sqlx_migrations", "migrate_runs"];
