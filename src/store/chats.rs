@@ -108,6 +108,29 @@ pub struct ChatWrite<'a> {
     pub search_text: &'a str,
 }
 
+impl ChatWrite<'_> {
+    /// The row as it reads back once this is written, with `share_id` (which a write leaves as
+    /// it is): what a writer answers without reading the row again.
+    pub fn row(&self, share_id: Option<String>) -> ChatRow {
+        ChatRow {
+            id: self.id.to_string(),
+            user_id: self.user_id.to_string(),
+            title: self.title.to_string(),
+            chat: Json(self.chat.clone()),
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            share_id,
+            archived: self.archived,
+            pinned: self.pinned,
+            meta: Json(self.meta.clone()),
+            variables: Some(Json(self.variables.clone())),
+            folder_id: self.folder_id.map(str::to_string),
+            current_message_id: self.current_message_id.map(str::to_string),
+            last_read_at: self.last_read_at,
+        }
+    }
+}
+
 pub async fn insert(ex: impl Into<Exec<'_>>, c: &ChatWrite<'_>) -> AppResult<()> {
     let sql = concat!(
         "insert into chats (id, user_id, title, chat, created_at, updated_at, archived, pinned, meta, variables, ",
@@ -259,15 +282,9 @@ pub async fn get_for_update(tx: &mut Tx, id: &str) -> AppResult<Option<ChatRow>>
                 .fetch_optional(e)
                 .await)?
         }
-        super::Backend::Sqlite => {
-            // Take the write lock first so concurrent read-modify-writes serialise.
-            run!(&mut *tx, e => sqlx::query("update chats set id = id where id = $1")
-                .bind(id)
-                .execute(e)
-                .await
-                .map(|r| r.rows_affected()))?;
-            get(tx, id).await?
-        }
+        // A SQLite transaction holds the database's write lock from its start (`begin immediate`,
+        // one writer at a time), so the row cannot change under it.
+        super::Backend::Sqlite => get(tx, id).await?,
     };
     Ok(row)
 }

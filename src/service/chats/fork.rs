@@ -157,7 +157,7 @@ pub async fn fork(app: &App, caller: &Caller, id: &str, message_id: Option<Strin
         updated_at: Some(now),
     };
     let mut tx = app.db.begin().await?;
-    let fork_id = insert_document_in(&mut tx, p.id(), doc, input, now).await?;
+    let fork_id = insert_document_in(&mut tx, p.id(), doc, input, now).await?.id;
     tx.commit().await?;
     Ok(ChatView::from(reload(&app.db, &fork_id).await?))
 }

@@ -121,33 +121,33 @@ pub async fn create(app: &App, caller: &Caller, input: ChatInput) -> AppResult<C
 async fn insert_chat(db: &Db, p: &Principal, input: ImportInput, now: i64) -> AppResult<ChatRow> {
     check_title(&input.chat.chat)?;
     let mut tx = db.begin().await?;
-    let id = insert_chat_in(&mut tx, p, input, now).await?;
+    let row = insert_chat_in(&mut tx, p, input, now).await?;
     tx.commit().await?;
-    store::chats::get(db, &id).await?.ok_or_else(|| AppError::internal("chat vanished after insert"))
+    Ok(row)
 }
 
 /// Writes one new chat (and its tag links) inside `tx`, its messages stamped as the caller's;
-/// returns its id.
+/// returns the row written.
 async fn insert_chat_in(
     tx: &mut store::Tx,
     p: &Principal,
     mut input: ImportInput,
     now: i64,
-) -> AppResult<String> {
+) -> AppResult<ChatRow> {
     let mut doc = Value::Object(std::mem::take(&mut input.chat.chat));
     stamp_messages(&mut doc, &p.user);
     insert_document_in(tx, &p.user.id, doc, input, now).await
 }
 
 /// Writes one new chat of `user_id` with `doc` as its document, authors as they are (a copy of
-/// someone else's chat); the rest of `input` as `insert_chat_in`. Returns its id.
+/// someone else's chat); the rest of `input` as `insert_chat_in`. Returns the row written.
 pub(super) async fn insert_document_in(
     tx: &mut store::Tx,
     user_id: &str,
     doc: Value,
     input: ImportInput,
     now: i64,
-) -> AppResult<String> {
+) -> AppResult<ChatRow> {
     let folder_id = input.chat.folder_id;
     let title = title_of(&doc);
     let id = uuid::Uuid::new_v4().to_string();
@@ -181,7 +181,7 @@ pub(super) async fn insert_document_in(
         }
         store::chats::set_chat_tags(tx, &id, user_id, &tag_ids).await?;
     }
-    Ok(id)
+    Ok(write.row(None))
 }
 
 /// `POST /chats/import`.
@@ -199,20 +199,13 @@ pub async fn import(app: &App, caller: &Caller, chats: Vec<ImportInput>) -> AppR
     crate::service::folders::keep_writable(app, p, folder_ids).await?;
     // All or nothing: one transaction for the whole import.
     let now = store::now();
-    let mut ids = Vec::with_capacity(chats.len());
+    let mut rows = Vec::with_capacity(chats.len());
     let mut tx = app.db.begin().await?;
     for input in chats {
-        ids.push(insert_chat_in(&mut tx, p, input, now).await?);
+        rows.push(insert_chat_in(&mut tx, p, input, now).await?);
     }
     tx.commit().await?;
-    let mut out = Vec::with_capacity(ids.len());
-    for id in &ids {
-        let row = store::chats::get(&app.db, id)
-            .await?
-            .ok_or_else(|| AppError::internal("imported chat vanished"))?;
-        out.push(row);
-    }
-    Ok(out.into_iter().map(ChatView::from).collect())
+    Ok(rows.into_iter().map(ChatView::from).collect())
 }
 
 /// What `reader`, who is not the owner, is shown of a chat (see `reader`).
@@ -278,7 +271,7 @@ async fn store_document(
         search_text: &text,
     };
     store::chats::update_content(&mut *tx, &write).await?;
-    store::chats::get(tx, &row.id).await?.ok_or_else(|| AppError::internal("chat vanished"))
+    Ok(write.row(row.share_id.clone()))
 }
 
 /// `POST /chats/{id}`: merges `chat` into the stored document under a row lock; `updated_at`

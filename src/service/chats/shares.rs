@@ -198,7 +198,7 @@ pub async fn clone_shared(app: &App, caller: &Caller, share_id: &str) -> AppResu
         ..Default::default()
     };
     let mut tx = app.db.begin().await?;
-    let id = insert_document_in(&mut tx, p.id(), doc, input, now).await?;
+    let id = insert_document_in(&mut tx, p.id(), doc, input, now).await?.id;
     tx.commit().await?;
     Ok(ChatView::from(reload(&app.db, &id).await?))
 }
