@@ -2,12 +2,18 @@
 # duet as its users feel it: one line per scenario (req/s, p50, p99, errors) under
 # `wrk -t2 -c32`, a ceiling line (the same response bytes from a minimal axum server with no
 # authentication and no database), RSS idle and after the run, and cold start to first /health 200;
-# then the proxy overhead of streamed chat completions (bench/proxy.sh, always on SQLite).
+# then, on the same backend, the 60-chat sidebar over GraphQL vs its REST calls (bench/sidebar.sh)
+# and the mixed workload (bench/mixed.sh: 1,000 Zipf-distributed users, 90 % reads / 10 % writes;
+# with --postgres on two instances), each with its ratio to the ceiling of this run; with
+# --postgres the GraphQL sidebar against PostGraphile on one database
+# (/work/shared/peers/postgraphile/compare.sh, PEER_COMPARE to override) and the ratio; last the
+# proxy overhead of streamed chat completions (bench/proxy.sh, always on SQLite).
 #
-# Usage: bench/run.sh [--postgres] [--duration 10s]
+# Usage: bench/run.sh [--postgres] [--duration 10s] [--no-build]
 #   default     fresh SQLite data directory, in-memory limiter
 #   --postgres  fresh database on PostgreSQL (DUET_BENCH_DATABASE_URL, default
 #               postgres://root@127.0.0.1:5432) and Redis (REDIS_URL, default redis://127.0.0.1:6379)
+#   --no-build  use the binaries in target/release as they are
 #
 # Users and chats are created through the public API. Sign-in's rate limit is raised for the run
 # (SIGNIN_RATE_LIMIT) so the scenario measures password verification, not 429s.
@@ -16,11 +22,13 @@ cd "$(dirname "$0")/.."
 
 DURATION=10s
 BACKEND=sqlite
+BUILD=1
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --postgres) BACKEND=postgres ;;
     --duration) DURATION="$2"; shift ;;
-    *) echo "usage: bench/run.sh [--postgres] [--duration 10s]" >&2; exit 2 ;;
+    --no-build) BUILD=0 ;;
+    *) echo "usage: bench/run.sh [--postgres] [--duration 10s] [--no-build]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -29,8 +37,10 @@ CEILING_PORT=$((PORT + 1))
 LARGE_CHATS="${LARGE_CHATS:-100000}"
 
 command -v wrk >/dev/null || { echo "installing wrk"; DEBIAN_FRONTEND=noninteractive apt-get install -y -q wrk >/dev/null; }
-echo "building the release binary, the ceiling server and the proxy benchmark's programs"
-cargo build --release --quiet --bin duet --example ceiling --example fake_llm --example proxy_load
+if [[ $BUILD == 1 ]]; then
+  echo "building the release binary, the ceiling server and the benchmarks' programs"
+  cargo build --release --quiet --bin duet --example ceiling --example fake_llm --example proxy_load --example mixed
+fi
 
 WORK=$(mktemp -d)
 PIDS=()
@@ -126,6 +136,7 @@ post_script "$WORK/new.lua" POST '{"chat":{"title":"Bench","models":["llama3"],"
 post_script "$WORK/update.lua" POST '{"chat":{"title":"Renamed under load","params":{"temperature":0.5}}}'
 post_script "$WORK/signin.lua" POST '{"email":"small@example.com","password":"Passw0rd!"}'
 post_script "$WORK/sidebar.lua" POST "$(python3 -c "import json; print(json.dumps({'query': '$(state sidebar)'}))")"
+python3 -c "import json; print(json.dumps({'query': '$(state sidebar)'}))" > "$WORK/sidebar.body"
 
 RESULTS=()
 scenario() { # name url lua [token]
@@ -143,13 +154,17 @@ save_body() { curl -sf -H "Authorization: Bearer $2" "$BASE$1" > "$WORK/bodies/$
 # before and after duet (the machine's speed drifts) and the ratios use the mean of both.
 save_body /api/v1/auths/ "$SMALL" auths.json
 save_body "/api/v1/chats/?page=1" "$SMALL" chats.json
+curl -sf -H "Authorization: Bearer $SMALL" -H 'Content-Type: application/json' \
+  --data-binary "@$WORK/sidebar.body" "$BASE/graphql" > "$WORK/bodies/sidebar.json"
 target/release/examples/ceiling "$WORK/bodies" "$CEILING_PORT" & PIDS+=("$!")
 until curl -sf "http://127.0.0.1:$CEILING_PORT/auths.json" >/dev/null; do sleep 0.01; done
 AUTHS_BYTES=$(wc -c <"$WORK/bodies/auths.json") CHATS_BYTES=$(wc -c <"$WORK/bodies/chats.json")
+SIDEBAR_BYTES=$(wc -c <"$WORK/bodies/sidebar.json")
 ceiling_pass() { # label
   echo "== ceiling ($1): minimal axum, no auth, no database, same bytes"
   scenario "ceiling $1 (auths bytes, $AUTHS_BYTES B)" "http://127.0.0.1:$CEILING_PORT/auths.json" "$WORK/report.lua"
   scenario "ceiling $1 (chat list bytes, $CHATS_BYTES B)" "http://127.0.0.1:$CEILING_PORT/chats.json" "$WORK/report.lua"
+  scenario "ceiling $1 (sidebar bytes, $SIDEBAR_BYTES B)" "http://127.0.0.1:$CEILING_PORT/sidebar.json" "$WORK/report.lua"
 }
 ceiling_pass before
 
@@ -186,9 +201,11 @@ echo "cold start to first /health 200: $COLD_MS ms; RSS idle $IDLE_RSS, after th
 mean() { python3 -c "print((float($1) + float($2)) / 2)"; }
 CEIL_AUTHS=$(mean "$(rps_of 'ceiling before (auths')" "$(rps_of 'ceiling after (auths')")
 CEIL_CHATS=$(mean "$(rps_of 'ceiling before (chat list')" "$(rps_of 'ceiling after (chat list')")
-echo "ceiling (mean of before and after): auths bytes $CEIL_AUTHS req/s, chat list bytes $CEIL_CHATS req/s"
+CEIL_SIDEBAR=$(mean "$(rps_of 'ceiling before (sidebar')" "$(rps_of 'ceiling after (sidebar')")
+echo "ceiling (mean of before and after): auths bytes $CEIL_AUTHS req/s, chat list bytes $CEIL_CHATS req/s, sidebar bytes $CEIL_SIDEBAR req/s"
 echo "auths/ vs ceiling: $(ratio "$(rps_of 'GET /api/v1/auths/')" "$CEIL_AUTHS") (caches off: $(ratio "$(rps_of 'GET /api/v1/auths/ (caches off)')" "$CEIL_AUTHS"))"
 echo "chat list (50) vs ceiling: $(ratio "$(rps_of 'GET /api/v1/chats/?page=1 (50)')" "$CEIL_CHATS") (caches off: $(ratio "$(rps_of 'GET /api/v1/chats/?page=1 (50, caches off)')" "$CEIL_CHATS"))"
+echo "GraphQL sidebar ($BACKEND) vs ceiling: $(ratio "$(rps_of 'POST /graphql (60-chat sidebar)')" "$CEIL_SIDEBAR")"
 echo "chat list p99: 50 chats $(p99_of 'GET /api/v1/chats/?page=1 (50)') ms, $LARGE_CHATS chats $(p99_of "GET /api/v1/chats/?page=1 ($LARGE_CHATS)") ms"
 p50_of() { for r in "${RESULTS[@]}"; do [[ ${r%%|*} == "$1"* ]] && { cut -d'|' -f3 <<<"$r"; return; }; done; }
 for pass in "" ", caches off"; do
@@ -198,6 +215,28 @@ done
 total_errors=0
 for r in "${RESULTS[@]}"; do total_errors=$((total_errors + $(cut -d'|' -f5 <<<"$r"))); done
 echo "errors in all scenarios: $total_errors"
+
+BACKEND_FLAG=()
+[[ $BACKEND == postgres ]] && BACKEND_FLAG=(--postgres)
+
+echo "== sidebar: one GraphQL request vs the REST calls for the same data ($BACKEND, bench/sidebar.sh)"
+SIDEBAR_PORT=$((PORT + 4)) bench/sidebar.sh --no-build "${BACKEND_FLAG[@]}" 50
+
+echo "== mixed workload ($BACKEND, bench/mixed.sh)"
+MIXED_PORT="${MIXED_PORT:-$((PORT + 6))}" bench/mixed.sh --no-build --duration "$DURATION" "${BACKEND_FLAG[@]}" \
+  | tee "$WORK/mixed.out"
+read -r _ MIXED_RPS _ MIXED_P99 MIXED_ERRORS _ <<<"$(grep '^RESULT ' "$WORK/mixed.out")"
+echo "mixed workload ($BACKEND) vs ceiling (chat list bytes, wrk): $(ratio "$MIXED_RPS" "$CEIL_CHATS"); all operations p99 $MIXED_P99 ms, errors $MIXED_ERRORS"
+
+if [[ $BACKEND == postgres ]]; then
+  COMPARE="${PEER_COMPARE:-/work/shared/peers/postgraphile/compare.sh}"
+  echo "== GraphQL sidebar against PostGraphile on one PostgreSQL database ($COMPARE)"
+  psql -q "$PG/postgres" -c "drop database if exists duet_peer_bench" -c "create database duet_peer_bench"
+  DUET_BIN=target/release/duet DURATION="$DURATION" DUET_ENV="RUST_LOG=warn" \
+    "$COMPARE" "$PG/duet_peer_bench" | tee "$WORK/peer.out"
+  PEER_RATIO=$(sed -n 's/^ratio duet\/peer req\/s=\([0-9.]*\)x.*/\1/p' "$WORK/peer.out")
+  echo "GraphQL sidebar, duet vs PostGraphile (req/s, medians): ${PEER_RATIO}x; duet's sidebar vs its ceiling in this run: $(ratio "$(rps_of 'POST /graphql (60-chat sidebar)')" "$CEIL_SIDEBAR")"
+fi
 
 echo "== proxy overhead: streamed chat completions directly vs through duet (bench/proxy.sh)"
 bench/proxy.sh --no-build

@@ -1,21 +1,44 @@
 #!/usr/bin/env bash
 # A 60-chat sidebar (title, owner name, model names, tags) loaded two ways, against the release
-# build on SQLite:
+# build on SQLite (or, with --postgres, on a fresh PostgreSQL database with Redis):
 #   graphql — one POST /graphql
 #   rest    — the calls a REST client needs for the same data: GET /api/v1/auths/ (owner),
 #             GET /api/v1/chats/?page=1 (titles), GET /api/v1/chats/{id} (model ids) and
 #             GET /api/v1/chats/{id}/tags for each chat, GET /api/v1/models/list (model names)
 # Each way is loaded N times sequentially over one keep-alive connection; prints per-sidebar
 # latency (mean, p50, p99), requests and bytes.
-# Usage: bench/sidebar.sh [N, default 50]
+# Usage: bench/sidebar.sh [--postgres] [--no-build] [N, default 50]
+#   --postgres  a fresh database `duet_sidebar` on PostgreSQL (DUET_BENCH_DATABASE_URL, default
+#               postgres://root@127.0.0.1:5432) and Redis (REDIS_URL, default redis://127.0.0.1:6379)
+#   --no-build  use target/release/duet as it is (bench/run.sh builds it first)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-N="${1:-50}"
-PORT="${PORT:-18183}"
-cargo build --release --quiet
+N=50
+BACKEND=sqlite
+BUILD=1
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --postgres) BACKEND=postgres ;;
+    --no-build) BUILD=0 ;;
+    [0-9]*) N="$1" ;;
+    *) echo "usage: bench/sidebar.sh [--postgres] [--no-build] [N]" >&2; exit 2 ;;
+  esac
+  shift
+done
+PORT="${SIDEBAR_PORT:-${PORT:-18183}}"
+[[ $BUILD == 1 ]] && cargo build --release --quiet --bin duet
 DATA=$(mktemp -d)
 trap 'kill "$PID" 2>/dev/null || true; rm -rf "$DATA"' EXIT
 export DATA_DIR="$DATA" PORT RUST_LOG=warn WEBUI_SECRET_KEY=bench ENABLE_OPENAI_API=false ENABLE_OLLAMA_API=false
+if [[ $BACKEND == postgres ]]; then
+  PG="${DUET_BENCH_DATABASE_URL:-postgres://root@127.0.0.1:5432}"
+  psql -q "$PG/postgres" -c "drop database if exists duet_sidebar" -c "create database duet_sidebar"
+  export DATABASE_URL="$PG/duet_sidebar" REDIS_URL="${REDIS_URL:-redis://127.0.0.1:6379}"
+  export REDIS_KEY_PREFIX="duet-sidebar-$$"
+else
+  unset DATABASE_URL REDIS_URL REDIS_KEY_PREFIX
+fi
+echo "== sidebar, GraphQL vs REST ($BACKEND), $N loads each"
 target/release/duet serve & PID=$!
 until curl -sf "http://127.0.0.1:$PORT/health" >/dev/null; do sleep 0.01; done
 python3 - "$PORT" "$N" <<'PY'

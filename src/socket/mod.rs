@@ -7,11 +7,12 @@
 //! reference's `events` payloads (`payload`), whichever instance produced them. Tokens follow the
 //! REST rules for session tokens (`service::webapp::socket::authenticate`); a connection whose
 //! token stops being valid (revoked, expired, password changed) is disconnected within
-//! `RECHECK_INTERVAL`. `heartbeat`, `join-channels`, `join-note`, `usage`, `events:channel` are
-//! answered harmlessly (duet has no channels or notes); `events:chat` `join` answers whether the
-//! caller may read the chat.
+//! `RECHECK_INTERVAL`. `events:chat` follows chats and marks them read (`rooms`). `heartbeat`,
+//! `join-channels`, `join-note`, `usage`, `events:channel` are answered harmlessly (duet has no
+//! channels or notes).
 
 mod payload;
+mod rooms;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,6 +30,7 @@ use crate::auth::Principal;
 use crate::service::events::{self, UserEvents};
 use crate::service::webapp::socket as svc;
 use payload::Payloads;
+use rooms::Rooms;
 
 /// Where the web app connects (`path: "/ws/socket.io"`).
 pub const PATH: &str = "/ws/socket.io";
@@ -71,6 +73,8 @@ pub fn attach(router: Router, state: &AppState) -> Router {
 struct Session {
     state: AppState,
     joined: Mutex<Option<Joined>>,
+    /// The chats it follows (`events:chat` `join`).
+    rooms: Rooms,
 }
 
 struct Joined {
@@ -104,6 +108,7 @@ impl Session {
         if let Some(old) = joined.take() {
             old.forward.abort();
             socket.leave(room(&old.user_id));
+            self.rooms.leave_all(socket);
         }
         socket.join(room(p.id()));
         // Subscribed here, before the client can ask for anything, so that no event is missed.
@@ -120,10 +125,11 @@ impl Session {
         svc::authenticate(&self.state, &token).await.ok()
     }
 
-    fn leave(&self) {
+    fn leave(&self, socket: &SocketRef) {
         if let Some(joined) = self.joined().take() {
             joined.forward.abort();
         }
+        self.rooms.leave_all(socket);
     }
 }
 
@@ -138,7 +144,7 @@ fn auth_token(data: &Value) -> Option<&str> {
 
 /// A new connection: its handlers, then its sign-in with the handshake's token (or cookie).
 async fn connect(state: AppState, socket: SocketRef, auth: Option<Value>) {
-    let session = Arc::new(Session { state, joined: Mutex::default() });
+    let session = Arc::new(Session { state, joined: Mutex::default(), rooms: Rooms::default() });
     register(&socket, &session);
     let token = auth
         .as_ref()
@@ -184,7 +190,7 @@ fn register(socket: &SocketRef, session: &Arc<Session>) {
             // The check refreshes the user's last activity; a token no longer valid ends the
             // connection, as the reference does.
             if s.user_id().is_some() && s.principal().await.is_none() {
-                s.leave();
+                s.leave(&socket);
                 let _ = socket.disconnect();
                 return;
             }
@@ -192,28 +198,20 @@ fn register(socket: &SocketRef, session: &Arc<Session>) {
         }
     });
     let s = session.clone();
-    socket.on("events:chat", move |TryData(data): TryData<Value>, ack: AckSender| {
+    socket.on("events:chat", move |socket: SocketRef, TryData(data): TryData<Value>, ack: AckSender| {
         let s = s.clone();
         async move {
             let data = data.unwrap_or_default();
-            let kind = data.get("data").and_then(|d| d.get("type")).and_then(Value::as_str);
-            let chat_id = data.get("chat_id").and_then(Value::as_str).unwrap_or("");
-            match kind {
-                Some("join") => {
-                    let allowed = match s.principal().await {
-                        Some(p) if !chat_id.is_empty() => svc::may_follow_chat(&s.state, &p, chat_id).await,
-                        _ => false,
-                    };
-                    let _ = ack.send(&allowed);
+            // A connection that is not signed in is answered without a value, as the reference.
+            let answer = match s.principal().await {
+                Some(p) => rooms::chat_event(&s.state, &s.rooms, &socket, &p, &data).await,
+                None => None,
+            };
+            match answer {
+                Some(value) => {
+                    let _ = ack.send(&value);
                 }
-                Some("leave") => {
-                    let _ = ack.send(&s.user_id().is_some());
-                }
-                // Typing and the read state are not kept by duet.
-                Some("typing") => {
-                    let _ = ack.send(&false);
-                }
-                _ => ack_nothing(ack),
+                None => ack_nothing(ack),
             }
         }
     });
@@ -222,9 +220,9 @@ fn register(socket: &SocketRef, session: &Arc<Session>) {
         socket.on(event, async |ack: AckSender| ack_nothing(ack));
     }
     let s = session.clone();
-    socket.on_disconnect(move |_: DisconnectReason| {
+    socket.on_disconnect(move |socket: SocketRef, _: DisconnectReason| {
         let s = s.clone();
-        async move { s.leave() }
+        async move { s.leave(&socket) }
     });
 }
 

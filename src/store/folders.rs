@@ -507,6 +507,20 @@ pub async fn mark_unread(ex: impl Into<Exec<'_>>, id: &str, user_id: &str) -> Ap
     Ok(n > 0)
 }
 
+/// Marks one chat of `user_id` read at `at` (`last_read_at` = `at`); whether it is theirs.
+pub async fn mark_chat_read(ex: impl Into<Exec<'_>>, id: &str, user_id: &str, at: i64) -> AppResult<bool> {
+    let mut ex = ex.into();
+    let _after = ex.changes(Change::Chats(Some(user_id.to_string())));
+    let n = run!(ex, e => sqlx::query("update chats set last_read_at = $3 where id = $1 and user_id = $2")
+        .bind(id)
+        .bind(user_id)
+        .bind(at)
+        .execute(e)
+        .await
+        .map(|r| r.rows_affected()))?;
+    Ok(n > 0)
+}
+
 /// Puts a chat into a folder (or at the root for `None`): it is no longer pinned, a chat moved
 /// into a folder is no longer archived, `updated_at` moves, and `last_read_at` too when the owner
 /// moves it.

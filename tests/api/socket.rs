@@ -315,6 +315,8 @@ backend_tests!(
     only_valid_session_tokens_sign_a_socket_in,
     a_failed_reply_reaches_the_socket_as_an_error,
     a_temporary_chat_streams_to_the_socket_and_stores_nothing,
+    a_reader_who_joins_a_chat_hears_its_replies_until_it_leaves,
+    last_read_at_marks_the_callers_chat_read_and_tells_their_sockets,
 );
 
 async fn a_signed_in_socket_receives_a_streamed_reply_as_the_reference_events(b: Backend) {
@@ -507,6 +509,138 @@ async fn a_temporary_chat_streams_to_the_socket_and_stores_nothing(b: Backend) {
     assert_eq!(list.body, json!([]));
 }
 
+/// The next reply in the web app's form in `chat`, answering its message `a{n-1}` with `a{n}`.
+fn next_turn(model: &str, session_id: &str, chat: &str, n: u32) -> Value {
+    let mut body = web_app_request(model, session_id, "Say hello");
+    let parent = json!(format!("a{}", n - 1));
+    body["chat_id"] = json!(chat);
+    body["parent_id"] = parent.clone();
+    body["id"] = json!(format!("a{n}"));
+    body["user_message"]["id"] = json!(format!("u{n}"));
+    body["user_message"]["parentId"] = parent;
+    body
+}
+
+/// The shared copy of a payload, as a chat's room hears another user's reply.
+fn shared(user_id: &str, mut p: Value) -> Value {
+    p["user_id"] = json!(user_id);
+    p["shared"] = json!(true);
+    p
+}
+
+/// `events:chat` `join` needs the right to read the chat (`GET /chats/{id}`); a joined
+/// connection hears the replies another user runs in the chat as shared copies, its own
+/// connections nothing twice, and nothing more once it leaves.
+async fn a_reader_who_joins_a_chat_hears_its_replies_until_it_leaves(b: Backend) {
+    let s = setup(b, &[("BYPASS_MODEL_ACCESS_CONTROL", "true")]).await;
+    let (bo, bo_id) = s.app.user(&s.admin, "Bo", "bo@example.com", "user").await;
+    let (cy, _) = s.app.user(&s.admin, "Cy", "cy@example.com", "user").await;
+    let mut bo_sio = Sio::websocket(&s.app, Some(json!({"token": bo})), &[]).await;
+    let (chat, _) = start(&s.app, &bo, web_app_request(OPENAI_MODEL, &bo_sio.sid, "Say hello")).await;
+    assert_eq!(bo_sio.events_until("chat:title").await.len(), 7);
+    assert_eq!(bo_sio.event().await["data"]["data"]["active"], json!(false));
+
+    let join = |id: &str| json!({"chat_id": id, "data": {"type": "join"}});
+    let mut admin = Sio::websocket(&s.app, Some(json!({"token": s.admin})), &[]).await;
+    let mut other = Sio::websocket(&s.app, Some(json!({"token": cy})), &[]).await;
+    let mut nobody = Sio::websocket(&s.app, None, &[]).await;
+    // An admin reads users' chats (ENABLE_ADMIN_CHAT_ACCESS); another user does not.
+    assert_eq!(admin.call("events:chat", join(&chat)).await, json!([true]));
+    assert_eq!(other.call("events:chat", join(&chat)).await, json!([false]));
+    assert_eq!(nobody.call("events:chat", join(&chat)).await, json!([]));
+    for id in ["no-such-chat", "local:abc", ""] {
+        assert_eq!(admin.call("events:chat", join(id)).await, json!([false]), "{id:?}");
+    }
+    assert_eq!(admin.call("events:chat", json!({"data": {"type": "join"}})).await, json!([false]));
+    // The owner's own connection follows too, and hears its reply once.
+    assert_eq!(bo_sio.call("events:chat", join(&chat)).await, json!([true]));
+
+    let (again, _) = start(&s.app, &bo, next_turn(OPENAI_MODEL, &bo_sio.sid, &chat, 2)).await;
+    assert_eq!(again, chat);
+    let p = |kind: &str, data: Value| shared(&bo_id, payload(&chat, "a2", kind, data));
+    assert_eq!(
+        admin.events_until("chat:active").await,
+        vec![p("chat:active", json!({"active": true, "folder_id": null}))]
+    );
+    assert_eq!(
+        admin.events_until("chat:active").await,
+        vec![
+            p("chat:completion", json!({"content": "Hello"})),
+            p("chat:completion", json!({"content": "Hello world"})),
+            p("chat:completion", json!({"content": "Hello world!"})),
+            p("chat:completion", json!({"done": true, "content": "Hello world!"})),
+            p("chat:active", json!({"active": false, "folder_id": null})),
+        ]
+    );
+    let own = bo_sio.events_until("chat:active").await;
+    assert_eq!(own.len(), 2, "{own:?}");
+    let own = bo_sio.events_until("chat:active").await;
+    assert_eq!(own.len(), 5, "{own:?}");
+    assert!(own.iter().all(|e| e.get("shared").is_none()), "{own:?}");
+
+    // Left: the next reply reaches the owner only.
+    let leave = json!({"chat_id": chat, "data": {"type": "leave"}});
+    assert_eq!(admin.call("events:chat", leave).await, json!([true]));
+    start(&s.app, &bo, next_turn(OPENAI_MODEL, &bo_sio.sid, &chat, 3)).await;
+    assert_eq!(bo_sio.events_until("chat:active").await.len(), 2);
+    assert_eq!(bo_sio.events_until("chat:active").await.len(), 5);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for (who, sio) in [("admin", &mut admin), ("other", &mut other), ("nobody", &mut nobody)] {
+        assert_eq!(sio.call("heartbeat", json!({})).await, json!([]), "{who}");
+        assert!(sio.events.is_empty(), "{who} heard {:?}", sio.events);
+    }
+}
+
+/// The caller's first chat's `last_read_at` as the chat list shows it.
+async fn last_read(app: &TestApp, token: &str) -> Value {
+    let list = app.get("/api/v1/chats/", Some(token)).await;
+    assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+    list.body[0]["last_read_at"].clone()
+}
+
+/// `events:chat` `last_read_at` marks the caller's own chat read (as the REST read-state routes
+/// keep it) and sends `chat:list` with the time to the caller's connections; with the unread
+/// counts per folder when the chat was unread. Others' chats are left alone.
+async fn last_read_at_marks_the_callers_chat_read_and_tells_their_sockets(b: Backend) {
+    let s = setup(b, &[("BYPASS_MODEL_ACCESS_CONTROL", "true")]).await;
+    let (bo, _) = s.app.user(&s.admin, "Bo", "bo@example.com", "user").await;
+    let mut bo_sio = Sio::websocket(&s.app, Some(json!({"token": bo})), &[]).await;
+    let mut bo_tab = Sio::polling(&s.app, Some(json!({"token": bo}))).await;
+    let (chat, _) = start(&s.app, &bo, web_app_request(OPENAI_MODEL, &bo_sio.sid, "Say hello")).await;
+    assert_eq!(bo_sio.events_until("chat:title").await.len(), 7);
+    assert_eq!(bo_sio.event().await["data"]["data"]["active"], json!(false));
+    assert_eq!(bo_tab.events_until("chat:title").await.len(), 7);
+    assert_eq!(bo_tab.event().await["data"]["data"]["active"], json!(false));
+    let unread = s.app.post(&format!("/api/v1/chats/{chat}/unread"), Some(&bo), json!({})).await;
+    assert_eq!(unread.status, StatusCode::OK, "{}", unread.text);
+    assert_eq!(last_read(&s.app, &bo).await, json!(0));
+
+    let read = json!({"chat_id": chat, "data": {"type": "last_read_at"}});
+    // Someone else's chat: nothing is written or sent.
+    let mut admin = Sio::websocket(&s.app, Some(json!({"token": s.admin})), &[]).await;
+    assert_eq!(admin.call("events:chat", read.clone()).await, json!([]));
+    assert_eq!(last_read(&s.app, &bo).await, json!(0));
+
+    let before = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_secs();
+    assert_eq!(bo_sio.call("events:chat", read.clone()).await, json!([]));
+    let stored = last_read(&s.app, &bo).await;
+    let at = stored.as_u64().expect("a time");
+    assert!(at >= before && at <= before + 5, "{stored}");
+    let told = json!({"chat_id": chat, "data": {"type": "chat:list",
+                      "data": {"chat_id": chat, "last_read_at": at, "folder_unread_counts": {}}}});
+    assert_eq!(bo_sio.event().await, told);
+    assert_eq!(bo_tab.event().await, told);
+    // Read already: no counts.
+    assert_eq!(bo_tab.call("events:chat", read).await, json!([]));
+    let again = bo_tab.event().await;
+    assert_eq!(again["data"]["data"].get("folder_unread_counts"), None, "{again}");
+    assert_eq!(again["data"]["data"]["chat_id"], json!(chat));
+    assert_eq!(bo_sio.event().await, again);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(admin.call("heartbeat", json!({})).await, json!([]));
+    assert!(admin.events.is_empty(), "{:?}", admin.events);
+}
+
 /// With Redis shared, a socket on instance B hears a reply that instance A produces, lists it
 /// while it runs, and stops it through B: the stop reaches A over the bus, and A stores the text
 /// so far.
@@ -518,7 +652,11 @@ async fn a_temporary_chat_streams_to_the_socket_and_stores_nothing(b: Backend) {
 async fn a_socket_on_another_instance_hears_and_stops_a_reply() {
     let url = required_redis_url();
     let prefix = unique_prefix();
-    let env = [("REDIS_URL", url.as_str()), ("REDIS_KEY_PREFIX", prefix.as_str())];
+    let env = [
+        ("REDIS_URL", url.as_str()),
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+        ("BYPASS_MODEL_ACCESS_CONTROL", "true"),
+    ];
     let s = setup(Backend::Postgres, &env).await;
     let openai_url = s.openai.url();
     let ollama_url = s.ollama.url();
@@ -527,6 +665,7 @@ async fn a_socket_on_another_instance_hears_and_stops_a_reply() {
         .separate_instance(&[
             env[0],
             env[1],
+            env[2],
             ("OPENAI_API_BASE_URLS", &openai_url),
             ("OPENAI_API_KEYS", crate::completions::KEY),
             ("OLLAMA_BASE_URLS", &ollama_url),
@@ -588,4 +727,29 @@ async fn a_socket_on_another_instance_hears_and_stops_a_reply() {
         json!({"task_ids": []})
     );
     assert_eq!(s.app.get("/api/tasks", Some(&s.admin)).await.body, json!({"tasks": []}));
+
+    // A chat followed on B hears another user's reply run on A.
+    s.openai.set(Script::Answer { delay: Duration::from_millis(0) });
+    let (bo, bo_id) = s.app.user(&s.admin, "Bo", "bo@example.com", "user").await;
+    let mut bo_on_a = Sio::websocket(&s.app, Some(json!({"token": bo})), &[]).await;
+    let (chat3, _) = start(&s.app, &bo, web_app_request(OPENAI_MODEL, &bo_on_a.sid, "Say hello")).await;
+    assert_eq!(bo_on_a.events_until("chat:title").await.len(), 7);
+    assert_eq!(bo_on_a.event().await["data"]["data"]["active"], json!(false));
+    let join = json!({"chat_id": chat3, "data": {"type": "join"}});
+    assert_eq!(on_b.call("events:chat", join).await, json!([true]));
+    start(&s.app, &bo, next_turn(OPENAI_MODEL, &bo_on_a.sid, &chat3, 2)).await;
+    // The end of the first reply may reach B after the join (it crosses Redis): skipped.
+    let mut heard = Vec::new();
+    while heard.last().is_none_or(|e: &Value| e["data"]["data"]["active"] != json!(false)) {
+        let e = on_b.event().await;
+        if e["message_id"] == "a2" {
+            heard.push(e);
+        }
+    }
+    let p = |kind: &str, data: Value| shared(&bo_id, payload(&chat3, "a2", kind, data));
+    assert_eq!(heard[0], p("chat:active", json!({"active": true, "folder_id": null})));
+    assert_eq!(
+        heard[heard.len() - 2],
+        p("chat:completion", json!({"done": true, "content": "Hello world!"}))
+    );
 }

@@ -2,7 +2,8 @@
 // FRONTEND_BUILD_DIR) in headless chromium, as a person would: the first sign-up makes the admin;
 // two chats made through the API are listed in the sidebar; one opens with its messages; a
 // message typed into a new chat gets its reply streamed in, the stop button goes away, and the
-// reply is still there after a reload; a chat is renamed, another deleted; the admin signs out.
+// reply is still there after a reload; a reply stopped halfway keeps its text so far, also after
+// a reload; a chat is renamed, another deleted; the admin signs out.
 //
 // Each step prints `PASS <step>: <what was seen>` or `FAIL <step>: <why>` and leaves a screenshot
 // (`NN-<step>.png`) in WEBAPP_SHOTS when set. A step that fails does not stop the ones that do not
@@ -17,6 +18,8 @@ import { mkdirSync } from 'node:fs';
 import { chromium } from 'playwright-core';
 
 const [base, name, email, password, typedMessage, reply] = process.argv.slice(2);
+// What is typed into the chat whose reply is stopped.
+const stopMessage = 'Start a reply, then stop it.';
 if (!base || !name || !email || !password || !typedMessage || !reply) {
   console.error('usage: node webapp.mjs <base-url> <name> <email> <password> <message> <reply>');
   process.exit(2);
@@ -243,6 +246,42 @@ await step('reload', ['send-message'], async () => {
   return `/c/${chats.typed} still shows the message and the reply`;
 });
 
+await step('stop', ['send-message'], async () => {
+  await home();
+  await page.locator('#chat-input').click();
+  await page.keyboard.type(stopMessage);
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/\/c\/[0-9a-f-]+$/);
+  chats.stopped = page.url().split('/c/')[1];
+  const stop = page.locator('button[aria-label="Stop"]');
+  await stop.waitFor({ state: 'visible' }).catch(() => fail('no stop button while the reply streams'));
+  const first = reply.split(' ')[0];
+  const answer = page.locator('#messages-container .chat-assistant').last();
+  await answer.getByText(first, { exact: false }).waitFor({ state: 'visible' }).catch(() => fail(`the reply's first word "${first}" is not shown`));
+  await stop.click();
+  await stop.waitFor({ state: 'hidden' }).catch(() => fail('the stop button stays after stopping'));
+  await screenshot('stopped');
+  // The server stores the text the reply had when it stopped.
+  let stored = '';
+  for (let i = 0; i < 50; i += 1) {
+    const chat = await api('GET', `/api/v1/chats/${chats.stopped}`);
+    const m = Object.values(chat.chat.history.messages).find((x) => x.role === 'assistant');
+    if (m && m.done) {
+      stored = m.content;
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  if (!stored) fail('no finished, non-empty reply is stored');
+  if (stored === reply || !reply.startsWith(stored)) fail(`the stored reply is "${stored}", not a part of "${reply}"`);
+  await page.reload();
+  await waitForText(stopMessage, 'after stopping and reloading');
+  const shown = (await page.locator('#messages-container .chat-assistant').last().innerText()).replace(/\s+/g, ' ').trim();
+  if (!shown.includes(stored.trim())) fail(`after the reload the reply shows "${shown}", stored "${stored}"`);
+  if (shown.includes(reply)) fail('after the reload the whole reply is shown');
+  return `stopped after "${stored}"; the same text is shown after a reload`;
+});
+
 await step('rename', ['sidebar'], async () => {
   await home();
   await openSidebar();
@@ -285,6 +324,6 @@ await step('sign-out', ['sign-up'], async () => {
 await browser.close();
 for (const line of bad) console.log(`BAD ${line}`);
 const passed = results.filter(([, ok]) => ok).length;
-console.log(`chats: kept=${chats.kept ?? ''} deleted=${chats.gone ?? ''} typed=${chats.typed ?? ''}`);
+console.log(`chats: kept=${chats.kept ?? ''} deleted=${chats.gone ?? ''} typed=${chats.typed ?? ''} stopped=${chats.stopped ?? ''}`);
 console.log(`summary: ${passed} of ${results.length} steps passed, ${bad.length} bad answers`);
 process.exit(passed === results.length && bad.length === 0 ? 0 : 1);

@@ -1,5 +1,6 @@
-//! Read state of chats (`last_read_at`): marking every chat read, marking one unread, and the
-//! unread counts per folder those answers carry.
+//! Read state of chats (`last_read_at`): marking every chat read, marking one read (the web app's
+//! socket `events:chat` `last_read_at`) or unread, and the unread counts per folder those answers
+//! carry.
 
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -37,6 +38,36 @@ pub async fn mark_all_read(app: &App, caller: &Caller) -> AppResult<ChatsReadVie
     let p = caller.require_verified()?;
     let updated_count = store::folders::mark_read(&app.db, p.id(), None).await?;
     Ok(ChatsReadView { updated_count, folder_unread_counts: folders::unread_counts(app, p.id()).await? })
+}
+
+/// One chat marked read (`socket/main.py` `chat_events`, `last_read_at`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ChatReadView {
+    pub chat_id: String,
+    /// When it was read (now, in seconds).
+    pub last_read_at: i64,
+    /// Unread chats per folder after, only when the chat was unread before.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub folder_unread_counts: Option<UnreadCounts>,
+}
+
+/// The caller's chat reads as read now (`last_read_at` = now); `None` for others' chats and
+/// unknown ids, as the reference ignores them.
+pub async fn mark_read(app: &App, caller: &Caller, id: &str) -> AppResult<Option<ChatReadView>> {
+    let p = caller.require_verified()?;
+    let Some(chat) = store::chats::get(&app.db, id).await?.filter(|c| c.user_id == p.id()) else {
+        return Ok(None);
+    };
+    let was_unread = chat.last_read_at.is_none_or(|read| chat.updated_at > read);
+    let now = store::now();
+    if !store::folders::mark_chat_read(&app.db, id, p.id(), now).await? {
+        return Ok(None);
+    }
+    let folder_unread_counts = match was_unread {
+        true => Some(folders::unread_counts(app, p.id()).await?),
+        false => None,
+    };
+    Ok(Some(ChatReadView { chat_id: id.to_string(), last_read_at: now, folder_unread_counts }))
 }
 
 /// `POST /chats/{id}/unread`: the caller's chat reads as never read (`last_read_at` = 0); 404
