@@ -128,8 +128,10 @@ pub struct Config {
     /// once; another instance's within this time.
     pub settings_cache_ttl: Duration,
     /// How long the account read behind a session token is reused (`SESSION_CACHE_TTL`, ms) and a
-    /// page of a user's chat list (`CHAT_LIST_CACHE_TTL`, ms). `None`: 5000 on SQLite, 0 (off) on
-    /// PostgreSQL. This instance's own writes apply at once; another process's within this time.
+    /// page of a user's chat list, an owner's opened chat and the stored models with their grants
+    /// (`CHAT_LIST_CACHE_TTL`, ms). `None`: 5000 on SQLite and on PostgreSQL with Redis, 0 (off) on
+    /// PostgreSQL without it. This instance's own writes apply at once; another's as announced
+    /// over Redis, and never later than this time.
     pub session_cache_ttl: Option<Duration>,
     pub chat_list_cache_ttl: Option<Duration>,
     pub redis_url: Option<String>,

@@ -2,7 +2,8 @@
 //! `chat_completion` in `main.py`): the body handed to `service::completions`, and its answer
 //! rendered — the provider's JSON, the provider's refusal with its status and `Retry-After`, or an
 //! event stream fed chunk by chunk (no buffering; a slow client slows the provider's reading, a
-//! client that disconnects drops the body, which the turn's task notices). A saved turn's chat
+//! client that disconnects drops the body, which the turn's task notices, or which closes the
+//! provider's connection when the body reads the provider itself). A saved turn's chat
 //! id is sent as `X-Chat-Id`. The web app's form (a `session_id` with a chat) is answered at once
 //! with the turn's task ids while the replies run in the background. These routes are not cut by
 //! `REQUEST_TIMEOUT` (see `http::timeout`).
@@ -16,7 +17,6 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
-use tokio::sync::mpsc;
 
 use super::extract::read_json;
 use crate::app::AppState;
@@ -61,8 +61,8 @@ async fn chat_completion_v1(
     Ok(render(svc::chat_completion(&s, &caller, body).await?))
 }
 
-/// A response body fed by the turn's task, one chunk per frame.
-struct ChunkBody(mpsc::Receiver<Bytes>);
+/// A response body: what has arrived of the stream, one frame per poll.
+struct ChunkBody(svc::Chunks);
 
 impl http_body::Body for ChunkBody {
     type Data = Bytes;
@@ -72,7 +72,7 @@ impl http_body::Body for ChunkBody {
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<http_body::Frame<Bytes>, Self::Error>>> {
-        self.0.poll_recv(cx).map(|chunk| chunk.map(|bytes| Ok(http_body::Frame::data(bytes))))
+        self.0.poll_next(cx).map(|chunk| chunk.map(|bytes| Ok(http_body::Frame::data(bytes))))
     }
 }
 

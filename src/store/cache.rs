@@ -1,5 +1,6 @@
-//! Short-lived copies of the two hottest reads: the account row behind a session token (read on
-//! every authenticated request) and pages of a user's chat list.
+//! Short-lived copies of the hottest reads: the account row behind a session token (read on
+//! every authenticated request), pages of a user's chat list, and the stored models with their
+//! grants (read by every `/api/models` and every completion).
 //!
 //! Correctness rests on one rule: every store function that writes a table behind a cached read
 //! declares it (`Exec::changes`), and the copies it affects are dropped once the write is visible
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use super::auths::SessionRow;
 use super::chats::TitlePage;
+use super::models::StoredModels;
 
 /// What a write changes (also what travels to the other instances, see `cache_sync`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -28,8 +30,12 @@ pub enum Change {
     Account(String),
     /// Chats (titles, flags, tags, shares) of one user, or of anyone (`None`).
     Chats(Option<String>),
-    /// Group memberships (any): whether a user is in a group is part of their session row.
+    /// Group memberships (any): whether a user is in a group is part of their session row. A
+    /// group's deletion is declared so too, and it deletes the grants naming the group, so this
+    /// also drops the stored models.
     Memberships,
+    /// Stored models or model grants (any).
+    Models,
     /// Anything: the database was changed behind duet's back.
     Everything,
 }
@@ -41,6 +47,8 @@ pub struct Caches {
     pub sessions: OwnedCache<SessionRow>,
     /// `(user id, list parameters)` → a page of chat titles.
     pub chat_lists: OwnedCache<std::sync::Arc<TitlePage>>,
+    /// Every stored model row with its grants, as one entry (see `models::stored`).
+    pub models: OwnedCache<std::sync::Arc<StoredModels>>,
     /// Where this instance's changes are announced to the others (empty without Redis).
     links: RwLock<Vec<super::cache_sync::Link>>,
 }
@@ -50,6 +58,7 @@ impl Default for Caches {
         Caches {
             sessions: OwnedCache::new(20_000),
             chat_lists: OwnedCache::new(4_000),
+            models: OwnedCache::new(1),
             links: RwLock::default(),
         }
     }
@@ -79,7 +88,11 @@ impl Caches {
             match change {
                 Change::Account(user) => self.sessions.invalidate(Some(user)),
                 Change::Chats(user) => self.chat_lists.invalidate(user.as_deref()),
-                Change::Memberships => self.sessions.invalidate(None),
+                Change::Memberships => {
+                    self.sessions.invalidate(None);
+                    self.models.invalidate(None);
+                }
+                Change::Models => self.models.invalidate(None),
                 Change::Everything => self.each().iter().for_each(|c| c.invalidate_all()),
             }
         }
@@ -105,8 +118,8 @@ impl Caches {
         self.links.write().unwrap_or_else(|e| e.into_inner()).push(link);
     }
 
-    fn each(&self) -> [&dyn Gate; 2] {
-        [&self.sessions, &self.chat_lists]
+    fn each(&self) -> [&dyn Gate; 3] {
+        [&self.sessions, &self.chat_lists, &self.models]
     }
 }
 

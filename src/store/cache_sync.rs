@@ -130,6 +130,7 @@ mod tests {
         let caches = Arc::new(Caches::default());
         caches.sessions.set_ttl(Duration::from_secs(60));
         caches.chat_lists.set_ttl(Duration::from_secs(60));
+        caches.models.set_ttl(Duration::from_secs(60));
         caches
     }
 
@@ -171,6 +172,20 @@ mod tests {
         assert!(caches.chat_lists.get("u2", "page").is_some());
         bus.publish(other(vec![Change::Everything]));
         until(|| caches.chat_lists.is_empty()).await;
+    }
+
+    #[tokio::test]
+    async fn a_model_change_from_elsewhere_drops_the_stored_models() {
+        let caches = caches_on();
+        let bus = Arc::new(Bus::local());
+        attach(&caches, bus.clone());
+        until(|| caches.serving()).await;
+        let t = caches.models.ticket().expect("serving");
+        caches.models.put(t, "", String::new(), Default::default());
+        put(&caches, "u1");
+        bus.publish(other(vec![Change::Models]));
+        until(|| caches.models.is_empty()).await;
+        assert_eq!(caches.chat_lists.len(), 1, "only the models go");
     }
 
     #[tokio::test]

@@ -82,6 +82,7 @@ pub async fn replace_grants(
     grants: &[NewGrant],
     now: i64,
 ) -> AppResult<()> {
+    declare(tx, resource_type);
     run!(&mut *tx, e => sqlx::query("delete from access_grants where resource_type = $1 and resource_id = $2")
         .bind(resource_type).bind(resource_id).execute(e).await.map(|r| r.rows_affected()))?;
     for g in grants {
@@ -134,8 +135,16 @@ pub async fn granted_ids(
 
 /// Deletes every grant of a resource.
 pub async fn delete_for(tx: &mut Tx, resource_type: &str, resource_id: &str) -> AppResult<u64> {
+    declare(tx, resource_type);
     Ok(
         run!(&mut *tx, e => sqlx::query("delete from access_grants where resource_type = $1 and resource_id = $2")
         .bind(resource_type).bind(resource_id).execute(e).await.map(|r| r.rows_affected()))?,
     )
+}
+
+/// Model grants are part of the cached stored models (`models::stored`).
+fn declare(tx: &mut Tx, resource_type: &str) {
+    if resource_type == MODEL {
+        tx.changes(super::cache::Change::Models);
+    }
 }

@@ -177,6 +177,8 @@ impl Db {
     pub fn set_read_cache_ttls(&self, sessions: Duration, chat_lists: Duration) {
         self.caches.sessions.set_ttl(sessions);
         self.caches.chat_lists.set_ttl(chat_lists);
+        // The stored models with their grants follow the chat lists' time to live.
+        self.caches.models.set_ttl(chat_lists);
     }
 
     /// Drops every cached read (configuration, sessions, chat lists), e.g. after the database was

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use serde_json::Value;
 use sqlx::types::Json;
 
+use super::cache::Change;
 use super::grants::{GrantRow, MODEL};
 use super::{Backend, Db, Exec, Tx, placeholders};
 use crate::error::AppResult;
@@ -65,6 +66,8 @@ pub struct ModelWrite<'a> {
 }
 
 pub async fn insert(ex: impl Into<Exec<'_>>, m: &ModelWrite<'_>) -> AppResult<()> {
+    let mut ex = ex.into();
+    let _after = ex.changes(Change::Models);
     let sql = concat!(
         "insert into models (id, user_id, base_model_id, name, params, meta, version_id, is_active, ",
         "updated_at, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
@@ -92,6 +95,8 @@ pub async fn update(ex: impl Into<Exec<'_>>, m: &ModelWrite<'_>) -> AppResult<u6
         "update models set base_model_id = $2, name = $3, params = $4, meta = $5, version_id = $6, ",
         "is_active = $7, updated_at = $8 where id = $1"
     );
+    let mut ex = ex.into();
+    let _after = ex.changes(Change::Models);
     Ok(run!(ex, e => sqlx::query(sql)
         .bind(m.id)
         .bind(m.base_model_id)
@@ -161,6 +166,42 @@ pub async fn all(db: &Db) -> AppResult<Vec<ModelRow>> {
     )
 }
 
+/// Every model row (oldest first) with its grants: what `/api/models` and a completion's model
+/// lookup read, served from `Caches::models` while fresh (every write to `models` or to model
+/// grants declares `Change::Models`).
+#[derive(Debug, Default)]
+pub struct StoredModels {
+    pub rows: Vec<ModelRow>,
+    pub grants: HashMap<String, Vec<GrantRow>>,
+}
+
+impl StoredModels {
+    pub fn get(&self, id: &str) -> Option<&ModelRow> {
+        self.rows.iter().find(|r| r.id == id)
+    }
+
+    /// The grants of model `id`, oldest first.
+    pub fn grants_of(&self, id: &str) -> &[GrantRow] {
+        self.grants.get(id).map(Vec::as_slice).unwrap_or_default()
+    }
+}
+
+/// `StoredModels`: two statements, none while the cached copy is fresh.
+pub async fn stored(db: &Db) -> AppResult<std::sync::Arc<StoredModels>> {
+    let cache = &db.caches().models;
+    if let Some(set) = cache.get("", "") {
+        return Ok(set);
+    }
+    let ticket = cache.ticket();
+    let rows = all(db).await?;
+    let grants = grants_by_model(super::grants::all_grants(db, MODEL).await?);
+    let set = std::sync::Arc::new(StoredModels { rows, grants });
+    if let Some(ticket) = ticket {
+        cache.put(ticket, "", String::new(), set.clone());
+    }
+    Ok(set)
+}
+
 /// Rows with `base_model_id` null (settings for upstream models), oldest first.
 pub async fn base(db: &Db) -> AppResult<Vec<ModelRow>> {
     Ok(run!(db, e => sqlx::query_as(concat!(
@@ -171,6 +212,8 @@ pub async fn base(db: &Db) -> AppResult<Vec<ModelRow>> {
 
 /// Flips `is_active` and bumps `updated_at`.
 pub async fn toggle(ex: impl Into<Exec<'_>>, id: &str, now: i64) -> AppResult<u64> {
+    let mut ex = ex.into();
+    let _after = ex.changes(Change::Models);
     Ok(
         run!(ex, e => sqlx::query("update models set is_active = not is_active, updated_at = $2 where id = $1")
         .bind(id)
@@ -182,6 +225,8 @@ pub async fn toggle(ex: impl Into<Exec<'_>>, id: &str, now: i64) -> AppResult<u6
 }
 
 pub async fn touch(ex: impl Into<Exec<'_>>, id: &str, now: i64) -> AppResult<()> {
+    let mut ex = ex.into();
+    let _after = ex.changes(Change::Models);
     run!(ex, e => sqlx::query("update models set updated_at = $2 where id = $1")
         .bind(id)
         .bind(now)
@@ -193,6 +238,7 @@ pub async fn touch(ex: impl Into<Exec<'_>>, id: &str, now: i64) -> AppResult<()>
 
 /// Deletes a model with its grants and history.
 pub async fn delete(tx: &mut Tx, id: &str) -> AppResult<bool> {
+    tx.changes(Change::Models);
     run!(&mut *tx, e => sqlx::query("delete from access_grants where resource_type = $1 and resource_id = $2")
         .bind(MODEL).bind(id).execute(e).await.map(|r| r.rows_affected()))?;
     run!(&mut *tx, e => sqlx::query("delete from model_history where model_id = $1")
@@ -204,6 +250,7 @@ pub async fn delete(tx: &mut Tx, id: &str) -> AppResult<bool> {
 
 /// Deletes the grants that name a user (their account is being deleted).
 pub async fn delete_grants_to_user(tx: &mut Tx, user_id: &str) -> AppResult<u64> {
+    tx.changes(Change::Models);
     Ok(
         run!(tx, e => sqlx::query("delete from access_grants where principal_type = 'user' and principal_id = $1")
         .bind(user_id).execute(e).await.map(|r| r.rows_affected()))?,
@@ -212,6 +259,7 @@ pub async fn delete_grants_to_user(tx: &mut Tx, user_id: &str) -> AppResult<u64>
 
 /// Deletes every model, every model grant and all history.
 pub async fn delete_all(tx: &mut Tx) -> AppResult<u64> {
+    tx.changes(Change::Models);
     run!(&mut *tx, e => sqlx::query("delete from access_grants where resource_type = $1")
         .bind(MODEL).execute(e).await.map(|r| r.rows_affected()))?;
     run!(&mut *tx, e => sqlx::query("delete from model_history").execute(e).await.map(|r| r.rows_affected()))?;
@@ -540,6 +588,7 @@ pub async fn metas(db: &Db, base: bool, reader: Option<&str>) -> AppResult<Vec<J
 /// Deletes these models with their grants and history inside `tx` (`sync` drops what the list
 /// no longer names).
 pub async fn delete_many(tx: &mut Tx, ids: &[String]) -> AppResult<u64> {
+    tx.changes(Change::Models);
     let mut deleted = 0;
     // Well under every backend's limit of bound parameters per statement.
     for chunk in ids.chunks(500) {

@@ -5,6 +5,8 @@
 //! error status with its body, a whole body, or a stream read chunk by chunk. Dropping a
 //! `Stream` closes the connection to the provider.
 
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -114,20 +116,56 @@ impl From<reqwest::Error> for Failure {
 }
 
 /// A streamed answer: its status and forwardable headers, and its body chunk by chunk.
-#[derive(Debug)]
 pub struct Stream {
-    response: reqwest::Response,
+    body: reqwest::Body,
     limits: Limits,
+    /// The limit of the wait in progress (armed when a read finds nothing, dropped by the next
+    /// chunk).
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
     pub status: u16,
     pub headers: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for Stream {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream").field("status", &self.status).field("headers", &self.headers).finish()
+    }
 }
 
 impl Stream {
     /// The next chunk as it arrives; `None` at the end. A provider that goes silent for longer
     /// than the idle limit, passes the total limit or breaks off fails.
     pub async fn next(&mut self) -> Result<Option<Bytes>, Failure> {
-        let limits = self.limits;
-        limits.run(self.response.chunk()).await
+        std::future::poll_fn(|cx| self.poll_next(cx)).await
+    }
+
+    /// `next` for a reader that polls (a response body reading the provider itself): a chunk
+    /// that has arrived, the end, a failure, or `Pending` with `cx` woken by the next of these.
+    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>, Failure>> {
+        use http_body::Body as _;
+        loop {
+            match Pin::new(&mut self.body).poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    self.timer = None;
+                    match frame.into_data() {
+                        Ok(data) => return Poll::Ready(Ok(Some(data))),
+                        // Trailers: not part of the body.
+                        Err(_) => continue,
+                    }
+                }
+                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e.into())),
+                Poll::Ready(None) => return Poll::Ready(Ok(None)),
+                Poll::Pending => break,
+            }
+        }
+        if self.timer.is_none() {
+            let Some(wait) = self.limits.next_wait() else { return Poll::Pending };
+            self.timer = Some(Box::pin(tokio::time::sleep(wait)));
+        }
+        match self.timer.as_mut().map(|t| t.as_mut().poll(cx)) {
+            Some(Poll::Ready(())) => Poll::Ready(Err(Failure::TimedOut)),
+            _ => Poll::Pending,
+        }
     }
 }
 
@@ -214,7 +252,8 @@ impl Upstream {
         };
         if streamed {
             let headers = forwarded(response.headers());
-            return Ok(Answer::Stream(Stream { response, limits, status, headers }));
+            let body = reqwest::Body::from(response);
+            return Ok(Answer::Stream(Stream { body, limits, timer: None, status, headers }));
         }
         let bytes = read_whole(&mut response, limits).await?;
         Ok(Answer::Whole { status, body: Body::read(&bytes) })

@@ -21,6 +21,7 @@ mod graphql_models;
 mod groups;
 mod hostile;
 mod migrate;
+mod model_cache;
 mod models;
 mod models_routes;
 mod openapi;

@@ -3,8 +3,9 @@
 //! chunk by chunk as it arrives (converting Ollama's NDJSON to OpenAI's SSE), waiting while the
 //! client reads (backpressure), recording a saved turn's reply as it goes.
 //!
-//! The task is spawned, so it does not die with the request: when the client disconnects, an
-//! unsaved request stops at once (the provider's connection is dropped), a saved one reads the
+//! An unsaved OpenAI-compatible completion does without this task (`direct`). The task is
+//! spawned, so it does not die with the request: when the client disconnects, an unsaved request
+//! stops at once (the provider's connection is dropped), a saved one reads the
 //! answer to its end and stores it. A reply whose writer is stopped (a task's stop) drops the
 //! provider's connection at once and stores the text so far.
 
@@ -16,7 +17,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::Instrument;
 
 use super::persist::{Writer, error_text};
-use super::view::{Body, Completion, Reply};
+use super::view::{Body, Chunks, Completion, Reply};
 use crate::error::{AppError, AppResult, ErrorCode};
 use crate::upstream::chat::{Answer, Failure, Stream};
 use crate::upstream::convert::{DONE, StreamConverter, answer_to_openai};
@@ -27,7 +28,7 @@ const CHANNEL_CHUNKS: usize = 16;
 
 /// What a stream that fails midway ends with (the reference's frame, then `[DONE]`).
 pub const STREAM_FAILED: &str = "\n\ndata: {\"error\": {\"message\": \"Chat completion stream failed\"}}\n\n";
-const STREAM_FAILED_TEXT: &str = "Chat completion stream failed";
+pub(super) const STREAM_FAILED_TEXT: &str = "Chat completion stream failed";
 
 /// The longest NDJSON line read from Ollama.
 const MAX_LINE: usize = 16 * 1024 * 1024;
@@ -125,6 +126,27 @@ async fn run(job: Job, mut head: Head, raw: bool) {
         return;
     };
     let (answer, error) = match sent {
+        Ok(Answer::Stream(s)) if raw => return super::passthrough::forward(kind, s, head).await,
+        Ok(Answer::Stream(s)) => return forward(kind, s, head, writer).await,
+        sent => settle(kind, sent, raw, writer.as_mut()),
+    };
+    // A saved reply is stored before the answer is handed over, so a client reading the chat
+    // right after sees it finished.
+    if let Some(w) = writer {
+        w.finish(error).await;
+    }
+    let _ = head.send(answer);
+}
+
+/// The answer of a provider that did not stream: its failure, refusal or whole body (recorded by
+/// `writer`), and the error text a saved reply ends with.
+pub(super) fn settle(
+    kind: Kind,
+    sent: Result<Answer, Failure>,
+    raw: bool,
+    writer: Option<&mut Writer>,
+) -> (AppResult<Completion>, Option<String>) {
+    match sent {
         Err(failure) => {
             let error = unreachable(kind, &failure);
             let text = error.message();
@@ -148,7 +170,7 @@ async fn run(job: Job, mut head: Head, raw: bool) {
             };
             match answer {
                 Ok(v) => {
-                    if let Some(w) = writer.as_mut() {
+                    if let Some(w) = writer {
                         w.whole(&v);
                     }
                     (Ok(Completion::Json(v)), None)
@@ -159,15 +181,12 @@ async fn run(job: Job, mut head: Head, raw: bool) {
                 }
             }
         }
-        Ok(Answer::Stream(s)) if raw => return super::passthrough::forward(kind, s, head).await,
-        Ok(Answer::Stream(s)) => return forward(kind, s, head, writer).await,
-    };
-    // A saved reply is stored before the answer is handed over, so a client reading the chat
-    // right after sees it finished.
-    if let Some(w) = writer {
-        w.finish(error).await;
+        Ok(Answer::Stream(_)) => {
+            let error = AppError::internal("a stream settled as a whole answer");
+            let text = error.message();
+            (Err(error), Some(text))
+        }
     }
-    let _ = head.send(answer);
 }
 
 /// Where streamed bytes go: the client while it reads, and the saved reply.
@@ -197,7 +216,7 @@ async fn forward(kind: Kind, mut stream: Stream, head: Head, mut writer: Option<
         headers.retain(|(n, _)| n != "content-type");
         headers.push(("content-type".into(), "text/event-stream".into()));
     }
-    let reply = Reply { status: stream.status, headers, chunks: rx };
+    let reply = Reply { status: stream.status, headers, chunks: Chunks::channel(rx) };
     let mut sink = Sink { client: Some(tx), saved: writer.is_some() };
     if head.send(Ok(Completion::Stream(reply))).is_err() {
         sink.client = None;

@@ -18,6 +18,7 @@ use crate::upstream::Kind;
 use crate::upstream::convert::truthy;
 
 mod background;
+mod direct;
 mod drive;
 mod form;
 mod model_params;
@@ -38,7 +39,7 @@ pub use drive::STREAM_FAILED;
 pub use form::{ChatFields, CompletionForm, Entry};
 pub use persist::{PROGRESS_INTERVAL, is_temporary_chat};
 pub use provider::{ollama_chat, openai_chat};
-pub use view::{Body, Completion, CompletionMessageDoc, CompletionRequestDoc, CompletionView, Reply};
+pub use view::{Body, Chunks, Completion, CompletionMessageDoc, CompletionRequestDoc, CompletionView, Reply};
 
 use prompt::PromptContext;
 
@@ -149,7 +150,14 @@ pub async fn complete(app: &App, caller: &Caller, body: Value) -> AppResult<Comp
         stream,
         writer: turn.map(|t| persist::Writer::new(app, p.id(), t)),
     };
-    let answer = match drive::start(job).await {
+    // An unsaved OpenAI-compatible stream is read by the response itself (`direct`); anything
+    // else is carried by a task of its own.
+    let started = if job.writer.is_none() && job.kind == Kind::OpenAi {
+        direct::start(job).await
+    } else {
+        drive::start(job).await
+    };
+    let answer = match started {
         Ok(answer) => answer,
         Err(e) if chat_id.is_some() => Completion::Failed(e),
         Err(e) => return Err(e),

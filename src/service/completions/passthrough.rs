@@ -7,7 +7,7 @@
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
-use super::view::{Completion, Reply};
+use super::view::{Chunks, Completion, Reply};
 use crate::error::AppResult;
 use crate::upstream::Kind;
 use crate::upstream::chat::Stream;
@@ -26,7 +26,10 @@ pub async fn forward(kind: Kind, mut stream: Stream, head: oneshot::Sender<AppRe
         headers.retain(|(n, _)| n != "content-type");
         headers.push(("content-type".into(), "application/x-ndjson".into()));
     }
-    if head.send(Ok(Completion::Stream(Reply { status: stream.status, headers, chunks: rx }))).is_err() {
+    if head
+        .send(Ok(Completion::Stream(Reply { status: stream.status, headers, chunks: Chunks::channel(rx) })))
+        .is_err()
+    {
         return;
     }
     loop {

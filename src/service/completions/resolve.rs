@@ -12,9 +12,9 @@ use serde_json::{Map, Value};
 use crate::app::App;
 use crate::auth::{Caller, Principal};
 use crate::error::{AppError, AppResult, ErrorCode};
-use crate::service::grants;
+use crate::service::policy;
 use crate::store;
-use crate::store::models::ModelRow;
+use crate::store::models::{ModelRow, StoredModels};
 use crate::upstream::{Connection, Kind};
 
 /// How many presets a chain of base models may pass through.
@@ -41,25 +41,45 @@ fn not_found() -> AppError {
     AppError::bad_request(ErrorCode::ModelNotFound)
 }
 
-/// Whether the caller may read a stored model: its owner, or a read grant.
-async fn may_read(app: &App, p: &Principal, row: &ModelRow) -> AppResult<bool> {
-    Ok(row.user_id == p.user.id || grants::holds(app, p, store::grants::MODEL, &row.id, "read").await?)
+/// Whether the caller may read a stored model: its owner, or a read grant (to them, to every
+/// user, or to one of their groups).
+async fn may_read(app: &App, p: &Principal, row: &ModelRow, stored: &StoredModels) -> AppResult<bool> {
+    if row.user_id == p.user.id {
+        return Ok(true);
+    }
+    let grants: Vec<_> = stored.grants_of(&row.id).iter().filter(|g| g.permission == "read").collect();
+    let groups = if grants.iter().any(|g| g.principal_type == "group") {
+        store::groups::ids_of_member(&app.db, p.id()).await?
+    } else {
+        HashSet::new()
+    };
+    Ok(grants.iter().any(|g| policy::grant_reaches(&g.principal_type, &g.principal_id, p.id(), &groups)))
 }
 
 /// `check_model_access`: a stored model the caller may read, with every base model below it
 /// readable too (a base model without a row is for admins only).
 pub(super) async fn check_access(app: &App, p: &Principal, row: Option<&ModelRow>) -> AppResult<()> {
+    let stored = store::models::stored(&app.db).await?;
+    check_stored(app, p, row, &stored).await
+}
+
+async fn check_stored(
+    app: &App,
+    p: &Principal,
+    row: Option<&ModelRow>,
+    stored: &StoredModels,
+) -> AppResult<()> {
     let Some(row) = row else { return Err(not_found()) };
-    if !may_read(app, p, row).await? {
+    if !may_read(app, p, row, stored).await? {
         return Err(not_found());
     }
     let mut seen = HashSet::from([row.id.clone()]);
     let mut base = row.base_model_id.clone();
     while let Some(id) = base.filter(|b| seen.insert(b.clone())) {
-        match store::models::get(&app.db, &id).await? {
+        match stored.get(&id) {
             None if p.role.is_admin() => break,
             None => return Err(not_found()),
-            Some(b) if !may_read(app, p, &b).await? => return Err(not_found()),
+            Some(b) if !may_read(app, p, b, stored).await? => return Err(not_found()),
             Some(b) => base = b.base_model_id.clone(),
         }
     }
@@ -79,18 +99,21 @@ fn upstream_entry<'a>(upstream: &'a [Value], id: &str) -> Option<&'a Value> {
 /// Resolves `model` for `caller`.
 pub async fn resolve(app: &App, caller: &Caller, p: &Principal, model: Option<&str>) -> AppResult<Resolved> {
     let id = model.ok_or_else(not_found)?;
-    let list = crate::service::models::chat_models(app, caller, false).await?;
+    // The stored models are read once (none while the cached copy is fresh) for the list, the
+    // access check and the base model chain.
+    let stored = store::models::stored(&app.db).await?;
+    let list = crate::service::models::chat_models_from(app, caller, false, &stored).await?;
     let entry = list
         .data
         .into_iter()
         .find(|m| m.get("id").and_then(Value::as_str) == Some(id))
         .and_then(|m| m.as_object().cloned())
         .ok_or_else(not_found)?;
-    let row = store::models::get(&app.db, id).await?;
+    let row = stored.get(id).cloned();
     let bypass = app.config.bypass_model_access_control
         || (p.role.is_admin() && app.config.bypass_admin_access_control);
     if !bypass {
-        check_access(app, p, row.as_ref()).await?;
+        check_stored(app, p, row.as_ref(), &stored).await?;
     }
 
     // A preset runs on its base model (through further presets if need be).
@@ -104,7 +127,7 @@ pub async fn resolve(app: &App, caller: &Caller, p: &Principal, model: Option<&s
         if !seen.insert(target.clone()) || seen.len() > MAX_PRESET_DEPTH {
             return Err(not_found());
         }
-        match store::models::get(&app.db, &target).await?.and_then(|r| r.base_model_id) {
+        match stored.get(&target).and_then(|r| r.base_model_id.clone()) {
             Some(base) => target = base,
             None => return Err(not_found()),
         }

@@ -1,6 +1,9 @@
 //! What a completion answers, for the adapters to render: the provider's JSON, the provider's
-//! refusal passed on (its status, `Retry-After` and body), or a stream of SSE bytes fed by the
-//! turn's task; and the request shape for the API document.
+//! refusal passed on (its status, `Retry-After` and body), or a stream of SSE bytes (fed by the
+//! turn's task, or read from the provider by the response itself); and the request shape for the
+//! API document.
+
+use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use serde::Serialize;
@@ -10,13 +13,42 @@ use utoipa::ToSchema;
 
 pub use crate::upstream::chat::Body;
 
-/// A streamed answer: its status and headers, and its bytes as they come (the channel closes at
-/// the end). Dropping the receiver tells the turn the client has gone.
+/// A streamed answer: its status and headers, and its bytes as they come. Dropping `chunks`
+/// tells the turn the client has gone (or closes the provider's connection).
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    pub chunks: mpsc::Receiver<Bytes>,
+    pub chunks: Chunks,
+}
+
+/// The bytes of a streamed answer: from the turn's task over a channel, or read from the
+/// provider by whoever polls (an unsaved OpenAI-compatible stream, `super::direct`).
+#[derive(Debug)]
+pub struct Chunks(Source);
+
+#[derive(Debug)]
+enum Source {
+    Channel(mpsc::Receiver<Bytes>),
+    Direct(super::direct::Direct),
+}
+
+impl Chunks {
+    pub(super) fn channel(rx: mpsc::Receiver<Bytes>) -> Chunks {
+        Chunks(Source::Channel(rx))
+    }
+
+    pub(super) fn direct(d: super::direct::Direct) -> Chunks {
+        Chunks(Source::Direct(d))
+    }
+
+    /// The bytes that have arrived (`Pending`: none yet, `cx` is woken), `None` at the end.
+    pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Option<Bytes>> {
+        match &mut self.0 {
+            Source::Channel(rx) => rx.poll_recv(cx),
+            Source::Direct(d) => d.poll_next(cx),
+        }
+    }
 }
 
 /// The answer of a completion.

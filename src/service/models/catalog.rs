@@ -14,8 +14,7 @@ use crate::error::AppResult;
 use crate::service::admin_config::Settings;
 use crate::service::policy;
 use crate::store;
-use crate::store::grants::GrantRow;
-use crate::store::models::{self as db_models, ModelRow};
+use crate::store::models::{self as db_models, ModelRow, StoredModels};
 
 /// `GET /api/models/base` (admin): the upstream models as fetched.
 pub async fn upstream_models(app: &App, caller: &Caller) -> AppResult<ChatModelList> {
@@ -29,6 +28,19 @@ pub async fn upstream_models(app: &App, caller: &Caller) -> AppResult<ChatModelL
 /// is added. Non-admins see models they own or can read; upstream models without a row are for
 /// admins only. No upstream models ⇒ an empty list.
 pub async fn chat_models(app: &App, caller: &Caller, refresh: bool) -> AppResult<ChatModelList> {
+    caller.require_verified()?;
+    let stored = db_models::stored(&app.db).await?;
+    chat_models_from(app, caller, refresh, &stored).await
+}
+
+/// `chat_models` over stored models already read (a completion reads them once for its list and
+/// its access check).
+pub async fn chat_models_from(
+    app: &App,
+    caller: &Caller,
+    refresh: bool,
+    stored: &StoredModels,
+) -> AppResult<ChatModelList> {
     let p = caller.require_verified()?;
     let upstream = app.upstream.models(refresh).await;
     if upstream.is_empty() {
@@ -36,13 +48,9 @@ pub async fn chat_models(app: &App, caller: &Caller, refresh: bool) -> AppResult
     }
     let mut models: Vec<Map<String, Value>> =
         upstream.iter().filter_map(|m| m.as_object().cloned()).collect();
-    let rows = db_models::all(&app.db).await?;
-    let mut grants: HashMap<String, Vec<GrantRow>> = HashMap::new();
-    for g in crate::store::grants::all_grants(&app.db, crate::store::grants::MODEL).await? {
-        grants.entry(g.resource_id.clone()).or_default().push(g);
-    }
+    let (rows, grants) = (&stored.rows, &stored.grants);
     let info = |row: &ModelRow| -> Value {
-        let m = ModelView::new(row.clone(), grants.get(&row.id).cloned().unwrap_or_default());
+        let m = ModelView::new(row.clone(), stored.grants_of(&row.id).to_vec());
         let mut info = m.to_value();
         info["params"] = public_params(&m.params);
         info
@@ -63,7 +71,7 @@ pub async fn chat_models(app: &App, caller: &Caller, refresh: bool) -> AppResult
         models.iter().filter_map(|m| m.get("id").and_then(Value::as_str).map(str::to_string)).collect();
     let mut hidden = vec![false; models.len()];
     let mut presets: Vec<&ModelRow> = Vec::new();
-    for row in &rows {
+    for row in rows {
         match &row.base_model_id {
             None => {
                 if let Some(&i) = lookup.get(&row.id) {

@@ -38,7 +38,7 @@ mod write;
 
 pub use access::update_access;
 pub use canonical::{canonical_meta, canonical_params, normalize_tags};
-pub use catalog::{chat_models, upstream_models};
+pub use catalog::{chat_models, chat_models_from, upstream_models};
 pub use form::{
     AccessForm, AccessGrantForm, MAX_ID_CHARS, ModelForm, ModelIdForm, ModelsImportForm, SyncForm,
     SyncedModel, VersionForm, is_valid_id,
