@@ -118,7 +118,7 @@ pub async fn set_password(
     new_stamp: Option<&str>,
 ) -> AppResult<bool> {
     let mut ex = ex.into();
-    let _after = ex.changes(Change::Account(id.to_string()));
+    let _after = ex.changes(Change::Account(id.to_string())).await;
     let done = run!(ex, e => sqlx::query("update auths set password = $2, session_stamp = coalesce($3, session_stamp) where id = $1")
         .bind(id)
         .bind(password_hash)
@@ -149,7 +149,7 @@ pub async fn upgrade_hash(
 
 pub async fn set_email(ex: impl Into<Exec<'_>>, id: &str, email: &str) -> AppResult<()> {
     let mut ex = ex.into();
-    let _after = ex.changes(Change::Account(id.to_string()));
+    let _after = ex.changes(Change::Account(id.to_string())).await;
     run!(ex, e => sqlx::query("update auths set email = $2 where id = $1")
         .bind(id)
         .bind(email)

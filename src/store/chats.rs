@@ -138,7 +138,7 @@ pub async fn insert(ex: impl Into<Exec<'_>>, c: &ChatWrite<'_>) -> AppResult<()>
         "values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
     );
     let mut ex = ex.into();
-    let _after = ex.changes(Change::Chats(Some(c.user_id.to_string())));
+    let _after = ex.changes(Change::Chats(Some(c.user_id.to_string()))).await;
     run!(ex, e => sqlx::query(sql)
         .bind(c.id)
         .bind(c.user_id)
@@ -167,7 +167,7 @@ pub async fn update_content(ex: impl Into<Exec<'_>>, c: &ChatWrite<'_>) -> AppRe
         "current_message_id = $7, search_text = $8 where id = $1"
     );
     let mut ex = ex.into();
-    let _after = ex.changes(Change::Chats(Some(c.user_id.to_string())));
+    let _after = ex.changes(Change::Chats(Some(c.user_id.to_string()))).await;
     run!(ex, e => sqlx::query(sql)
         .bind(c.id)
         .bind(c.title)
@@ -569,7 +569,7 @@ pub async fn set_flags(
     let sql = "update chats set pinned = $2, archived = $3, folder_id = case when $4 then null else folder_id end, \
                updated_at = $5, last_read_at = $5 where id = $1";
     let mut ex = ex.into();
-    let _after = ex.changes(Change::Chats(None));
+    let _after = ex.changes(Change::Chats(None)).await;
     run!(ex, e => sqlx::query(sql)
         .bind(id)
         .bind(pinned)
@@ -586,7 +586,7 @@ pub async fn set_flags(
 pub async fn set_archived_all(db: &Db, user_id: &str, archived: bool) -> AppResult<u64> {
     let sql = "update chats set archived = $2, folder_id = case when $2 then null else folder_id end where user_id = $1";
     let mut ex = Exec::from(db);
-    let _after = ex.changes(Change::Chats(Some(user_id.to_string())));
+    let _after = ex.changes(Change::Chats(Some(user_id.to_string()))).await;
     Ok(
         run!(ex, e => sqlx::query(sql).bind(user_id).bind(archived).execute(e).await.map(|r| r.rows_affected()))?,
     )
@@ -594,7 +594,7 @@ pub async fn set_archived_all(db: &Db, user_id: &str, archived: bool) -> AppResu
 
 pub async fn set_meta(ex: impl Into<Exec<'_>>, id: &str, meta: &Value) -> AppResult<()> {
     let mut ex = ex.into();
-    let _after = ex.changes(Change::Chats(None));
+    let _after = ex.changes(Change::Chats(None)).await;
     run!(ex, e => sqlx::query("update chats set meta = $2 where id = $1")
         .bind(id)
         .bind(Json(meta))

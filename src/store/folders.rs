@@ -484,7 +484,7 @@ pub async fn mark_read(
     }
     let ids = folder_ids.unwrap_or_default();
     let mut ex = ex.into();
-    let _after = ex.changes(Change::Chats(Some(user_id.to_string())));
+    let _after = ex.changes(Change::Chats(Some(user_id.to_string()))).await;
     Ok(run!(ex, e => {
         let mut q = sqlx::query(sqlx::AssertSqlSafe(sql.clone())).bind(user_id);
         for id in ids {
@@ -497,7 +497,7 @@ pub async fn mark_read(
 /// Marks one chat of `user_id` unread (`last_read_at` = 0); whether it is theirs.
 pub async fn mark_unread(ex: impl Into<Exec<'_>>, id: &str, user_id: &str) -> AppResult<bool> {
     let mut ex = ex.into();
-    let _after = ex.changes(Change::Chats(Some(user_id.to_string())));
+    let _after = ex.changes(Change::Chats(Some(user_id.to_string()))).await;
     let n = run!(ex, e => sqlx::query("update chats set last_read_at = 0 where id = $1 and user_id = $2")
         .bind(id)
         .bind(user_id)
@@ -510,7 +510,7 @@ pub async fn mark_unread(ex: impl Into<Exec<'_>>, id: &str, user_id: &str) -> Ap
 /// Marks one chat of `user_id` read at `at` (`last_read_at` = `at`); whether it is theirs.
 pub async fn mark_chat_read(ex: impl Into<Exec<'_>>, id: &str, user_id: &str, at: i64) -> AppResult<bool> {
     let mut ex = ex.into();
-    let _after = ex.changes(Change::Chats(Some(user_id.to_string())));
+    let _after = ex.changes(Change::Chats(Some(user_id.to_string()))).await;
     let n = run!(ex, e => sqlx::query("update chats set last_read_at = $3 where id = $1 and user_id = $2")
         .bind(id)
         .bind(user_id)
@@ -536,7 +536,7 @@ pub async fn move_chat(
                archived = case when cast($2 as text) is null then archived else false end, updated_at = $3, \
                last_read_at = case when $4 then $3 else last_read_at end where id = $1";
     let mut ex = ex.into();
-    let _after = ex.changes(Change::Chats(Some(owner_id.to_string())));
+    let _after = ex.changes(Change::Chats(Some(owner_id.to_string()))).await;
     run!(ex, e => sqlx::query(sql)
         .bind(id)
         .bind(folder_id)

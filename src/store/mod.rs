@@ -91,25 +91,36 @@ impl<'a> Exec<'a> {
 
     /// Declares that the statement about to run on this executor writes `what`. Outside a
     /// transaction the cached copies go when the returned guard drops (keep it until the statement
-    /// has run); inside one, after the commit.
+    /// has run); inside one, after the commit. Outside a transaction on SQLite the guard also holds
+    /// the writer turn `Db::begin` takes, so a single-statement write queues in order with the
+    /// transactions instead of polling in SQLite's busy handler (which sleeps 1, 2, 5, 10, … ms
+    /// while the other writers keep the lock busy).
     #[must_use = "the cached copies are dropped when the guard drops"]
-    pub fn changes(&mut self, what: cache::Change) -> AfterWrite {
+    pub async fn changes(&mut self, what: cache::Change) -> AfterWrite {
         match self {
-            Exec::SqlitePool(_, db) | Exec::PgPool(_, db) => AfterWrite(Some((db.caches.clone(), what))),
+            Exec::SqlitePool(_, db) => {
+                let turn = db.sqlite_write_turn().await;
+                AfterWrite { change: Some((db.caches.clone(), what)), _turn: turn }
+            }
+            Exec::PgPool(_, db) => AfterWrite { change: Some((db.caches.clone(), what)), _turn: None },
             Exec::Sqlite(_, pending) | Exec::Pg(_, pending) => {
                 pending.push(what);
-                AfterWrite(None)
+                AfterWrite { change: None, _turn: None }
             }
         }
     }
 }
 
-/// Drops cached copies when it goes out of scope (see `Exec::changes`).
-pub struct AfterWrite(Option<(Arc<cache::Caches>, cache::Change)>);
+/// Drops cached copies when it goes out of scope (see `Exec::changes`), then lets the next SQLite
+/// writer go.
+pub struct AfterWrite {
+    change: Option<(Arc<cache::Caches>, cache::Change)>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
 
 impl Drop for AfterWrite {
     fn drop(&mut self) {
-        if let Some((caches, change)) = self.0.take() {
+        if let Some((caches, change)) = self.change.take() {
             caches.apply(&change);
         }
     }
@@ -261,6 +272,18 @@ impl Db {
     /// Statements run through this handle (and its transactions) so far.
     pub fn statement_count(&self) -> u64 {
         self.statements.load(Ordering::Relaxed)
+    }
+
+    /// The SQLite writer turn for one statement outside a transaction. Waiting longer than for a
+    /// pool connection goes on without it (SQLite's own lock still serialises the write), so a
+    /// caller that already holds a transaction is slowed, never stuck.
+    async fn sqlite_write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        let waited =
+            tokio::time::timeout(self.acquire_timeout, self.sqlite_writer.clone().lock_owned()).await;
+        if waited.is_err() {
+            tracing::debug!("no SQLite writer turn within the pool timeout; writing without it");
+        }
+        waited.ok()
     }
 
     pub async fn begin(&self) -> AppResult<Tx> {

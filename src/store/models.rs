@@ -67,7 +67,7 @@ pub struct ModelWrite<'a> {
 
 pub async fn insert(ex: impl Into<Exec<'_>>, m: &ModelWrite<'_>) -> AppResult<()> {
     let mut ex = ex.into();
-    let _after = ex.changes(Change::Models);
+    let _after = ex.changes(Change::Models).await;
     let sql = concat!(
         "insert into models (id, user_id, base_model_id, name, params, meta, version_id, is_active, ",
         "updated_at, created_at) values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
@@ -96,7 +96,7 @@ pub async fn update(ex: impl Into<Exec<'_>>, m: &ModelWrite<'_>) -> AppResult<u6
         "is_active = $7, updated_at = $8 where id = $1"
     );
     let mut ex = ex.into();
-    let _after = ex.changes(Change::Models);
+    let _after = ex.changes(Change::Models).await;
     Ok(run!(ex, e => sqlx::query(sql)
         .bind(m.id)
         .bind(m.base_model_id)
@@ -213,7 +213,7 @@ pub async fn base(db: &Db) -> AppResult<Vec<ModelRow>> {
 /// Flips `is_active` and bumps `updated_at`.
 pub async fn toggle(ex: impl Into<Exec<'_>>, id: &str, now: i64) -> AppResult<u64> {
     let mut ex = ex.into();
-    let _after = ex.changes(Change::Models);
+    let _after = ex.changes(Change::Models).await;
     Ok(
         run!(ex, e => sqlx::query("update models set is_active = not is_active, updated_at = $2 where id = $1")
         .bind(id)
@@ -226,7 +226,7 @@ pub async fn toggle(ex: impl Into<Exec<'_>>, id: &str, now: i64) -> AppResult<u6
 
 pub async fn touch(ex: impl Into<Exec<'_>>, id: &str, now: i64) -> AppResult<()> {
     let mut ex = ex.into();
-    let _after = ex.changes(Change::Models);
+    let _after = ex.changes(Change::Models).await;
     run!(ex, e => sqlx::query("update models set updated_at = $2 where id = $1")
         .bind(id)
         .bind(now)

@@ -13,7 +13,7 @@ pub async fn revoke(
     now: i64,
 ) -> AppResult<()> {
     let mut ex = Exec::from(db);
-    let _after = ex.changes(super::cache::Change::Account(user_id.to_string()));
+    let _after = ex.changes(super::cache::Change::Account(user_id.to_string())).await;
     run!(ex, e => sqlx::query("insert into revoked_tokens (jti, user_id, expires_at) values ($1, $2, $3) on conflict (jti) do nothing")
         .bind(jti)
         .bind(user_id)

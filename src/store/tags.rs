@@ -20,7 +20,7 @@ pub struct TagRow {
 /// Creates the tag if the user has none with that id.
 pub async fn ensure_tag(ex: impl Into<Exec<'_>>, user_id: &str, id: &str, name: &str) -> AppResult<()> {
     let mut ex = ex.into();
-    let _after = ex.changes(Change::Chats(Some(user_id.to_string())));
+    let _after = ex.changes(Change::Chats(Some(user_id.to_string()))).await;
     run!(ex, e => sqlx::query("insert into tags (id, user_id, name) values ($1, $2, $3) on conflict (id, user_id) do nothing")
         .bind(id)
         .bind(user_id)
@@ -65,7 +65,7 @@ pub async fn user_tags(db: &Db, user_id: &str) -> AppResult<Vec<TagRow>> {
 /// Deletes the user's tags no chat carries any more.
 pub async fn delete_unused_tags(ex: impl Into<Exec<'_>>, user_id: &str) -> AppResult<()> {
     let mut ex = ex.into();
-    let _after = ex.changes(Change::Chats(Some(user_id.to_string())));
+    let _after = ex.changes(Change::Chats(Some(user_id.to_string()))).await;
     run!(ex, e => sqlx::query("delete from tags where user_id = $1 and not exists (select 1 from chat_tags t where t.user_id = tags.user_id and t.tag_id = tags.id)")
         .bind(user_id)
         .execute(e)

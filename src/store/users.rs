@@ -145,7 +145,7 @@ pub async fn update_profile(
         user_columns!()
     );
     let mut ex = ex.into();
-    let _after = ex.changes(super::cache::Change::Account(id.to_string()));
+    let _after = ex.changes(super::cache::Change::Account(id.to_string())).await;
     Ok(run!(ex, e => sqlx::query_as(sql)
         .bind(id)
         .bind(&p.name)
@@ -179,7 +179,7 @@ pub async fn update_admin(
         user_columns!()
     );
     let mut ex = ex.into();
-    let _after = ex.changes(super::cache::Change::Account(id.to_string()));
+    let _after = ex.changes(super::cache::Change::Account(id.to_string())).await;
     Ok(run!(ex, e => sqlx::query_as(sql)
         .bind(id)
         .bind(&u.role)
@@ -193,7 +193,7 @@ pub async fn update_admin(
 
 pub async fn set_timezone(ex: impl Into<super::Exec<'_>>, id: &str, timezone: &str) -> AppResult<()> {
     let mut ex = ex.into();
-    let _after = ex.changes(super::cache::Change::Account(id.to_string()));
+    let _after = ex.changes(super::cache::Change::Account(id.to_string())).await;
     run!(ex, e => sqlx::query("update users set timezone = $2 where id = $1")
         .bind(id)
         .bind(timezone)
@@ -212,7 +212,7 @@ pub async fn touch_last_active(
     interval: i64,
 ) -> AppResult<()> {
     let mut ex = ex.into();
-    let _after = ex.changes(super::cache::Change::Account(id.to_string()));
+    let _after = ex.changes(super::cache::Change::Account(id.to_string())).await;
     run!(ex, e => sqlx::query("update users set last_active_at = $2 where id = $1 and last_active_at <= $3")
         .bind(id)
         .bind(now)
@@ -364,7 +364,7 @@ pub async fn set_settings(
     settings: &Value,
 ) -> AppResult<Option<User>> {
     let mut ex = ex.into();
-    let _after = ex.changes(super::cache::Change::Account(id.to_string()));
+    let _after = ex.changes(super::cache::Change::Account(id.to_string())).await;
     Ok(
         run!(ex, e => sqlx::query_as(concat!("update users set settings = $2 where id = $1 returning ", user_columns!()))
         .bind(id)
@@ -377,7 +377,7 @@ pub async fn set_settings(
 /// Replaces the `info` object; the user row as written, `None` for an unknown id.
 pub async fn set_info(ex: impl Into<super::Exec<'_>>, id: &str, info: &Value) -> AppResult<Option<User>> {
     let mut ex = ex.into();
-    let _after = ex.changes(super::cache::Change::Account(id.to_string()));
+    let _after = ex.changes(super::cache::Change::Account(id.to_string())).await;
     Ok(
         run!(ex, e => sqlx::query_as(concat!("update users set info = $2 where id = $1 returning ", user_columns!()))
         .bind(id)
@@ -407,7 +407,7 @@ pub async fn set_status(
         user_columns!()
     );
     let mut ex = ex.into();
-    let _after = ex.changes(super::cache::Change::Account(id.to_string()));
+    let _after = ex.changes(super::cache::Change::Account(id.to_string())).await;
     Ok(run!(ex, e => sqlx::query_as(sql)
         .bind(id)
         .bind(&s.status_emoji)
@@ -429,7 +429,7 @@ pub async fn variables(ex: impl Into<super::Exec<'_>>, id: &str) -> AppResult<Op
 /// Replaces the `variables` object; `false` for an unknown id.
 pub async fn set_variables(ex: impl Into<super::Exec<'_>>, id: &str, variables: &Value) -> AppResult<bool> {
     let mut ex = ex.into();
-    let _after = ex.changes(super::cache::Change::Account(id.to_string()));
+    let _after = ex.changes(super::cache::Change::Account(id.to_string())).await;
     let done = run!(ex, e => sqlx::query("update users set variables = $2 where id = $1")
         .bind(id)
         .bind(Json(variables))
@@ -443,7 +443,7 @@ pub async fn set_variables(ex: impl Into<super::Exec<'_>>, id: &str, variables: 
 /// before; `false` when the user has no credentials row.
 pub async fn rotate_session_stamp(ex: impl Into<super::Exec<'_>>, id: &str, stamp: &str) -> AppResult<bool> {
     let mut ex = ex.into();
-    let _after = ex.changes(super::cache::Change::Account(id.to_string()));
+    let _after = ex.changes(super::cache::Change::Account(id.to_string())).await;
     let done = run!(ex, e => sqlx::query("update auths set session_stamp = $2 where id = $1")
         .bind(id)
         .bind(stamp)
