@@ -460,6 +460,14 @@ async fn check(
     for a in &accounts {
         for c in &chat_states {
             let e = expected(read, a, c, jti);
+            // A GraphQL chat read just before its deletion and its tags just after: the tags
+            // of a chat that is gone read as an empty list.
+            if matches!(read, Read::GqlChat(_)) && e.first() == Some(&Value::Null) {
+                let gone = vec![Value::Null, json!([])];
+                if !options.contains(&gone) {
+                    options.push(gone);
+                }
+            }
             if !options.contains(&e) {
                 options.push(e);
             }
