@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use serde_json::{Value, json};
 
+use super::inline::{self, InlineBody};
 use super::{Connection, Kind, MAX_BODY, Upstream, describe};
 
 /// Response headers never forwarded: framing and hop-by-hop headers (the answer is re-framed),
@@ -115,9 +116,42 @@ impl From<reqwest::Error> for Failure {
     }
 }
 
+/// Where an answer's body is read from: the shared client's connection task, or a connection
+/// driven by the reader itself (`inline`).
+enum Source {
+    Shared(reqwest::Body),
+    Inline(InlineBody),
+}
+
+impl Source {
+    /// The next chunk of data; `None` at the end.
+    fn poll_data(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Bytes, Failure>>> {
+        use http_body::Body as _;
+        match self {
+            Source::Shared(body) => loop {
+                return match Pin::new(&mut *body).poll_frame(cx) {
+                    Poll::Ready(Some(Ok(frame))) => match frame.into_data() {
+                        Ok(data) => Poll::Ready(Some(Ok(data))),
+                        // Trailers: not part of the body.
+                        Err(_) => continue,
+                    },
+                    Poll::Ready(Some(Err(e))) => Poll::Ready(Some(Err(e.into()))),
+                    Poll::Ready(None) => Poll::Ready(None),
+                    Poll::Pending => Poll::Pending,
+                };
+            },
+            Source::Inline(body) => body.poll_data(cx),
+        }
+    }
+
+    async fn next(&mut self) -> Result<Option<Bytes>, Failure> {
+        std::future::poll_fn(|cx| self.poll_data(cx)).await.transpose()
+    }
+}
+
 /// A streamed answer: its status and forwardable headers, and its body chunk by chunk.
 pub struct Stream {
-    body: reqwest::Body,
+    body: Source,
     limits: Limits,
     /// The limit of the wait in progress (armed when a read finds nothing, dropped by the next
     /// chunk).
@@ -142,21 +176,9 @@ impl Stream {
     /// `next` for a reader that polls (a response body reading the provider itself): a chunk
     /// that has arrived, the end, a failure, or `Pending` with `cx` woken by the next of these.
     pub fn poll_next(&mut self, cx: &mut Context<'_>) -> Poll<Result<Option<Bytes>, Failure>> {
-        use http_body::Body as _;
-        loop {
-            match Pin::new(&mut self.body).poll_frame(cx) {
-                Poll::Ready(Some(Ok(frame))) => {
-                    self.timer = None;
-                    match frame.into_data() {
-                        Ok(data) => return Poll::Ready(Ok(Some(data))),
-                        // Trailers: not part of the body.
-                        Err(_) => continue,
-                    }
-                }
-                Poll::Ready(Some(Err(e))) => return Poll::Ready(Err(e.into())),
-                Poll::Ready(None) => return Poll::Ready(Ok(None)),
-                Poll::Pending => break,
-            }
+        if let Poll::Ready(next) = self.body.poll_data(cx) {
+            self.timer = None;
+            return Poll::Ready(next.transpose());
         }
         if self.timer.is_none() {
             let Some(wait) = self.limits.next_wait() else { return Poll::Pending };
@@ -182,9 +204,9 @@ fn retry_headers(headers: &reqwest::header::HeaderMap) -> Vec<(String, String)> 
 }
 
 /// Reads a whole body within the limits and `MAX_BODY`.
-async fn read_whole(response: &mut reqwest::Response, limits: Limits) -> Result<Vec<u8>, Failure> {
+async fn read_whole(source: &mut Source, limits: Limits) -> Result<Vec<u8>, Failure> {
     let mut body = Vec::new();
-    while let Some(chunk) = limits.run(response.chunk()).await? {
+    while let Some(chunk) = limits.run(source.next()).await? {
         body.extend_from_slice(&chunk);
         if body.len() > MAX_BODY {
             return Err(Failure::Broken(format!("answer larger than {MAX_BODY} bytes")));
@@ -219,24 +241,41 @@ impl Upstream {
             Kind::OpenAi => format!("{}/chat/completions", connection.url),
             Kind::Ollama => format!("{}/api/chat", connection.url),
         };
-        let mut request = self.chat_client.post(&url).json(payload);
-        if !connection.key.is_empty() {
-            request = request.bearer_auth(&connection.key);
-        }
-        if connection.url.contains("openrouter.ai") {
-            request =
-                request.header("HTTP-Referer", "https://openwebui.com/").header("X-Title", "Open WebUI");
-        }
-        let mut response = limits.run(request.send()).await?;
-        let status = response.status().as_u16();
-        let sse = response
-            .headers()
+        let extra: &[(&'static str, &'static str)] = if connection.url.contains("openrouter.ai") {
+            &[("HTTP-Referer", "https://openwebui.com/"), ("X-Title", "Open WebUI")]
+        } else {
+            &[]
+        };
+        let inline = if stream { self.inline.as_ref().zip(inline::Target::of(&url)) } else { None };
+        let (status, head, mut body) = match inline {
+            Some((pool, target)) => {
+                let headers = inline::headers(&connection.key, extra)?;
+                let payload = serde_json::to_vec(payload)
+                    .map_err(|e| Failure::Broken(format!("the request could not be written: {e}")))?;
+                let (status, head, body) =
+                    inline::post(pool, &target, &headers, payload.into(), || limits.next_wait()).await?;
+                (status, head, Source::Inline(body))
+            }
+            None => {
+                let mut request = self.chat_client.post(&url).json(payload);
+                if !connection.key.is_empty() {
+                    request = request.bearer_auth(&connection.key);
+                }
+                for (name, value) in extra {
+                    request = request.header(*name, *value);
+                }
+                let response = limits.run(request.send()).await?;
+                let (status, head) = (response.status().as_u16(), response.headers().clone());
+                (status, head, Source::Shared(reqwest::Body::from(response)))
+            }
+        };
+        let sse = head
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|ct| ct.contains("text/event-stream"));
         if status >= 400 {
-            let retry = retry_headers(response.headers());
-            let bytes = read_whole(&mut response, limits).await?;
+            let retry = retry_headers(&head);
+            let bytes = read_whole(&mut body, limits).await?;
             let body = match Body::read(&bytes) {
                 // An error sent as an event stream: its text wrapped the reference's way.
                 Body::Text(text) if sse && kind == Kind::OpenAi => {
@@ -251,11 +290,10 @@ impl Upstream {
             Kind::Ollama => stream,
         };
         if streamed {
-            let headers = forwarded(response.headers());
-            let body = reqwest::Body::from(response);
+            let headers = forwarded(&head);
             return Ok(Answer::Stream(Stream { body, limits, timer: None, status, headers }));
         }
-        let bytes = read_whole(&mut response, limits).await?;
+        let bytes = read_whole(&mut body, limits).await?;
         Ok(Answer::Whole { status, body: Body::read(&bytes) })
     }
 }

@@ -17,6 +17,7 @@ pub mod chat;
 pub mod config;
 pub mod convert;
 pub mod direct;
+mod inline;
 pub mod ollama;
 pub mod openai;
 pub mod pyjson;
@@ -132,6 +133,9 @@ pub struct Upstream {
     client: reqwest::Client,
     /// For chat completions: no client-wide limit; each request carries its own (see `chat`).
     chat_client: reqwest::Client,
+    /// Kept connections for streamed chat requests to plain-HTTP providers (`inline`); `None`
+    /// when the environment names a proxy, which only the shared client honours.
+    inline: Option<Arc<inline::Pool>>,
     state: Mutex<State>,
     /// Held by whoever fetches, so fetches never overlap.
     flight: tokio::sync::Mutex<()>,
@@ -156,6 +160,7 @@ impl Upstream {
             source: OnceLock::new(),
             client,
             chat_client,
+            inline: (!inline::proxy_configured()).then(Default::default),
             state: Mutex::new(State {
                 generation: 0,
                 snapshot: None,

@@ -29,6 +29,8 @@ backend_tests!(
     completions_are_not_cut_by_request_timeout,
     a_client_that_disconnects_closes_the_upstream_connection,
     a_slow_client_slows_the_reading_of_the_provider,
+    streamed_requests_reuse_a_kept_provider_connection,
+    a_kept_connection_the_provider_closed_is_replaced,
     ollama_stream_converts_to_the_golden_bytes,
     ollama_reasoning_and_tool_calls_convert_to_the_golden_bytes,
     ollama_whole_answer_converts_to_the_golden_object,
@@ -465,6 +467,43 @@ async fn a_slow_client_slows_the_reading_of_the_provider(backend: Backend) {
     }
     assert_eq!(read, total, "every byte arrives once the client reads again");
     assert_eq!(s.openai.finished(), 1);
+}
+
+async fn streamed_requests_reuse_a_kept_provider_connection(backend: Backend) {
+    let s = setup(backend, &[]).await;
+    s.openai.keep_alive();
+    let expected = openai_chunks(OPENAI_MODEL, &words(), false).concat();
+    let a = complete(&s.app, &s.admin, ask(OPENAI_MODEL, true)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.text, expected);
+    // The model list (asked by the first request) and the first answer.
+    let opened = s.openai.connections();
+    for _ in 0..3 {
+        let a = complete(&s.app, &s.admin, ask(OPENAI_MODEL, true)).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+        assert_eq!(a.text, expected);
+    }
+    assert_eq!(s.openai.connections(), opened, "the next answers came over the kept connection");
+    assert_eq!(s.openai.finished(), 4);
+    assert_eq!(s.openai.chats().len(), 4);
+}
+
+async fn a_kept_connection_the_provider_closed_is_replaced(backend: Backend) {
+    let s = setup(backend, &[]).await;
+    s.openai.keep_alive();
+    let expected = openai_chunks(OPENAI_MODEL, &words(), false).concat();
+    let a = complete(&s.app, &s.admin, ask(OPENAI_MODEL, true)).await;
+    assert_eq!(a.text, expected);
+    let opened = s.openai.connections();
+    // The provider closes the kept connection as the next request arrives on it, unanswered:
+    // the request is sent again on a new connection and answered whole.
+    s.openai.drop_next_on_reuse();
+    let a = complete(&s.app, &s.admin, ask(OPENAI_MODEL, true)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.text, expected);
+    assert_eq!(s.openai.connections(), opened + 1);
+    assert_eq!(s.openai.chats().len(), 3, "the first answer, the dropped request, its second sending");
+    assert_eq!(s.openai.finished(), 2);
 }
 
 async fn ollama_stream_converts_to_the_golden_bytes(backend: Backend) {

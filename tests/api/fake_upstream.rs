@@ -7,7 +7,7 @@
 //! streamed answer before its end; `stop` leaves nothing listening on the port.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -71,6 +71,15 @@ struct State {
     finished: AtomicUsize,
     /// Body bytes of streamed answers the connection has taken so far.
     written: AtomicUsize,
+    /// Streamed answers keep their connection open for the next request (no `connection:
+    /// close`); everything else still closes it.
+    keep_alive: AtomicBool,
+    /// The next request that arrives on a connection that has already served one is read and
+    /// the connection closed without an answer (a provider closing an idle connection just as
+    /// a request goes out on it).
+    drop_on_reuse: AtomicBool,
+    /// Connections accepted so far.
+    connections: AtomicUsize,
 }
 
 /// A running fake provider.
@@ -93,6 +102,9 @@ impl Fake {
             closed_early: AtomicUsize::new(0),
             finished: AtomicUsize::new(0),
             written: AtomicUsize::new(0),
+            keep_alive: AtomicBool::new(false),
+            drop_on_reuse: AtomicBool::new(false),
+            connections: AtomicUsize::new(0),
         });
         let accept_state = state.clone();
         let task = tokio::spawn(async move {
@@ -146,6 +158,21 @@ impl Fake {
 
     pub fn written(&self) -> usize {
         self.state.written.load(Ordering::SeqCst)
+    }
+
+    /// Streamed answers keep their connection for the next request from now on.
+    pub fn keep_alive(&self) {
+        self.state.keep_alive.store(true, Ordering::SeqCst);
+    }
+
+    /// The next request on a connection that has served one is dropped unanswered (see `State`).
+    pub fn drop_next_on_reuse(&self) {
+        self.state.drop_on_reuse.store(true, Ordering::SeqCst);
+    }
+
+    /// Connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.state.connections.load(Ordering::SeqCst)
     }
 
     /// Stops listening (connections already open are left as they are).
@@ -274,14 +301,14 @@ pub fn ollama_final(model: &str, content: &str) -> Value {
 /// Writes `chunks` as a chunked body, `delay` apart, watching for the client to close; records
 /// how the answer ended. `end`: write the terminating chunk.
 async fn stream(
-    socket: TcpStream,
+    socket: &mut TcpStream,
     state: &State,
     head: String,
     chunks: Vec<String>,
     delay: Duration,
     end: bool,
-) {
-    let (mut read, mut write) = socket.into_split();
+) -> bool {
+    let (mut read, mut write) = socket.split();
     let writing = async {
         write.write_all(head.as_bytes()).await?;
         for c in &chunks {
@@ -302,25 +329,42 @@ async fn stream(
     tokio::select! {
         written = writing => {
             match written {
-                Ok(()) if end => { state.finished.fetch_add(1, Ordering::SeqCst); }
-                Ok(()) => {}
-                Err(_) => { state.closed_early.fetch_add(1, Ordering::SeqCst); }
+                Ok(()) if end => { state.finished.fetch_add(1, Ordering::SeqCst); true }
+                Ok(()) => false,
+                Err(_) => { state.closed_early.fetch_add(1, Ordering::SeqCst); false }
             }
         }
         // The client closed its side before the answer ended.
-        _ = read.read(&mut byte) => { state.closed_early.fetch_add(1, Ordering::SeqCst); }
+        _ = read.read(&mut byte) => { state.closed_early.fetch_add(1, Ordering::SeqCst); false }
     }
 }
 
 async fn serve(mut socket: TcpStream, state: Arc<State>) {
-    let Some(seen) = read_request(&mut socket).await else { return };
-    state.seen.lock().expect("seen").push(seen.clone());
+    state.connections.fetch_add(1, Ordering::SeqCst);
+    let mut served = 0;
+    loop {
+        let Some(seen) = read_request(&mut socket).await else { return };
+        state.seen.lock().expect("seen").push(seen.clone());
+        if served > 0 && state.drop_on_reuse.swap(false, Ordering::SeqCst) {
+            return;
+        }
+        served += 1;
+        if !answer(&mut socket, &state, seen).await {
+            return;
+        }
+    }
+}
+
+/// Answers one request; `true` when the connection stays open for the next one.
+async fn answer(socket: &mut TcpStream, state: &State, seen: Seen) -> bool {
+    let socket = &mut *socket;
     if seen.method == "GET" {
         let scripted = state.list.lock().expect("list").clone();
         if let Some((status, body)) = scripted {
             let ct =
                 if serde_json::from_str::<Value>(&body).is_ok() { "application/json" } else { "text/plain" };
-            return whole(&mut socket, status, ct, &[], &body).await;
+            whole(socket, status, ct, &[], &body).await;
+            return false;
         }
         let body = match state.api {
             Api::OpenAi => {
@@ -330,7 +374,8 @@ async fn serve(mut socket: TcpStream, state: Arc<State>) {
                 json!({"models": state.models.iter().map(|m| json!({"name": m, "model": m, "size": 1})).collect::<Vec<_>>()})
             }
         };
-        return whole(&mut socket, 200, "application/json", &[], &body.to_string()).await;
+        whole(socket, 200, "application/json", &[], &body.to_string()).await;
+        return false;
     }
     let model = seen.body["model"].as_str().unwrap_or("").to_string();
     let wants_stream = seen.body["stream"].as_bool().unwrap_or(false);
@@ -348,35 +393,43 @@ async fn serve(mut socket: TcpStream, state: Arc<State>) {
                 (Script::Words { words, .. }, Api::Ollama) => lines_text(&ollama_lines(&model, words)),
                 _ => chunks_of,
             };
-            stream(socket, &state, head(200, content_type, &[], None), chunks, delay, true).await
+            let mut head = head(200, content_type, &[], None);
+            let keep = state.keep_alive.load(Ordering::SeqCst);
+            if keep {
+                head = head.replace("connection: close\r\n", "");
+            }
+            stream(socket, state, head, chunks, delay, true).await && keep
         }
         Script::Answer { .. } | Script::Words { .. } => {
             let body = match state.api {
                 Api::OpenAi => openai_whole(&model, &words),
                 Api::Ollama => ollama_final(&model, &WORDS.concat()),
             };
-            whole(&mut socket, 200, "application/json", &[], &body.to_string()).await
+            whole(socket, 200, "application/json", &[], &body.to_string()).await;
+            false
         }
         Script::Lines(lines) => {
             stream(
                 socket,
-                &state,
+                state,
                 head(200, content_type, &[], None),
                 lines_text(&lines),
                 Duration::ZERO,
                 true,
             )
-            .await
+            .await;
+            false
         }
         Script::Status { status, headers, body } => {
             let ct =
                 if serde_json::from_str::<Value>(&body).is_ok() { "application/json" } else { "text/plain" };
-            whole(&mut socket, status, ct, &headers, &body).await
+            whole(socket, status, ct, &headers, &body).await;
+            false
         }
         Script::CloseMidStream { chunks } => {
             let mut c = chunks_of;
             c.truncate(chunks);
-            let (_, mut write) = socket.into_split();
+            let (_, mut write) = socket.split();
             let mut text = head(200, content_type, &[], None);
             for chunk in &c {
                 text.push_str(&format!("{:x}\r\n{chunk}\r\n", chunk.len()));
@@ -385,24 +438,27 @@ async fn serve(mut socket: TcpStream, state: Arc<State>) {
             let _ = write.flush().await;
             tokio::time::sleep(Duration::from_millis(50)).await;
             // Dropped without the terminating chunk: the answer is cut.
+            false
         }
         Script::Hang => {
             tokio::time::sleep(Duration::from_secs(3600)).await;
+            false
         }
         Script::Stall => {
             let mut c = chunks_of;
             c.truncate(1);
-            let (_read, mut write) = socket.into_split();
             let text = head(200, content_type, &[], None) + &format!("{:x}\r\n{}\r\n", c[0].len(), c[0]);
-            let _ = write.write_all(text.as_bytes()).await;
-            let _ = write.flush().await;
+            let _ = socket.write_all(text.as_bytes()).await;
+            let _ = socket.flush().await;
             tokio::time::sleep(Duration::from_secs(3600)).await;
+            false
         }
         Script::Big { count, size } => {
             let chunk = format!("data: {}\n\n", "x".repeat(size));
             let chunks = vec![chunk; count];
-            stream(socket, &state, head(200, "text/event-stream", &[], None), chunks, Duration::ZERO, true)
-                .await
+            stream(socket, state, head(200, "text/event-stream", &[], None), chunks, Duration::ZERO, true)
+                .await;
+            false
         }
         Script::Slow { delay } => {
             tokio::time::sleep(delay).await;
@@ -410,7 +466,8 @@ async fn serve(mut socket: TcpStream, state: Arc<State>) {
                 Api::OpenAi => openai_whole(&model, &words),
                 Api::Ollama => ollama_final(&model, &WORDS.concat()),
             };
-            whole(&mut socket, 200, "application/json", &[], &body.to_string()).await
+            whole(socket, 200, "application/json", &[], &body.to_string()).await;
+            false
         }
     }
 }

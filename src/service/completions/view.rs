@@ -30,7 +30,7 @@ pub struct Chunks(Source);
 #[derive(Debug)]
 enum Source {
     Channel(mpsc::Receiver<Bytes>),
-    Direct(super::direct::Direct),
+    Direct(Box<super::direct::Direct>),
 }
 
 impl Chunks {
@@ -39,7 +39,7 @@ impl Chunks {
     }
 
     pub(super) fn direct(d: super::direct::Direct) -> Chunks {
-        Chunks(Source::Direct(d))
+        Chunks(Source::Direct(Box::new(d)))
     }
 
     /// The bytes that have arrived (`Pending`: none yet, `cx` is woken), `None` at the end.
