@@ -1,6 +1,7 @@
 //! Short-lived copies of the hottest reads: the account row behind a session token (read on
-//! every authenticated request), pages of a user's chat list, and the stored models with their
-//! grants (read by every `/api/models` and every completion).
+//! every authenticated request), pages of a user's chat list, the stored models with their
+//! grants (read by every `/api/models`, every completion and the workspace list) and the names,
+//! roles and emails of those models' owners (the workspace list).
 //!
 //! Correctness rests on one rule: every store function that writes a table behind a cached read
 //! declares it (`Exec::changes`), and the copies it affects are dropped once the write is visible
@@ -15,12 +16,12 @@
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 use std::time::{Duration, Instant};
 
 use super::auths::SessionRow;
 use super::chats::TitlePage;
-use super::models::StoredModels;
+use super::models::{OwnerRow, StoredModels};
 
 /// What a write changes (also what travels to the other instances, see `cache_sync`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -49,16 +50,26 @@ pub struct Caches {
     pub chat_lists: OwnedCache<std::sync::Arc<TitlePage>>,
     /// Every stored model row with its grants, as one entry (see `models::stored`).
     pub models: OwnedCache<std::sync::Arc<StoredModels>>,
+    /// `(user id, "")` → the fields of a model's owner the workspace list shows and searches
+    /// (`None`: no such user); follows `models`' time to live, dropped with the user's account.
+    pub model_owners: OwnedCache<Option<OwnerRow>>,
+    /// Whether the database orders and lower-cases text as the workspace list does in memory
+    /// (see `models::list`), probed once.
+    pub(super) text_bytewise: OnceLock<bool>,
     /// Where this instance's changes are announced to the others (empty without Redis).
     links: RwLock<Vec<super::cache_sync::Link>>,
 }
 
 impl Default for Caches {
     fn default() -> Self {
+        let models = OwnedCache::new(1);
+        let model_owners = OwnedCache::sharing_ttl(&models, 4_000);
         Caches {
             sessions: OwnedCache::new(20_000),
             chat_lists: OwnedCache::new(4_000),
-            models: OwnedCache::new(1),
+            models,
+            model_owners,
+            text_bytewise: OnceLock::new(),
             links: RwLock::default(),
         }
     }
@@ -86,7 +97,10 @@ impl Caches {
     pub fn apply_here(&self, changes: &[Change]) {
         for change in changes {
             match change {
-                Change::Account(user) => self.sessions.invalidate(Some(user)),
+                Change::Account(user) => {
+                    self.sessions.invalidate(Some(user));
+                    self.model_owners.invalidate(Some(user));
+                }
                 Change::Chats(user) => self.chat_lists.invalidate(user.as_deref()),
                 Change::Memberships => {
                     self.sessions.invalidate(None);
@@ -118,8 +132,8 @@ impl Caches {
         self.links.write().unwrap_or_else(|e| e.into_inner()).push(link);
     }
 
-    fn each(&self) -> [&dyn Gate; 3] {
-        [&self.sessions, &self.chat_lists, &self.models]
+    fn each(&self) -> [&dyn Gate; 4] {
+        [&self.sessions, &self.chat_lists, &self.models, &self.model_owners]
     }
 }
 
@@ -152,7 +166,8 @@ impl<V: Clone> Gate for OwnedCache<V> {
 /// Values grouped by owner (a user id), each kept for at most the time to live. Bounded: when
 /// `capacity` entries are held, the next insert starts over from empty.
 pub struct OwnedCache<V> {
-    ttl_ms: AtomicU64,
+    /// Shared by caches that follow another's time to live (`sharing_ttl`).
+    ttl_ms: Arc<AtomicU64>,
     capacity: usize,
     state: Mutex<State<V>>,
 }
@@ -170,7 +185,9 @@ struct Entry<V> {
     value: V,
 }
 
-/// Permission to store a read, taken before the read started.
+/// Permission to store a read, taken before the read started (one ticket may store several
+/// values read together).
+#[derive(Clone, Copy)]
 pub struct Ticket {
     epoch: u64,
     read_at: Instant,
@@ -179,7 +196,16 @@ pub struct Ticket {
 impl<V: Clone> OwnedCache<V> {
     pub fn new(capacity: usize) -> Self {
         OwnedCache {
-            ttl_ms: AtomicU64::new(0),
+            ttl_ms: Arc::new(AtomicU64::new(0)),
+            capacity,
+            state: Mutex::new(State { epoch: 0, suspended: 0, len: 0, owners: HashMap::new() }),
+        }
+    }
+
+    /// A cache whose time to live is always `leader`'s (set through either).
+    pub fn sharing_ttl<W>(leader: &OwnedCache<W>, capacity: usize) -> Self {
+        OwnedCache {
+            ttl_ms: leader.ttl_ms.clone(),
             capacity,
             state: Mutex::new(State { epoch: 0, suspended: 0, len: 0, owners: HashMap::new() }),
         }

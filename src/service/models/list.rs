@@ -43,8 +43,8 @@ pub async fn list(
 }
 
 /// The workspace list from `offset`, at most `limit` presets: what `list` shows, in the same
-/// order (newest first unless `order_by` says otherwise), in one query, with the number of
-/// matches.
+/// order (newest first unless `order_by` says otherwise), with the number of matches: from the
+/// cached stored models while the caches serve, otherwise in one query.
 pub async fn list_range(
     app: &App,
     caller: &Caller,
@@ -77,18 +77,20 @@ pub async fn list_range(
         _ => Order::CreatedAt,
     };
     let ascending = params.order_by.is_some() && params.direction.as_deref() == Some("asc");
-    let (rows, total) =
-        db_models::list(&app.db, &filter, order, ascending, limit.max(0), offset.max(0)).await?;
-    let mut models = Vec::with_capacity(rows.len());
-    let mut owners = Vec::with_capacity(rows.len());
-    for (r, grants) in rows {
+    let page = db_models::list(&app.db, &filter, order, ascending, limit.max(0), offset.max(0)).await?;
+    let mut models = Vec::with_capacity(page.rows.len());
+    let mut owners = Vec::with_capacity(page.rows.len());
+    for (r, grants) in page.rows {
         owners.push(match (r.owner_id, r.owner_name, r.owner_role, r.owner_email) {
             (Some(id), Some(name), Some(role), Some(email)) => Some(Owner { id, name, role, email }),
             _ => None,
         });
         models.push(ModelView::new(r.model, grants));
     }
-    let groups = super::groups_for_grants(app, p, &models).await?;
+    let groups = match page.reader_groups {
+        Some(groups) => groups,
+        None => super::groups_for_grants(app, p, &models).await?,
+    };
     let items = models
         .into_iter()
         .zip(owners)
@@ -103,7 +105,7 @@ pub async fn list_range(
             ModelAccessView { model: m, user, write_access }
         })
         .collect();
-    Ok(ModelPageView { items, total })
+    Ok(ModelPageView { items, total: page.total })
 }
 
 /// `GET /models/all` (admin): every model row.
