@@ -27,6 +27,7 @@ pub mod folders;
 pub mod grants;
 pub mod groups;
 pub mod model_history;
+pub mod model_list;
 pub mod models;
 pub mod revoked;
 pub mod settings;
