@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# One read scenario of `bench/run.sh` under `wrk -t2 -c32`, optionally with `perf record` attached
+# One read or write scenario of `bench/run.sh` under `wrk -t2 -c32`, optionally with `perf record` attached
 # to the server, so a change can be measured (and profiled) before and after, back to back.
 #
 # Usage: bench/profile.sh [--perf] [--duration 8s] [--bin PATH] SCENARIO...
 #   SCENARIO   auths | list | chat | models | sidebar | sidebar-apq | me (`{ me { name } }` over GraphQL)
+#              | new (`POST /chats/new`) | update (`POST /chats/{id}`, every connection on one chat),
+#              the two write scenarios with the bodies `bench/run.sh` sends
 #   --perf     record `perf record -g --call-graph dwarf` of the server during each scenario and
 #              print the top of `perf report` (self time, then inclusive); the data stays in
 #              $PERF_DIR (default /tmp/duet-perf), one file per scenario
@@ -25,8 +27,8 @@ while [[ $# -gt 0 ]]; do
     --perf) PERF=1 ;;
     --duration) DURATION="$2"; shift ;;
     --bin) BIN="$2"; shift ;;
-    auths|list|chat|models|sidebar|sidebar-apq|me) SCENARIOS+=("$1") ;;
-    *) echo "usage: bench/profile.sh [--perf] [--duration 8s] [--bin PATH] auths|list|chat|models|sidebar|sidebar-apq|me..." >&2; exit 2 ;;
+    auths|list|chat|models|sidebar|sidebar-apq|me|new|update) SCENARIOS+=("$1") ;;
+    *) echo "usage: bench/profile.sh [--perf] [--duration 8s] [--bin PATH] auths|list|chat|models|sidebar|sidebar-apq|me|new|update..." >&2; exit 2 ;;
   esac
   shift
 done
@@ -121,6 +123,8 @@ json.dump({"extensions": s["apq"]}, open(f"{work}/apq.json", "w"))
 PY
 post_script "$WORK/sidebar-apq.lua" "$(cat "$WORK/apq.json")"
 post_script "$WORK/me.lua" '{"query": "{ me { name } }"}'
+post_script "$WORK/new.lua" '{"chat":{"title":"Bench","models":["llama3"],"history":{"currentId":null,"messages":{}}}}'
+post_script "$WORK/update.lua" '{"chat":{"title":"Renamed under load","params":{"temperature":0.5}}}'
 
 for s in "${SCENARIOS[@]}"; do
   case "$s" in
@@ -131,6 +135,8 @@ for s in "${SCENARIOS[@]}"; do
     sidebar) name="POST /graphql (50-chat sidebar)"; url="$BASE/graphql"; lua="$WORK/sidebar.lua" ;;
     sidebar-apq) name="POST /graphql (sidebar, APQ hash)"; url="$BASE/graphql"; lua="$WORK/sidebar-apq.lua" ;;
     me) name="POST /graphql ({ me { name } })"; url="$BASE/graphql"; lua="$WORK/me.lua" ;;
+    new) name="POST /api/v1/chats/new"; url="$BASE/api/v1/chats/new"; lua="$WORK/new.lua" ;;
+    update) name="POST /api/v1/chats/{id} (update)"; url="$BASE/api/v1/chats/$CHAT"; lua="$WORK/update.lua" ;;
   esac
   if [[ $PERF == 1 ]]; then
     perf record -q -F 499 -g --call-graph dwarf,16384 -p "$PID" -o "$PERF_DIR/$s.data" 2>/dev/null & PERF_PID=$!

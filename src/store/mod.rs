@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
-use sqlx::{PgConnection, PgPool, Postgres, Sqlite, SqliteConnection, SqlitePool, Transaction};
+use sqlx::{Connection, PgConnection, PgPool, Postgres, SqliteConnection, SqlitePool, Transaction};
 
 use crate::error::{AppError, AppResult};
 
@@ -33,6 +33,7 @@ pub mod revoked;
 pub mod settings;
 pub mod tags;
 pub mod users;
+mod writer;
 
 /// Which database is live.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +44,11 @@ pub enum Backend {
 
 #[derive(Clone)]
 enum Pool {
-    Sqlite(SqlitePool),
+    /// The pool, and the writer turn with its own connection (see `writer`): SQLite has one
+    /// writer at a time, so transactions queue there (first come, first served) rather than in
+    /// SQLite's busy handler, which polls with sleeps of up to 100 ms, and those queued behind
+    /// each other commit together.
+    Sqlite(SqlitePool, Arc<writer::Writer>),
     Postgres(PgPool),
 }
 
@@ -56,14 +61,11 @@ pub struct Db {
     pub(crate) settings_cache: Arc<settings::Cache>,
     /// Sessions and chat lists as last read (see `cache`).
     pub(crate) caches: Arc<cache::Caches>,
-    /// SQLite has one writer at a time: transactions queue here (first come, first served)
-    /// rather than in SQLite's busy handler, which polls with sleeps of up to 100 ms.
-    sqlite_writer: Arc<tokio::sync::Mutex<()>>,
-    acquire_timeout: Duration,
 }
 
 /// An open transaction on either backend. A SQLite transaction holds the writer turn until it
-/// ends. The cached reads its statements change are dropped after the commit.
+/// ends, and its commit returns once the group it joined is committed (see `writer`). The cached
+/// reads its statements change are dropped after the commit.
 pub struct Tx {
     inner: TxInner,
     statements: Arc<AtomicU64>,
@@ -72,7 +74,7 @@ pub struct Tx {
 }
 
 enum TxInner {
-    Sqlite(Transaction<'static, Sqlite>, tokio::sync::OwnedMutexGuard<()>),
+    Sqlite(writer::Member),
     Postgres(Transaction<'static, Postgres>),
 }
 
@@ -93,14 +95,18 @@ impl<'a> Exec<'a> {
     /// Declares that the statement about to run on this executor writes `what`. Outside a
     /// transaction the cached copies go when the returned guard drops (keep it until the statement
     /// has run); inside one, after the commit. Outside a transaction on SQLite the guard also holds
-    /// the writer turn `Db::begin` takes, so a single-statement write queues in order with the
-    /// transactions instead of polling in SQLite's busy handler (which sleeps 1, 2, 5, 10, … ms
-    /// while the other writers keep the lock busy).
+    /// the writer turn `Db::begin` takes (the open group of transactions committed first), so a
+    /// single-statement write queues in order with the transactions instead of polling in
+    /// SQLite's busy handler (which sleeps 1, 2, 5, 10, … ms while the other writers keep the
+    /// lock busy).
     #[must_use = "the cached copies are dropped when the guard drops"]
     pub async fn changes(&mut self, what: cache::Change) -> AfterWrite {
         match self {
             Exec::SqlitePool(_, db) => {
-                let turn = db.sqlite_write_turn().await;
+                let turn = match &db.pool {
+                    Pool::Sqlite(_, w) => w.single().await,
+                    Pool::Postgres(_) => None,
+                };
                 AfterWrite { change: Some((db.caches.clone(), what)), _turn: turn }
             }
             Exec::PgPool(_, db) => AfterWrite { change: Some((db.caches.clone(), what)), _turn: None },
@@ -116,7 +122,7 @@ impl<'a> Exec<'a> {
 /// writer go.
 pub struct AfterWrite {
     change: Option<(Arc<cache::Caches>, cache::Change)>,
-    _turn: Option<tokio::sync::OwnedMutexGuard<()>>,
+    _turn: Option<tokio::sync::OwnedMutexGuard<writer::Turn>>,
 }
 
 impl Drop for AfterWrite {
@@ -131,7 +137,7 @@ impl<'a> From<&'a Db> for Exec<'a> {
     fn from(db: &'a Db) -> Self {
         db.statements.fetch_add(1, Ordering::Relaxed);
         match &db.pool {
-            Pool::Sqlite(p) => Exec::SqlitePool(p, db),
+            Pool::Sqlite(p, _) => Exec::SqlitePool(p, db),
             Pool::Postgres(p) => Exec::PgPool(p, db),
         }
     }
@@ -141,7 +147,7 @@ impl<'a> From<&'a mut Tx> for Exec<'a> {
     fn from(tx: &'a mut Tx) -> Self {
         tx.statements.fetch_add(1, Ordering::Relaxed);
         match &mut tx.inner {
-            TxInner::Sqlite(t, _) => Exec::Sqlite(t, &mut tx.changes),
+            TxInner::Sqlite(m) => Exec::Sqlite(m.conn(), &mut tx.changes),
             TxInner::Postgres(t) => Exec::Pg(t, &mut tx.changes),
         }
     }
@@ -162,15 +168,8 @@ macro_rules! run {
 }
 
 impl Db {
-    fn new(pool: Pool, acquire_timeout: Duration) -> Db {
-        Db {
-            pool,
-            statements: Arc::new(AtomicU64::new(0)),
-            settings_cache: Arc::default(),
-            caches: Arc::default(),
-            sqlite_writer: Arc::default(),
-            acquire_timeout,
-        }
+    fn new(pool: Pool, caches: Arc<cache::Caches>) -> Db {
+        Db { pool, statements: Arc::new(AtomicU64::new(0)), settings_cache: Arc::default(), caches }
     }
 
     /// How long a read of the `config` table is reused (0: every read goes to the database).
@@ -220,10 +219,11 @@ impl Db {
     /// Connects to `url` (`sqlite://…` or `postgres://…`). A SQLite file and its directory are
     /// created when missing; SQLite runs in WAL mode with a busy timeout.
     pub async fn connect(url: &str, pool_size: u32, acquire_timeout: Duration) -> AppResult<Db> {
-        let pool = if url.starts_with("postgres://") {
+        if url.starts_with("postgres://") {
             let opts = PgConnectOptions::from_str(url)
                 .map_err(|e| AppError::internal(format!("DATABASE_URL: {e}")))?;
-            Pool::Postgres(Self::pg_pool(opts, pool_size, acquire_timeout).await?)
+            let pool = Pool::Postgres(Self::pg_pool(opts, pool_size, acquire_timeout).await?);
+            Ok(Db::new(pool, Arc::default()))
         } else {
             let opts = SqliteConnectOptions::from_str(url)
                 .map_err(|e| AppError::internal(format!("DATABASE_URL: {e}")))?;
@@ -233,9 +233,15 @@ impl Db {
                 std::fs::create_dir_all(dir)
                     .map_err(|e| AppError::internal(format!("cannot create {}: {e}", dir.display())))?;
             }
-            Pool::Sqlite(Self::sqlite_pool(opts, pool_size, acquire_timeout).await?)
-        };
-        Ok(Db::new(pool, acquire_timeout))
+            let opts = Self::sqlite_options(opts);
+            let pool = Self::sqlite_pool(opts.clone(), pool_size, acquire_timeout).await?;
+            // The writer's own connection, outside the pool (see `writer`). Its savepoints keep
+            // the pages they change in a sub-journal: in memory, not in a temporary file.
+            let conn = SqliteConnection::connect_with(&opts.clone().pragma("temp_store", "memory")).await?;
+            let caches: Arc<cache::Caches> = Arc::default();
+            let writer = writer::Writer::new(conn, caches.clone(), acquire_timeout);
+            Ok(Db::new(Pool::Sqlite(pool, Arc::new(writer)), caches))
+        }
     }
 
     /// A PostgreSQL pool whose connections use `schema` (created if missing) as search path.
@@ -246,26 +252,36 @@ impl Db {
             .await?;
         let create = format!("create schema if not exists \"{}\"", schema.replace('"', ""));
         sqlx::query(sqlx::AssertSqlSafe(create)).execute(&pool).await?;
-        Ok(Db::new(Pool::Postgres(pool), Duration::from_secs(30)))
+        Ok(Db::new(Pool::Postgres(pool), Arc::default()))
     }
 
     async fn pg_pool(opts: PgConnectOptions, size: u32, timeout: Duration) -> AppResult<PgPool> {
         Ok(PgPoolOptions::new().max_connections(size).acquire_timeout(timeout).connect_with(opts).await?)
     }
 
-    async fn sqlite_pool(opts: SqliteConnectOptions, size: u32, timeout: Duration) -> AppResult<SqlitePool> {
-        let opts = opts
-            .create_if_missing(true)
+    fn sqlite_options(opts: SqliteConnectOptions) -> SqliteConnectOptions {
+        opts.create_if_missing(true)
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(Duration::from_secs(10))
-            .foreign_keys(true);
-        Ok(SqlitePoolOptions::new().max_connections(size).acquire_timeout(timeout).connect_with(opts).await?)
+            .foreign_keys(true)
+    }
+
+    /// Connections are not pinged when taken from the pool: a SQLite connection is a thread of
+    /// this process, and a statement on a dead one fails all the same (one hand-off fewer per
+    /// statement).
+    async fn sqlite_pool(opts: SqliteConnectOptions, size: u32, timeout: Duration) -> AppResult<SqlitePool> {
+        Ok(SqlitePoolOptions::new()
+            .max_connections(size)
+            .acquire_timeout(timeout)
+            .test_before_acquire(false)
+            .connect_with(opts)
+            .await?)
     }
 
     pub fn backend(&self) -> Backend {
         match self.pool {
-            Pool::Sqlite(_) => Backend::Sqlite,
+            Pool::Sqlite(..) => Backend::Sqlite,
             Pool::Postgres(_) => Backend::Postgres,
         }
     }
@@ -275,28 +291,9 @@ impl Db {
         self.statements.load(Ordering::Relaxed)
     }
 
-    /// The SQLite writer turn for one statement outside a transaction. Waiting longer than for a
-    /// pool connection goes on without it (SQLite's own lock still serialises the write), so a
-    /// caller that already holds a transaction is slowed, never stuck.
-    async fn sqlite_write_turn(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        let waited =
-            tokio::time::timeout(self.acquire_timeout, self.sqlite_writer.clone().lock_owned()).await;
-        if waited.is_err() {
-            tracing::debug!("no SQLite writer turn within the pool timeout; writing without it");
-        }
-        waited.ok()
-    }
-
     pub async fn begin(&self) -> AppResult<Tx> {
         let inner = match &self.pool {
-            Pool::Sqlite(p) => {
-                // Waiting longer than for a pool connection means the database is stuck.
-                let turn =
-                    tokio::time::timeout(self.acquire_timeout, self.sqlite_writer.clone().lock_owned())
-                        .await
-                        .map_err(|_| AppError::from(sqlx::Error::PoolTimedOut))?;
-                TxInner::Sqlite(p.begin_with("begin immediate").await?, turn)
-            }
+            Pool::Sqlite(_, w) => TxInner::Sqlite(w.begin().await?),
             Pool::Postgres(p) => TxInner::Postgres(p.begin().await?),
         };
         Ok(Tx {
@@ -313,7 +310,7 @@ impl Db {
         let mut attempt = 0;
         loop {
             let result = match &self.pool {
-                Pool::Sqlite(p) => sqlx::migrate!("migrations/sqlite").run(p).await,
+                Pool::Sqlite(p, _) => sqlx::migrate!("migrations/sqlite").run(p).await,
                 Pool::Postgres(p) => sqlx::migrate!("migrations/postgres").run(p).await,
             };
             match result {
@@ -336,7 +333,10 @@ impl Db {
 
     pub async fn close(&self) {
         match &self.pool {
-            Pool::Sqlite(p) => p.close().await,
+            Pool::Sqlite(p, w) => {
+                w.flush().await;
+                p.close().await
+            }
             Pool::Postgres(p) => p.close().await,
         }
     }
@@ -345,13 +345,16 @@ impl Db {
 impl Tx {
     pub async fn commit(self) -> AppResult<()> {
         let Tx { inner, caches, changes, .. } = self;
-        let committed = match inner {
-            TxInner::Sqlite(t, _turn) => t.commit().await,
-            TxInner::Postgres(t) => t.commit().await,
-        };
-        // Also when the commit reports an error: it may have happened all the same.
-        caches.apply_all(&changes);
-        Ok(committed?)
+        match inner {
+            // The group's commit drops the changes from the caches.
+            TxInner::Sqlite(m) => m.commit(changes).await,
+            TxInner::Postgres(t) => {
+                let committed = t.commit().await;
+                // Also when the commit reports an error: it may have happened all the same.
+                caches.apply_all(&changes);
+                Ok(committed?)
+            }
+        }
     }
 
     /// Declares that this transaction writes `what` (cached copies go after the commit).

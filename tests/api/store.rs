@@ -10,7 +10,7 @@ use duet::run;
 use duet::store::Db;
 
 use crate::backend_tests;
-use crate::helpers::{Backend, TestApp, gql};
+use crate::helpers::{Backend, PASSWORD, TestApp, gql};
 
 const ACCESS_PROHIBITED: &str =
     "You do not have permission to access this resource. Please contact your administrator for assistance.";
@@ -23,6 +23,7 @@ backend_tests!(
     cached_reads_follow_every_write_of_this_server,
     another_process_sees_changes_within_the_cache_ttl,
     settings_changes_apply_at_once_here_and_within_the_ttl_elsewhere,
+    a_failed_write_takes_back_only_its_own_rows,
 );
 
 /// Statements one request runs, counted by the server's own handle.
@@ -353,4 +354,105 @@ async fn two_instances_share_one_database(b: Backend) {
     assert_eq!(app.post("/api/v1/auths/signout", Some(&token), json!({})).await.status, StatusCode::OK);
     let refused = other.get("/api/v1/auths/", Some(&token)).await;
     assert_eq!((refused.status, refused.detail()), (StatusCode::UNAUTHORIZED, "Invalid token"));
+}
+
+/// Writes that queue behind one another commit together on SQLite, each in a savepoint of its
+/// own: one that fails halfway takes back only its own rows, and every other write queued with
+/// it is kept and answered (on PostgreSQL the same writes run side by side).
+async fn a_failed_write_takes_back_only_its_own_rows(b: Backend) {
+    let Some(app) = TestApp::spawn(b).await else { return };
+    let (token, admin_id) = app.admin().await;
+    // A transaction holds the writer turn with an account it has not committed yet; the writes
+    // below queue behind it, in this order.
+    let mut held = app.db.begin().await.expect("begin");
+    let account = duet::store::users::NewUser {
+        id: "held-account".into(),
+        email: "taken@example.com".into(),
+        name: "Held".into(),
+        profile_image_url: String::new(),
+        role: "user".into(),
+        now: duet::store::now(),
+    };
+    duet::store::users::insert(&mut held, &account, false).await.expect("insert the held account");
+    let pause = |ms| tokio::time::sleep(Duration::from_millis(ms));
+    let create = |title: &'static str, after: u64| {
+        let (app, token) = (&app, &token);
+        async move {
+            pause(after).await;
+            app.post("/api/v1/chats/new", Some(token), json!({"chat": {"title": title}})).await
+        }
+    };
+    // Writes a chat, then fails on its second statement (the same id again).
+    let failing = async {
+        pause(150).await;
+        let mut tx = app.db.begin().await.expect("begin");
+        let insert = "insert into chats (id, user_id, title, chat, created_at, updated_at) values ($1, $2, $3, '{}', 0, 0)";
+        let first = run!(&mut tx, e => sqlx::query(insert).bind("doomed").bind(&admin_id).bind("Doomed")
+            .execute(e).await.map(|r| r.rows_affected()));
+        assert_eq!(first.expect("the first row"), 1);
+        let second = run!(&mut tx, e => sqlx::query(insert).bind("doomed").bind(&admin_id).bind("Doomed again")
+            .execute(e).await.map(|r| r.rows_affected()));
+        assert!(second.is_err(), "a second row with the same id");
+        // Dropped without a commit.
+    };
+    // Fails at its first statement: the held account has the email (not visible outside its
+    // transaction, so the check before it passes).
+    let taken = async {
+        pause(200).await;
+        app.post(
+            "/api/v1/auths/add",
+            Some(&token),
+            json!({"name": "Second", "email": "taken@example.com", "password": PASSWORD, "role": "user"}),
+        )
+        .await
+    };
+    let commit_held = async {
+        pause(1200).await;
+        held.commit().await.expect("commit the held transaction");
+    };
+    let (early, (), taken, late, ()) = tokio::join!(
+        futures_util::future::join_all([create("Kept 0", 50), create("Kept 1", 60), create("Kept 2", 70)]),
+        failing,
+        taken,
+        futures_util::future::join_all([create("Kept 3", 400), create("Kept 4", 410), create("Kept 5", 420)]),
+        commit_held,
+    );
+    for a in early.iter().chain(&late) {
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    }
+    assert_eq!(
+        (taken.status, taken.detail()),
+        (
+            StatusCode::BAD_REQUEST,
+            "Uh-oh! This email is already registered. Sign in with your existing account or choose another email to start anew."
+        )
+    );
+
+    // Every kept write is there, read back over the API; nothing of the failed ones is.
+    let list = app.get("/api/v1/chats/?page=1", Some(&token)).await;
+    let mut titles: Vec<&str> =
+        list.body.as_array().expect("chats").iter().filter_map(|c| c["title"].as_str()).collect();
+    titles.sort_unstable();
+    assert_eq!(titles, ["Kept 0", "Kept 1", "Kept 2", "Kept 3", "Kept 4", "Kept 5"]);
+    for a in early.iter().chain(&late) {
+        let id = a.body["id"].as_str().expect("id");
+        let chat = app.get(&format!("/api/v1/chats/{id}"), Some(&token)).await;
+        assert_eq!((chat.status, &chat.body["title"]), (StatusCode::OK, &a.body["title"]));
+    }
+    assert_eq!(app.get("/api/v1/chats/doomed", Some(&token)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(app.scalar_count("select count(*) from chats where id = $1", "doomed").await, 0);
+    // The held account, committed with the rest; the second account left no user and no
+    // credential.
+    assert_eq!(
+        app.scalar_text("select id from users where email = $1", "taken@example.com").await.as_deref(),
+        Some("held-account")
+    );
+    assert_eq!(app.scalar_count("select count(*) from users where name = $1", "Second").await, 0);
+    assert_eq!(app.scalar_count("select count(*) from auths where email = $1", "taken@example.com").await, 0);
+    let users = app.get("/api/v1/users/", Some(&token)).await;
+    assert!(users.text.contains("taken@example.com") && !users.text.contains("Second"), "{}", users.text);
+
+    // The writer goes on.
+    let after = app.post("/api/v1/chats/new", Some(&token), json!({"chat": {"title": "After"}})).await;
+    assert_eq!(after.status, StatusCode::OK, "{}", after.text);
 }
