@@ -123,31 +123,44 @@ fn is_streaming(m: &Value) -> bool {
 /// Merges an incoming document into a stored one: top-level keys shallowly; `history` as a
 /// union of messages where the incoming version wins, except messages of other authors and
 /// assistant messages still streaming, which keep the stored version.
-pub(super) fn merge(stored: &Value, incoming: &Map<String, Value>, caller_id: &str) -> Value {
-    let mut out = stored.as_object().cloned().unwrap_or_default();
+pub(super) fn merge(stored: Value, incoming: Map<String, Value>, caller_id: &str) -> Value {
+    let mut out = match stored {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    let mut new_history = None;
     for (key, value) in incoming {
-        if key != "history" {
-            out.insert(key.clone(), value.clone());
+        if key == "history" {
+            new_history = Some(value);
+        } else {
+            out.insert(key, value);
         }
     }
-    if let Some(new_history) = incoming.get("history") {
-        let old_history = stored.get("history").cloned().unwrap_or_else(|| json!({}));
-        let mut messages =
-            old_history.get("messages").and_then(Value::as_object).cloned().unwrap_or_default();
-        if let Some(new_messages) = new_history.get("messages").and_then(Value::as_object) {
+    if let Some(new_history) = new_history {
+        // Taken in place (`Value::take`), so every key keeps its position in the document.
+        let mut old_history = out.get_mut("history").map(Value::take).unwrap_or(Value::Null);
+        let mut messages = match old_history.get_mut("messages").map(Value::take) {
+            Some(Value::Object(m)) => m,
+            _ => Map::new(),
+        };
+        let mut history = match new_history {
+            Value::Object(h) => h,
+            _ => Map::new(),
+        };
+        if let Some(Value::Object(new_messages)) = history.get_mut("messages").map(Value::take) {
             for (id, msg) in new_messages {
-                let keep_stored = messages.get(id).is_some_and(|old| {
+                let keep_stored = messages.get(&id).is_some_and(|old| {
                     old.get("user_id").and_then(Value::as_str).is_some_and(|u| u != caller_id)
                         || is_streaming(old)
-                        || is_streaming(msg)
+                        || is_streaming(&msg)
                 });
                 if !keep_stored {
-                    messages.insert(id.clone(), msg.clone());
+                    messages.insert(id, msg);
                 }
             }
         }
         rebuild_children(&mut messages);
-        let current = new_history
+        let current = history
             .get("currentId")
             .and_then(Value::as_str)
             .filter(|c| messages.contains_key(*c))
@@ -156,7 +169,6 @@ pub(super) fn merge(stored: &Value, incoming: &Map<String, Value>, caller_id: &s
             })
             .map(|c| json!(c))
             .unwrap_or(Value::Null);
-        let mut history = new_history.as_object().cloned().unwrap_or_default();
         history.insert("messages".into(), Value::Object(messages));
         history.insert("currentId".into(), current);
         out.insert("history".into(), Value::Object(history));
@@ -241,7 +253,7 @@ mod tests {
             "1": {"id": "1", "parentId": null, "childrenIds": [], "role": "user", "content": "hi", "user_id": "u"}}}});
         let incoming = json!({"title": "B", "history": {"currentId": "2", "messages": {
             "2": {"id": "2", "parentId": "1", "childrenIds": [], "role": "assistant", "content": "yo", "done": true}}}});
-        let out = merge(&stored, incoming.as_object().expect("object"), "u");
+        let out = merge(stored.clone(), incoming.as_object().expect("object").clone(), "u");
         assert_eq!(out["title"], "B");
         assert_eq!(out["models"], json!(["m"]));
         assert_eq!(out["history"]["currentId"], "2");
@@ -257,7 +269,7 @@ mod tests {
         let incoming = json!({"history": {"currentId": "zzz", "messages": {
             "a": {"id": "a", "role": "assistant", "content": "overwrite", "done": true},
             "b": {"id": "b", "role": "user", "content": "mine", "user_id": "u"}}}});
-        let out = merge(&stored, incoming.as_object().expect("object"), "u");
+        let out = merge(stored.clone(), incoming.as_object().expect("object").clone(), "u");
         assert_eq!(out["history"]["messages"]["a"]["content"], "partial");
         assert_eq!(out["history"]["messages"]["b"]["content"], "theirs");
         assert_eq!(out["history"]["currentId"], Value::Null);

@@ -279,16 +279,19 @@ async fn store_document(
 pub async fn update(app: &App, caller: &Caller, id: &str, input: ChatInput) -> AppResult<ChatView> {
     let p = caller.require_verified()?;
     let mut tx = app.db.begin().await?;
-    let row = match store::chats::get_for_update(&mut tx, id).await? {
+    let mut row = match store::chats::get_for_update(&mut tx, id).await? {
         Some(row) if row.user_id == p.user.id => row,
         _ => return Err(AppError::unauthorized(ErrorCode::AccessProhibited)),
     };
     check_title(&input.chat)?;
-    let mut incoming = Value::Object(input.chat.clone());
+    let mut incoming = Value::Object(input.chat);
     stamp_messages(&mut incoming, &p.user);
-    let incoming = incoming.as_object().cloned().unwrap_or_default();
-    let doc = merge(&row.chat.0, &incoming, &p.user.id);
+    let incoming = match incoming {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
     let touches_messages = incoming.contains_key("history") || incoming.contains_key("messages");
+    let doc = merge(std::mem::take(&mut row.chat.0), incoming, &p.user.id);
     let variables = match input.variables {
         Some(v) => Value::Object(v),
         None => row.variables.as_ref().map(|v| v.0.clone()).unwrap_or_else(|| json!({})),
